@@ -1,0 +1,139 @@
+"""Harvester: the composition root. Builds registry, store, locks and runner once from Settings;
+the CLI, the Celery app and (later) the API all take it as their one argument."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from harvester.collector import Collector
+from harvester.execution.context import ProgressCallback
+from harvester.execution.heartbeat import Heartbeat
+from harvester.execution.locks import DatabaseLocks, Locks, RedisLocks
+from harvester.execution.runner import Runner, RunnerConfig, RunResult
+from harvester.history.store import NewRun, Store, utcnow
+from harvester.registry import Registry
+from harvester.request import RunRequest, Trigger
+from harvester.settings import Settings
+
+if TYPE_CHECKING:
+    from celery import Celery
+
+log = logging.getLogger(__name__)
+
+
+class Harvester:
+    """One explicit app object. Nothing connects until it is used."""
+
+    def __init__(self, settings: Settings | None = None, registry: Registry | None = None) -> None:
+        self.settings = settings if settings is not None else Settings()
+        self.registry = registry if registry is not None else Registry.discover(self.settings.collectors)
+
+    @cached_property
+    def store(self) -> Store:
+        return Store(self.settings.effective_database_url)
+
+    @cached_property
+    def locks(self) -> Locks:
+        broker = self.settings.effective_broker_url
+        if broker.startswith(("redis://", "rediss://")):
+            return RedisLocks(broker, self.settings.lock_ttl)
+        return DatabaseLocks(self.store, self.settings.lock_ttl)
+
+    @cached_property
+    def heartbeat(self) -> Heartbeat:
+        return Heartbeat(self.store, self.locks, self.settings.heartbeat_interval)
+
+    @cached_property
+    def runner(self) -> Runner:
+        s = self.settings
+        config = RunnerConfig(retries=s.retries, retry_delay=s.retry_delay, retry_max_delay=s.retry_max_delay,
+                              lost_after=s.lost_after)
+        return Runner(self.registry, self.store, self.locks, self.heartbeat, config)
+
+    @cached_property
+    def celery(self) -> Celery:
+        from harvester.dispatch.celery_app import make_celery
+
+        return make_celery(self)
+
+    def after_fork(self) -> None:
+        """Drop connections inherited from the parent process (called in each worker child)."""
+        self.store.after_fork()
+        if isinstance(self.locks, RedisLocks):
+            self.locks.after_fork()
+
+    def close(self) -> None:
+        self.heartbeat.stop()
+        self.store.close()
+
+    # -- building requests -----------------------------------------------------------------
+
+    def request(self, name: str, params: Mapping[str, Any] | None = None, *, trigger: Trigger = "cli",
+                force: bool = False, parent_run_id: str | None = None) -> RunRequest:
+        """Validate ``params`` against the collector's Params now, so bad input fails at the edge."""
+        collector = self.registry.get(name)(**(params or {}))
+        return RunRequest(collector=name, params=collector.wire_params(), trigger=trigger, force=force,
+                          parent_run_id=parent_run_id)
+
+    def _new_run(self, request: RunRequest) -> NewRun:
+        collector = self.registry.get(request.collector)(**request.params)
+        return NewRun(run_id=request.run_id, collector=request.collector, params=collector.redacted_params(),
+                      params_key=collector.params_key(), trigger=request.trigger,
+                      parent_run_id=request.parent_run_id, task_id=request.run_id)
+
+    # -- running ---------------------------------------------------------------------------
+
+    def run_inline(self, request: RunRequest, on_progress: ProgressCallback | None = None,
+                   on_wait: Any = None) -> RunResult:
+        """Run in this process, through the same runner the workers use; retries wait here."""
+        self.store.create_runs([self._new_run(request)])
+        while True:
+            result = self.runner.execute(request, on_progress=on_progress)
+            if result.status not in ("retrying", "deferred"):
+                return result
+            if on_wait is not None:
+                on_wait(result)
+            time.sleep(result.retry_in or 0)
+
+    def submit(self, requests: Sequence[RunRequest]) -> list[str]:
+        """Record the runs as queued and publish them to the workers; returns the run ids."""
+        from harvester.dispatch.celery_app import publish
+
+        self.store.create_runs([self._new_run(r) for r in requests])
+        publish(self, requests)
+        return [r.run_id for r in requests]
+
+    def reap(self) -> int:
+        """Close lost runs (no heartbeat for ``lost_after``): re-enqueue, or fail when that is impossible."""
+        stale_before = utcnow() - timedelta(seconds=self.settings.lost_after)
+        reaped = 0
+        for run in self.store.lost_runs(stale_before):
+            reaped += self._reap_one(run)
+        return reaped
+
+    def _reap_one(self, run: dict[str, Any]) -> int:
+        cls = self.registry.get(run["collector"]) if run["collector"] in self.registry else None
+        retries = (cls.retries if cls and cls.retries is not None else self.settings.retries)
+        if cls is None or cls.secret_fields() or run["attempt"] > retries:
+            why = ("params hold secrets, which history does not keep" if cls and cls.secret_fields()
+                   else "no attempts left" if cls else "collector no longer registered")
+            closed = self.store.mark_lost(run["id"], run["attempt"], requeue=False,
+                                          message=f"worker lost; not re-enqueued: {why}")
+            return int(closed)
+        if not self.store.mark_lost(run["id"], run["attempt"], requeue=True, message="worker lost; re-enqueued"):
+            return 0
+        from harvester.dispatch.celery_app import publish
+
+        request = RunRequest(collector=run["collector"], params=run["params"], trigger=run["trigger"],
+                             run_id=run["id"], parent_run_id=run["parent_run_id"])
+        publish(self, [request])
+        log.warning("run %s of %s lost its worker; re-enqueued", run["id"], run["collector"])
+        return 1
+
+    def collectors(self) -> Iterable[type[Collector]]:
+        return iter(self.registry)

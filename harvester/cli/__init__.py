@@ -1,0 +1,36 @@
+"""``harvester``: the command line. Loads the app lazily so ``--help`` needs no database."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from harvester.cli import collectors, history, processes
+from harvester.cli.context import CliState
+from harvester.errors import HarvesterError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="harvester")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """harvester: scheduled data collectors on Celery.
+
+    Settings come from HARVESTER_* environment variables (and .env); with none set,
+    everything runs on this machine: SQLite history and an embedded broker in ./.harvester.
+    """
+    ctx.obj = CliState()
+    ctx.call_on_close(ctx.obj.close)
+
+
+for command in (*collectors.COMMANDS, *history.COMMANDS, *processes.COMMANDS):
+    cli.add_command(command)
+
+
+def main() -> None:
+    try:
+        cli.main(prog_name="harvester", standalone_mode=True)
+    except HarvesterError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)

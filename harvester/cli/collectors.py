@@ -1,0 +1,173 @@
+"""``run``, ``trigger`` and ``list``: the commands about collectors."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from harvester.cli.context import CliState, ExitCode
+from harvester.cli.output import age, dumps, print_outcome, status_text
+from harvester.cli.params import describe_params, params_command
+from harvester.errors import ConfigError, RegistryError
+from harvester.execution.runner import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, RunResult
+
+_PASSTHROUGH = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
+
+
+def _request(state: CliState, name: str | None, args: tuple[str, ...], command: str, **options: Any) -> Any:
+    hv = state.app
+    if name is None or name in ("-h", "--help"):
+        click.echo(click.get_current_context().get_help())
+        click.echo("\ncollectors: " + (", ".join(hv.registry.names()) or "none registered"))
+        raise ExitCode(0)
+    try:
+        cls = hv.registry.get(name)
+    except RegistryError as exc:
+        raise ExitCode(EXIT_CONFIG, str(exc)) from None
+    try:
+        params = params_command(cls, list(args), f"harvester {command} {name}")
+    except click.exceptions.Exit as done:
+        raise ExitCode(done.exit_code) from None
+    except click.UsageError as exc:
+        raise ExitCode(EXIT_CONFIG, exc.format_message()) from None
+    try:
+        return hv.request(name, params, trigger="cli", **options)
+    except ConfigError as exc:
+        raise ExitCode(EXIT_CONFIG, str(exc)) from None
+
+
+class _Bar:
+    """A rich progress bar that appears only once the collector reports progress."""
+
+    def __init__(self, state: CliState, label: str) -> None:
+        self.progress: Progress | None = None
+        self.task: Any = None
+        self.state = state
+        self.label = label
+
+    def __call__(self, done: int, total: int | None) -> None:
+        if self.progress is None:
+            self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                     TimeElapsedColumn(), console=self.state.err, transient=True)
+            self.progress.start()
+            self.task = self.progress.add_task(self.label, total=total)
+        self.progress.update(self.task, completed=done, total=total)
+
+    def stop(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+@click.command(context_settings=_PASSTHROUGH)
+@click.argument("name", required=False)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.option("--force", is_flag=True, help="Run even if the same collector + params is already running.")
+@click.pass_obj
+def run(state: CliState, name: str | None, args: tuple[str, ...], force: bool) -> None:
+    """Run collector NAME now, in this process.
+
+    Params are options named after the collector's fields (`harvester run NAME --help`
+    lists them) or `--param key=value`. Exit code 0 ok, 1 failed, 2 config error.
+    """
+    request = _request(state, name, args, "run", force=force)
+    bar = _Bar(state, request.collector)
+
+    def waiting(result: RunResult) -> None:
+        bar.stop()
+        state.err.print(f"[yellow]attempt {result.attempt} failed ({result.category}: {result.error}); "
+                        f"retrying in {result.retry_in:.0f}s[/]" if result.error else
+                        f"[yellow]waiting {result.retry_in:.0f}s: already running elsewhere[/]")
+
+    try:
+        result = state.app.run_inline(request, on_progress=bar, on_wait=waiting)
+    finally:
+        bar.stop()
+    row = state.app.store.get_run(result.run_id)
+    if row is not None:
+        print_outcome(state.console, row)
+    raise ExitCode(result.exit_code)
+
+
+@click.command(context_settings=_PASSTHROUGH)
+@click.argument("name", required=False)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.option("--force", is_flag=True, help="Run even if the same collector + params is already running.")
+@click.option("--wait", is_flag=True, help="Follow the run until it finishes; exit code as `run`.")
+@click.option("--timeout", type=float, default=None, help="With --wait: give up after this many seconds (exit 1).")
+@click.pass_obj
+def trigger(state: CliState, name: str | None, args: tuple[str, ...], force: bool, wait: bool,
+            timeout: float | None) -> None:
+    """Enqueue collector NAME on the workers and print its task id."""
+    request = _request(state, name, args, "trigger", force=force)
+    state.app.submit([request])
+    click.echo(request.run_id)
+    if wait:
+        raise ExitCode(follow(state, request.run_id, timeout))
+
+
+def follow(state: CliState, run_id: str, timeout: float | None) -> int:
+    """Poll the run's history row until it finishes; show progress while it runs."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    bar = _Bar(state, "running")
+    try:
+        while True:
+            row = state.app.store.get_run(run_id)
+            if row is None:
+                raise ExitCode(EXIT_FAILED, f"run {run_id} is not in the history database")
+            if row["status"] in ("succeeded", "failed", "skipped"):
+                break
+            if row["progress_done"] is not None:
+                bar(row["progress_done"], row["progress_total"])
+            if deadline is not None and time.monotonic() > deadline:
+                bar.stop()
+                state.err.print(f"still {row['status']} after {timeout:.0f}s; not waiting any longer")
+                return EXIT_FAILED
+            time.sleep(0.2)
+    finally:
+        bar.stop()
+    print_outcome(state.console, row)
+    if row["status"] == "succeeded":
+        return EXIT_OK
+    return EXIT_CONFIG if row["error_category"] == "config" else EXIT_FAILED
+
+
+@click.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_obj
+def list_collectors(state: CliState, as_json: bool) -> None:
+    """Registered collectors with their params and last run."""
+    hv = state.app
+    last = hv.store.last_runs()
+    items = []
+    for cls in hv.registry:
+        run = last.get(cls.name)
+        items.append({
+            "name": cls.name,
+            "description": cls.description,
+            "params": describe_params(cls.Params),
+            "queue": cls.queue or "harvester",
+            "overlap": cls.overlap,
+            "last_status": run["status"] if run else None,
+            "last_run_at": run["queued_at"].isoformat() if run else None,
+        })
+    if as_json:
+        click.echo(dumps(items))
+        return
+    table = Table(header_style="bold", box=None, pad_edge=False)
+    for column in ("collector", "description", "params", "last run", "status"):
+        table.add_column(column)
+    for item, cls in zip(items, hv.registry, strict=True):
+        params = ", ".join(f"{p['name']}{'' if p['required'] else '=' + json.dumps(p['default'], default=str)}"
+                           for p in item["params"]) or "-"
+        run = last.get(cls.name)
+        table.add_row(item["name"], item["description"] or "-", params, age(run["queued_at"]) if run else "never",
+                      status_text(run["status"]) if run else "-")
+    state.console.print(table)
+
+
+COMMANDS = (run, trigger, list_collectors)

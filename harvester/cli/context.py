@@ -1,0 +1,71 @@
+"""CliState: the lazily built app shared by the commands of one invocation."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import click
+from rich.console import Console
+
+from harvester import logs
+from harvester.app import Harvester
+from harvester.errors import HarvesterError
+from harvester.settings import Settings
+
+
+class CliState:
+    def __init__(self) -> None:
+        self.console = Console()
+        self.err = Console(stderr=True)
+
+    @cached_property
+    def settings(self) -> Settings:
+        settings = Settings()
+        logs.configure(settings.log_format, settings.log_level)
+        return settings
+
+    @cached_property
+    def unchecked_app(self) -> Harvester:
+        """The app without the schema check (for ``db upgrade`` itself)."""
+        try:
+            return Harvester(self.settings)
+        except HarvesterError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    @cached_property
+    def app(self) -> Harvester:
+        hv = self.unchecked_app
+        ensure_schema(hv)
+        return hv
+
+    def close(self) -> None:
+        if "unchecked_app" in self.__dict__:
+            self.unchecked_app.close()
+
+
+def ensure_schema(hv: Harvester) -> None:
+    """The embedded SQLite database migrates itself; a server database must be migrated on purpose."""
+    from harvester.history.migrate import current, head
+
+    found, wanted = current(hv.store.engine), head()
+    if found == wanted:
+        return
+    if hv.settings.database_url is None:
+        hv.store.upgrade()
+        return
+    if found != wanted:
+        raise click.ClickException(
+            f"database schema is at {found or 'nothing'}, this harvester needs {wanted}: run `harvester db upgrade`"
+        )
+
+
+class ExitCode(click.ClickException):
+    """Leave with a given exit code and an optional message (already printed when empty)."""
+
+    def __init__(self, code: int, message: str = "") -> None:
+        super().__init__(message)
+        self.exit_code = code
+
+    def show(self, file: object = None) -> None:
+        if self.message:
+            super().show()

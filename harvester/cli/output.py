@@ -1,0 +1,68 @@
+"""How runs look in a terminal: one summary line, a table, JSON."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+STATUS_STYLE = {"succeeded": "green", "failed": "red", "retrying": "yellow", "running": "cyan",
+                "queued": "blue", "skipped": "magenta"}
+
+RUN_FIELDS = ("run_id", "collector", "params", "status", "attempt", "trigger", "queued_at", "started_at",
+              "finished_at", "duration", "records", "result", "error_category", "error_phase", "error_message",
+              "parent_run_id", "task_id", "worker", "progress_done", "progress_total")
+
+
+def run_json(row: dict[str, Any]) -> dict[str, Any]:
+    """A history row as the documented JSON object (``run_id`` rather than the column ``id``)."""
+    data = {"run_id": row["id"], **{k: v for k, v in row.items() if k not in ("id", "params_key", "heartbeat_at")}}
+    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in data.items() if k in RUN_FIELDS}
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, indent=2, default=str)
+
+
+def status_text(status: str) -> str:
+    return f"[{STATUS_STYLE.get(status, 'white')}]{status}[/]"
+
+
+def age(moment: datetime | None) -> str:
+    if moment is None:
+        return "-"
+    from harvester.history.store import utcnow
+
+    seconds = (utcnow() - moment).total_seconds()
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f}{unit} ago"
+    return f"{seconds:.0f}s ago"
+
+
+def runs_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(header_style="bold", box=None, pad_edge=False)
+    for column in ("run", "collector", "status", "att", "trigger", "queued", "took", "records", "error"):
+        table.add_column(column, overflow="fold" if column == "error" else "ellipsis", no_wrap=column != "error")
+    for row in rows:
+        error = f"{row['error_category']} in {row['error_phase']}: {row['error_message']}" if row[
+            "error_category"] else (row["error_message"] or "")
+        took = f"{row['duration']:.2f}s" if row["duration"] is not None else "-"
+        table.add_row(row["id"][:8], row["collector"], status_text(row["status"]), str(row["attempt"]),
+                      row["trigger"], age(row["queued_at"]), took, str(row["records"]), error)
+    return table
+
+
+def print_outcome(console: Console, row: dict[str, Any]) -> None:
+    """The closing line of ``run`` and ``trigger --wait``."""
+    status = row["status"]
+    took = f" in {row['duration']:.2f}s" if row.get("duration") is not None else ""
+    console.print(f"{row['collector']} {status_text(status)}{took} (run {row['id']}, attempt {row['attempt']})")
+    if status == "succeeded" and row.get("result") is not None:
+        console.print_json(json.dumps(row["result"], default=str))
+    elif row.get("error_message"):
+        where = f"{row['error_category']} error in phase {row['error_phase']}: " if row.get("error_category") else ""
+        console.print(f"[red]{where}{row['error_message']}[/]" if status == "failed" else row["error_message"])

@@ -1,0 +1,118 @@
+"""Collector ``Params`` -> click options: ``api_key`` becomes ``--api-key``, booleans ``--flag/--no-flag``."""
+
+from __future__ import annotations
+
+import enum
+import json
+import types
+from typing import Any, Literal, Union, get_args, get_origin
+
+import click
+from pydantic import BaseModel, SecretBytes, SecretStr
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
+
+from harvester.collector import Collector
+
+_SCALARS: dict[Any, click.ParamType] = {int: click.INT, float: click.FLOAT, str: click.STRING,
+                                        SecretStr: click.STRING, SecretBytes: click.STRING}
+
+
+def _strip_optional(annotation: Any) -> Any:
+    if get_origin(annotation) in (Union, types.UnionType):
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return annotation
+
+
+def _option_for(name: str, field: FieldInfo) -> click.Option | None:
+    """An option for a field a command line can express; None for nested/complex ones (use --param)."""
+    annotation = _strip_optional(field.annotation)
+    flag = "--" + name.replace("_", "-")
+    default = None if field.default is PydanticUndefined else field.default
+    shown = default.get_secret_value() if isinstance(default, SecretStr | SecretBytes) else default
+    help_text = field.description or ""
+    if field.is_required():
+        help_text = (help_text + " [required]").strip()
+    if annotation is bool:
+        return click.Option([f"{flag}/--no-{flag[2:]}", name], default=None, help=help_text or None,
+                            show_default=str(shown) if shown is not None else False)
+    if get_origin(annotation) is list and _strip_optional(get_args(annotation)[0]) in _SCALARS:
+        item = _SCALARS[_strip_optional(get_args(annotation)[0])]
+        return click.Option([flag, name], type=item, multiple=True, default=None, help=help_text or None)
+    if get_origin(annotation) is Literal:
+        choice: click.ParamType = click.Choice([str(v) for v in get_args(annotation)])
+    elif isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        choice = click.Choice([str(m.value) for m in annotation])
+    elif annotation in _SCALARS:
+        choice = _SCALARS[annotation]
+    else:
+        return None
+    return click.Option([flag, name], type=choice, default=None, help=help_text or None,
+                        show_default=str(shown) if shown is not None and not isinstance(default, SecretStr) else False)
+
+
+def param_options(cls: type[Collector]) -> list[click.Option]:
+    options = []
+    for name, field in cls.Params.model_fields.items():
+        option = _option_for(name, field)
+        if option is not None:
+            options.append(option)
+    return options
+
+
+def parse_param_pairs(pairs: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    """``--param key=value``; a value that reads as a JSON list/object/number/bool is decoded."""
+    params: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected key=value, got {pair!r}", param_hint="--param")
+        params[key.strip().replace("-", "_")] = _decode(value)
+    return params
+
+
+def _decode(value: str) -> Any:
+    if value[:1] in "[{" or value in ("true", "false", "null"):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def collect_params(cls: type[Collector], parsed: dict[str, Any], pairs: tuple[str, ...]) -> dict[str, Any]:
+    """Merge typed options and ``--param`` pairs (options win); unset options are left out."""
+    params = parse_param_pairs(pairs)
+    known = set(cls.Params.model_fields)
+    for name, value in parsed.items():
+        if name in known and value is not None and value != ():
+            params[name] = list(value) if isinstance(value, tuple) else value
+    return params
+
+
+def params_command(cls: type[Collector], args: list[str], prog: str) -> dict[str, Any]:
+    """Parse ``args`` with a command built from ``cls.Params``; ``--help`` lists the collector's options."""
+    command = click.Command(
+        prog,
+        params=[*param_options(cls), click.Option(["--param", "pairs"], multiple=True, metavar="KEY=VALUE",
+                                                   help="A param as key=value (repeatable); any field.")],
+        help=f"{cls.description or cls.name}\n\nParams of collector '{cls.name}'.",
+        add_help_option=True,
+    )
+    ctx = command.make_context(prog, list(args))
+    return collect_params(cls, dict(ctx.params), tuple(ctx.params.get("pairs", ())))
+
+
+def describe_params(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """name, type, default, required of each field (for ``harvester list``)."""
+    rows = []
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        type_name = getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
+        default = None if field.default is PydanticUndefined else field.default
+        if isinstance(default, SecretStr | SecretBytes):
+            default = "**********"
+        rows.append({"name": name, "type": type_name, "default": default, "required": field.is_required()})
+    return rows

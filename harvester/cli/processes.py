@@ -1,0 +1,121 @@
+"""``worker``, ``beat``, ``up`` and ``db``: the long-running processes and the schema."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from types import FrameType
+
+import click
+
+from harvester.cli.context import CliState, ExitCode
+
+
+@click.command()
+@click.option("--concurrency", "-c", type=click.IntRange(1), help="Worker processes [default: HARVESTER_CONCURRENCY].")
+@click.option("--queues", "-Q", default="harvester", show_default=True, help="Comma-separated queues to consume.")
+@click.option("--pool", type=click.Choice(["prefork", "threads", "solo"]), default="prefork", show_default=True)
+@click.option("--loglevel", "-l", default=None, help="Log level [default: HARVESTER_LOG_LEVEL].")
+@click.pass_obj
+def worker(state: CliState, concurrency: int | None, queues: str, pool: str, loglevel: str | None) -> None:
+    """Start a Celery worker that runs collectors."""
+    hv = state.app
+    argv = ["worker", "--pool", pool, "--queues", queues, "--hostname", f"harvester-{os.getpid()}@%h",
+            "--loglevel", loglevel or hv.settings.log_level,
+            "--concurrency", str(concurrency or hv.settings.concurrency)]
+    hv.celery.worker_main(argv)
+
+
+@click.command()
+@click.option("--loglevel", "-l", default=None, help="Log level [default: HARVESTER_LOG_LEVEL].")
+@click.pass_obj
+def beat(state: CliState, loglevel: str | None) -> None:
+    """Start the scheduler (Celery beat): periodic dispatch and the lost-run reaper."""
+    hv = state.app
+    hv.settings.data_dir.mkdir(parents=True, exist_ok=True)
+    hv.celery.Beat(loglevel=loglevel or hv.settings.log_level,
+                   schedule=str(hv.settings.data_dir.resolve() / "beat-schedule")).run()
+
+
+def _spawn(name: str, *args: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "harvester", name, *args])
+
+
+def _stop_all(children: list[subprocess.Popen[bytes]], grace: float = 20.0) -> None:
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for child in children:
+        try:
+            child.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+@click.command()
+@click.option("--no-examples", is_flag=True, help="Do not enqueue one run of each registered collector at start.")
+@click.pass_obj
+def up(state: CliState, no_examples: bool) -> None:
+    """One-machine stack: migrations, a worker and the scheduler, stopped together on Ctrl-C.
+
+    With no HARVESTER_* variable set this is the embedded default: SQLite and a file-based
+    broker under ./.harvester, no server to install.
+    """
+    hv = state.app
+    hv.store.upgrade()
+    where = "embedded (no server)" if hv.settings.embedded else hv.settings.effective_broker_url
+    state.console.print(f"[bold]harvester up[/]: broker {where}; history {hv.store.engine.url!r}")
+    state.console.print(f"collectors: {', '.join(hv.registry.names()) or 'none'}. Ctrl-C stops everything.")
+    children = [_spawn("worker"), _spawn("beat")]
+    stopping = False
+
+    def _on_signal(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+    if not no_examples and len(hv.registry):
+        run_ids = hv.submit([hv.request(cls.name, trigger="cli") for cls in hv.registry if _runs_bare(cls)])
+        state.console.print(f"enqueued {len(run_ids)} runs; watch them with `harvester runs`")
+    code = 0
+    while not stopping:
+        dead = [c for c in children if c.poll() is not None]
+        if dead:
+            state.err.print(f"a child process exited with code {dead[0].returncode}; stopping the others")
+            code = 1
+            break
+        time.sleep(0.5)
+    state.console.print("stopping worker and scheduler...")
+    _stop_all(children)
+    raise ExitCode(code)
+
+
+def _runs_bare(cls: type) -> bool:
+    """Collectors whose params all have defaults can be started with no input."""
+    params = getattr(cls, "Params")
+    return all(not f.is_required() for f in params.model_fields.values())
+
+
+@click.group()
+def db() -> None:
+    """The history database schema."""
+
+
+@db.command()
+@click.pass_obj
+def upgrade(state: CliState) -> None:
+    """Apply Alembic migrations up to the newest."""
+    from harvester.history.migrate import current
+
+    hv = state.unchecked_app
+    hv.store.upgrade()
+    click.echo(f"database at revision {current(hv.store.engine)}")
+
+
+COMMANDS = (worker, beat, up, db)

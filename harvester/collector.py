@@ -1,0 +1,230 @@
+"""Collector: the one class a user writes. Params, documented no-op hooks, a fixed ``run()``."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterable, Mapping, MutableMapping
+from typing import Any, ClassVar, Literal, Protocol, get_args
+
+from pydantic import BaseModel, ConfigDict, SecretBytes, SecretStr, ValidationError
+from pydantic_core import to_jsonable_python
+
+from harvester.errors import ConfigError, ParamsError, classify_failure
+
+Phase = Literal["validate", "collect", "gather", "after_run"]
+OverlapPolicy = Literal["skip", "queue"]
+
+
+class RunContext(Protocol):
+    """What a running collector talks to: state, the record sink, progress, phase timings."""
+
+    run_id: str | None
+
+    @property
+    def state(self) -> MutableMapping[str, Any]: ...
+
+    def emit(self, records: list[Mapping[str, Any]], key: str) -> int: ...
+
+    def progress(self, done: int, total: int | None) -> None: ...
+
+    def enter_phase(self, phase: Phase) -> None: ...
+
+
+class LocalContext:
+    """In-memory context used when a collector runs outside harvester (a plain ``run()`` call)."""
+
+    def __init__(self, state: MutableMapping[str, Any] | None = None) -> None:
+        self.run_id: str | None = None
+        self._state: MutableMapping[str, Any] = state if state is not None else {}
+        self.records: dict[str, Mapping[str, Any]] = {}
+        self.progress_seen: list[tuple[int, int | None]] = []
+        self.phases: list[Phase] = []
+
+    @property
+    def state(self) -> MutableMapping[str, Any]:
+        return self._state
+
+    def emit(self, records: list[Mapping[str, Any]], key: str) -> int:
+        for record in records:
+            self.records[str(record[key])] = record
+        return len(records)
+
+    def progress(self, done: int, total: int | None) -> None:
+        self.progress_seen.append((done, total))
+
+    def enter_phase(self, phase: Phase) -> None:
+        self.phases.append(phase)
+
+
+class NoParams(BaseModel):
+    """Params of a collector that takes none."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def _reveal(value: Any) -> Any:
+    if isinstance(value, SecretStr | SecretBytes):
+        return value.get_secret_value()
+    if isinstance(value, dict):
+        return {k: _reveal(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_reveal(v) for v in value]
+    return value
+
+
+def _is_secret(annotation: Any) -> bool:
+    if annotation in (SecretStr, SecretBytes):
+        return True
+    return any(_is_secret(arg) for arg in get_args(annotation))
+
+
+def validate_params(cls: type[Collector], raw: Mapping[str, Any]) -> BaseModel:
+    """Validate ``raw`` into ``cls.Params``; a failure names every bad field."""
+    try:
+        return cls.Params.model_validate(dict(raw))
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            field = ".".join(str(part) for part in err["loc"]) or "params"
+            problems.append(f"{field}: {err['msg']}")
+        raise ParamsError(f"invalid params for collector '{cls.name}': " + "; ".join(problems)) from None
+
+
+class Collector:
+    """Base class of every collector.
+
+    Subclass it, set ``name``, optionally nest a pydantic ``Params`` model and
+    override ``collect()``. Everything else is optional. Tuning attributes
+    (class level; ``None`` means the setting's default):
+
+    - ``retries`` (int, default ``HARVESTER_RETRIES`` = 3): retries of a retryable failure.
+    - ``retry_backoff`` (seconds, default ``HARVESTER_RETRY_DELAY`` = 60): base of the
+      exponential backoff (``base * 2**(attempt-1)``, with jitter; ``Retry-After`` wins).
+    - ``time_limit`` (seconds, default ``HARVESTER_TASK_TIME_LIMIT`` = 1800): hard limit of one run.
+    - ``overlap`` (``"skip"`` | ``"queue"``, default ``"skip"``): what a run does when the same
+      collector + params is already running: be recorded as ``skipped``, or wait its turn.
+    - ``queue`` (str, default ``"harvester"``): the Celery queue its runs go to.
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    Params: ClassVar[type[BaseModel]] = NoParams
+    retries: ClassVar[int | None] = None
+    retry_backoff: ClassVar[float | None] = None
+    time_limit: ClassVar[int | None] = None
+    overlap: ClassVar[OverlapPolicy] = "skip"
+    queue: ClassVar[str | None] = None
+
+    def __init__(self, **params: Any) -> None:
+        self.params: Any = validate_params(type(self), params)
+        self.phase: Phase | None = None
+        self._context: RunContext = LocalContext()
+        self.logger: logging.LoggerAdapter[logging.Logger] = self._bind_logger()
+
+    # -- hooks (documented no-ops, except collect) -------------------------------------------
+
+    def validate_config(self) -> None:
+        """Fast checks before any I/O; raise ``ConfigError`` for a user error."""
+
+    def collect(self) -> Any:
+        """Do the work. May return a JSON-able summary, stored as the run's result."""
+        raise NotImplementedError(f"{type(self).__name__}.collect() is not implemented")
+
+    def after_run(self) -> None:
+        """Post-run sync phase (e.g. push what ``collect`` stored into a search index)."""
+
+    def handle_error(self, exc: BaseException) -> None:
+        """Called with any non-config failure before it is re-raised. Default: one log line."""
+        self.logger.error(
+            "collector %s failed in phase %s: %s: %s",
+            self.name,
+            self.phase,
+            classify_failure(exc).value,
+            exc,
+            extra={"phase": self.phase, "category": classify_failure(exc).value},
+        )
+
+    # -- the fixed template ------------------------------------------------------------------
+
+    def run(self) -> Any:
+        """validate_config -> collect -> after_run. Not to be overridden."""
+        try:
+            self._enter("validate")
+            self.validate_config()
+            self._enter("collect")
+            result = self.collect()
+            self._enter("after_run")
+            self.after_run()
+        except ConfigError:
+            raise
+        except Exception as exc:
+            self._handle(exc)
+            raise
+        return result
+
+    # -- what collect() uses -----------------------------------------------------------------
+
+    @property
+    def run_id(self) -> str | None:
+        return self._context.run_id
+
+    @property
+    def state(self) -> MutableMapping[str, Any]:
+        """JSON-able mapping persisted per collector + params; committed only when the run succeeds."""
+        return self._context.state
+
+    def emit(self, records: Iterable[Mapping[str, Any]], key: str = "id") -> int:
+        """Upsert records by ``key`` into the records table; unchanged records are a no-op."""
+        batch = [to_jsonable_python(dict(record)) for record in records]
+        missing = [i for i, record in enumerate(batch) if record.get(key) is None]
+        if missing:
+            raise ValueError(f"emit(): record #{missing[0]} has no value for key field '{key}'")
+        return self._context.emit(batch, key)
+
+    def progress(self, done: int, total: int | None = None) -> None:
+        """Report progress (drives the CLI progress bar and the API status)."""
+        self._context.progress(done, total)
+
+    # -- plumbing used by the runner ---------------------------------------------------------
+
+    def bind(self, context: RunContext) -> None:
+        """Attach the runner's context (state, sink, progress) and rebind the logger."""
+        self._context = context
+        self.logger = self._bind_logger()
+
+    @classmethod
+    def secret_fields(cls) -> list[str]:
+        """Names of the ``SecretStr``/``SecretBytes`` params (redacted in history and logs)."""
+        return [name for name, field in cls.Params.model_fields.items() if _is_secret(field.annotation)]
+
+    def redacted_params(self) -> dict[str, Any]:
+        """Params as JSON with secrets masked: what history and logs see."""
+        data: dict[str, Any] = self.params.model_dump(mode="json")
+        return data
+
+    def wire_params(self) -> dict[str, Any]:
+        """Params as JSON with secrets revealed: what a task message carries."""
+        data: dict[str, Any] = to_jsonable_python(_reveal(self.params.model_dump(mode="python")))
+        return data
+
+    def params_key(self) -> str:
+        """Stable key of (non-secret) params: identity for overlap locks and state."""
+        data = {k: v for k, v in self.redacted_params().items() if k not in self.secret_fields()}
+        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+    def _enter(self, phase: Phase) -> None:
+        self.phase = phase
+        self._context.enter_phase(phase)
+
+    def _handle(self, exc: BaseException) -> None:
+        try:
+            self.handle_error(exc)
+        except Exception:
+            self.logger.exception("handle_error of %s raised; the original failure is re-raised", self.name)
+
+    def _bind_logger(self) -> logging.LoggerAdapter[logging.Logger]:
+        logger = logging.getLogger(f"harvester.collector.{self.name or type(self).__name__}")
+        return logging.LoggerAdapter(logger, {"collector": self.name, "run_id": self.run_id})

@@ -1,0 +1,105 @@
+"""The Celery app factory and harvester's tasks. Thin like a web view: decode, call the runner."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from celery import Celery, Task
+from celery.signals import worker_process_init
+
+from harvester.errors import ConfigError
+from harvester.request import RunRequest
+
+if TYPE_CHECKING:
+    from harvester.app import Harvester
+
+RUN_TASK = "harvester.run"
+REAP_TASK = "harvester.reap"
+DEFAULT_QUEUE = "harvester"
+
+
+def broker_options(hv: Harvester) -> dict[str, Any]:
+    settings = hv.settings
+    if settings.embedded:
+        broker_dir = settings.data_dir.resolve() / "broker"
+        queue_dir, control_dir = broker_dir / "queue", broker_dir / "control"
+        queue_dir.mkdir(parents=True, exist_ok=True)
+        control_dir.mkdir(parents=True, exist_ok=True)
+        (settings.data_dir.resolve() / "results").mkdir(parents=True, exist_ok=True)
+        return {
+            "data_folder_in": str(queue_dir),
+            "data_folder_out": str(queue_dir),
+            "control_folder": str(control_dir),
+            "store_processed": False,
+            "polling_interval": 0.1,
+        }
+    return {"visibility_timeout": settings.visibility_timeout}
+
+
+def make_celery(hv: Harvester) -> Celery:
+    """A Celery app configured from settings, with the generic run task and the reaper."""
+    settings = hv.settings
+    app = Celery("harvester", broker=settings.effective_broker_url, backend=settings.effective_result_backend,
+                 set_as_current=False)
+    app.conf.update(
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        result_accept_content=["json"],
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_default_queue=DEFAULT_QUEUE,
+        worker_prefetch_multiplier=settings.prefetch_multiplier,
+        worker_max_tasks_per_child=settings.max_tasks_per_child,
+        worker_concurrency=settings.concurrency,
+        task_soft_time_limit=settings.task_time_limit,
+        task_time_limit=settings.task_time_limit + 30,
+        broker_transport_options=broker_options(hv),
+        broker_connection_retry_on_startup=True,
+        result_expires=86400,
+        enable_utc=True,
+        timezone="UTC",
+        worker_hijack_root_logger=False,
+        beat_schedule={
+            "harvester-reap": {"task": REAP_TASK, "schedule": max(settings.lost_after / 2, 1.0)},
+        },
+    )
+    _register_tasks(app, hv)
+
+    @worker_process_init.connect(weak=False)
+    def _after_fork(**_: Any) -> None:
+        hv.after_fork()
+
+    return app
+
+
+def _register_tasks(app: Celery, hv: Harvester) -> None:
+    @app.task(name=RUN_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True,
+              throws=(ConfigError,))
+    def run(task: Task[Any, Any], body: dict[str, Any]) -> dict[str, Any]:
+        """Run one collector; failures are re-raised so the task shows them too."""
+        request = RunRequest.from_message(body)
+        result = hv.runner.execute(request)
+        if result.status in ("retrying", "deferred"):
+            raise task.retry(countdown=result.retry_in, max_retries=None)
+        if result.status == "failed" and result.error is not None:
+            raise result.error
+        return {"run_id": result.run_id, "status": result.status}
+
+    @app.task(name=REAP_TASK, ignore_result=True)
+    def reap() -> int:
+        """Close runs whose worker died: re-enqueue them, or fail them when that is not possible."""
+        return hv.reap()
+
+
+def publish(hv: Harvester, requests: list[RunRequest] | tuple[RunRequest, ...] | Any) -> None:
+    """Send run messages; each collector's ``queue`` and ``time_limit`` travel with its message."""
+    app = hv.celery
+    with app.producer_or_acquire() as producer:
+        for request in requests:
+            cls = hv.registry.get(request.collector)
+            options: dict[str, Any] = {"queue": cls.queue or DEFAULT_QUEUE}
+            if cls.time_limit is not None:
+                options.update(soft_time_limit=cls.time_limit, time_limit=cls.time_limit + 30)
+            app.send_task(RUN_TASK, args=[request.to_message()], task_id=request.run_id, producer=producer,
+                          **options)

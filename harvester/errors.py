@@ -1,0 +1,187 @@
+"""The error tree and failure classification.
+
+::
+
+    HarvesterError                 anything harvester raises on purpose
+     +-- ConfigError               user/configuration error: never retried, exit code 2
+     +-- TransientError            "try me again later" (optional ``retry_after`` seconds)
+     +-- RegistryError             collector discovery failed (import error, duplicate name)
+     +-- ParamsError (ConfigError) params failed validation; names the field
+
+Every other exception raised by a collector is mapped by :func:`classify_failure`
+to a :class:`FailureCategory`. The categories in :data:`RETRYABLE` (``network``,
+``rate_limit``, ``timeout``, ``database``) are retried with exponential backoff;
+the rest fail the run at once.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+from enum import Enum
+from typing import Any
+
+
+class HarvesterError(Exception):
+    """Base class of the errors harvester raises on purpose."""
+
+
+class ConfigError(HarvesterError):
+    """A user or configuration error: never retried, not passed to ``handle_error``."""
+
+
+class ParamsError(ConfigError):
+    """Collector params failed validation; the message names each bad field."""
+
+
+class RegistryError(HarvesterError):
+    """Collector discovery failed: an import error or a duplicate name."""
+
+
+class TransientError(HarvesterError):
+    """A failure worth retrying; ``retry_after`` (seconds) overrides the backoff."""
+
+    def __init__(self, message: str = "", *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class FailureCategory(str, Enum):
+    """Why a run failed. A ``str`` enum so it stores and serialises as its value."""
+
+    CONFIG = "config"
+    VALIDATION = "validation"
+    AUTH = "auth"
+    PERMISSION = "permission"
+    RATE_LIMIT = "rate_limit"
+    NETWORK = "network"
+    TIMEOUT = "timeout"
+    DATABASE = "database"
+    UNKNOWN = "unknown"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+RETRYABLE = frozenset(
+    {FailureCategory.NETWORK, FailureCategory.RATE_LIMIT, FailureCategory.TIMEOUT, FailureCategory.DATABASE}
+)
+
+_NETWORK_ERRNOS = frozenset(
+    {
+        errno.ECONNREFUSED,
+        errno.ECONNRESET,
+        errno.ECONNABORTED,
+        errno.EHOSTUNREACH,
+        errno.ENETUNREACH,
+        errno.ENETDOWN,
+        errno.EHOSTDOWN,
+        errno.EPIPE,
+        errno.ENOTCONN,
+        errno.EADDRNOTAVAIL,
+    }
+)
+_TIMEOUT_NAMES = ("Timeout", "TimeoutError", "ReadTimeout", "ConnectTimeout", "PoolTimeout", "WriteTimeout")
+
+
+def _qualnames(exc: BaseException) -> list[str]:
+    """``module.Class`` of the exception's type and its bases, nearest first."""
+    return [f"{cls.__module__}.{cls.__qualname__}" for cls in type(exc).__mro__]
+
+
+def _from_library(exc: BaseException, *prefixes: str) -> bool:
+    return any(name.startswith(prefixes) for name in _qualnames(exc))
+
+
+def http_status(exc: BaseException) -> int | None:
+    """The HTTP status carried by an httpx/requests/urllib3-style error, if any."""
+    response = getattr(exc, "response", None)
+    for holder in (response, exc):
+        code = getattr(holder, "status_code", None) or getattr(holder, "status", None)
+        if isinstance(code, int):
+            return code
+    return None
+
+
+def retry_after(exc: BaseException) -> float | None:
+    """Seconds to wait from ``TransientError.retry_after`` or an HTTP ``Retry-After`` header."""
+    explicit = getattr(exc, "retry_after", None)
+    if isinstance(explicit, int | float):
+        return float(explicit)
+    headers: Any = getattr(getattr(exc, "response", None), "headers", None)
+    value = headers.get("Retry-After") if headers is not None else None
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _by_status(code: int) -> FailureCategory:
+    if code in (401, 403):
+        return FailureCategory.AUTH
+    if code == 429:
+        return FailureCategory.RATE_LIMIT
+    if code == 408:
+        return FailureCategory.TIMEOUT
+    if code >= 500:
+        return FailureCategory.NETWORK
+    return FailureCategory.VALIDATION
+
+
+def _by_os_error(exc: OSError) -> FailureCategory:
+    if isinstance(exc, PermissionError):
+        return FailureCategory.PERMISSION
+    if isinstance(exc, TimeoutError | socket.timeout):
+        return FailureCategory.TIMEOUT
+    if isinstance(exc, ConnectionError | socket.gaierror) or exc.errno in _NETWORK_ERRNOS:
+        return FailureCategory.NETWORK
+    if exc.errno == errno.ETIMEDOUT:
+        return FailureCategory.TIMEOUT
+    return FailureCategory.UNKNOWN
+
+
+def _by_library(exc: BaseException) -> FailureCategory | None:
+    """httpx, requests, urllib3 and SQLAlchemy, recognised by type name (no import needed)."""
+    names = _qualnames(exc)
+    if _from_library(exc, "sqlalchemy.exc.", "psycopg", "sqlite3.", "pymysql."):
+        operational = any(n.endswith(("OperationalError", "InterfaceError", "DisconnectionError")) for n in names)
+        timeout = any(n.endswith("TimeoutError") for n in names)
+        return FailureCategory.DATABASE if operational or timeout else None
+    if not _from_library(exc, "httpx.", "httpcore.", "requests.", "urllib3."):
+        return None
+    if any(n.rsplit(".", 1)[-1] in _TIMEOUT_NAMES for n in names):
+        return FailureCategory.TIMEOUT
+    if any(n.rsplit(".", 1)[-1] == "InvalidURL" or n.endswith("LocationParseError") for n in names):
+        return FailureCategory.CONFIG
+    network_markers = ("ConnectError", "ConnectionError", "NetworkError", "ProtocolError", "RemoteProtocolError",
+                       "ProxyError", "SSLError", "NewConnectionError", "MaxRetryError", "TransportError")
+    if any(n.rsplit(".", 1)[-1] in network_markers for n in names):
+        return FailureCategory.NETWORK
+    return None
+
+
+def classify_failure(exc: BaseException) -> FailureCategory:
+    """Map any exception to a :class:`FailureCategory` (see the module docstring)."""
+    if isinstance(exc, ConfigError):
+        return FailureCategory.CONFIG
+    if isinstance(exc, TransientError):
+        return FailureCategory.NETWORK
+    status = http_status(exc)
+    if status is not None and status >= 400:
+        return _by_status(status)
+    library = _by_library(exc)
+    if library is not None:
+        return library
+    if isinstance(exc, OSError):
+        return _by_os_error(exc)
+    if _from_library(exc, "pydantic_core.", "pydantic."):
+        return FailureCategory.VALIDATION
+    if isinstance(exc, ValueError):
+        return FailureCategory.VALIDATION
+    if type(exc).__name__.endswith("TimeLimitExceeded"):
+        return FailureCategory.TIMEOUT
+    return FailureCategory.UNKNOWN
+
+
+def is_retryable(category: FailureCategory) -> bool:
+    return category in RETRYABLE

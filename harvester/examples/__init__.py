@@ -1,0 +1,7 @@
+"""Example collectors shipped with harvester; registered by default (``HARVESTER_COLLECTORS``)."""
+
+from harvester.examples.flaky import FlakySource
+from harvester.examples.packages import PythonPackages
+from harvester.examples.system import SystemMetrics
+
+__all__ = ["FlakySource", "PythonPackages", "SystemMetrics"]

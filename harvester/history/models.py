@@ -1,0 +1,131 @@
+"""Tables of the run history, collector state, emitted records and overlap locks (SQLAlchemy Core)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite drops the zone on its own)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTCDateTime column")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("collector", String(200), nullable=False),
+    Column("params", JSON, nullable=False),
+    Column("params_key", String(64), nullable=False),
+    Column("trigger", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempt", Integer, nullable=False, default=0),
+    Column("queued_at", UTCDateTime, nullable=False),
+    Column("started_at", UTCDateTime),
+    Column("finished_at", UTCDateTime),
+    Column("heartbeat_at", UTCDateTime),
+    Column("duration", Float),
+    Column("records", Integer, nullable=False, default=0),
+    Column("result", JSON),
+    Column("error_category", String(32)),
+    Column("error_phase", String(32)),
+    Column("error_message", Text),
+    Column("task_id", String(64)),
+    Column("parent_run_id", String(36)),
+    Column("worker", String(255)),
+    Column("progress_done", Integer),
+    Column("progress_total", Integer),
+    Index(None, "collector", "queued_at"),
+    Index(None, "status", "heartbeat_at"),
+    Index(None, "task_id"),
+    Index(None, "parent_run_id"),
+    Index(None, "queued_at"),
+)
+
+run_attempts = Table(
+    "run_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(36), ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+    Column("worker", String(255)),
+    Column("error_category", String(32)),
+    Column("error_message", Text),
+    Column("retry_in", Float),
+    Index(None, "run_id", "attempt"),
+)
+
+collector_state = Table(
+    "collector_state",
+    metadata,
+    Column("collector", String(200), primary_key=True),
+    Column("params_key", String(64), primary_key=True),
+    Column("data", JSON, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("run_id", String(36)),
+)
+
+records = Table(
+    "records",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("collector", String(200), nullable=False),
+    Column("key", String(512), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("first_seen", UTCDateTime, nullable=False),
+    Column("last_seen", UTCDateTime, nullable=False),
+    Column("run_id", String(36)),
+    UniqueConstraint("collector", "key"),
+)
+
+locks = Table(
+    "locks",
+    metadata,
+    Column("key", String(255), primary_key=True),
+    Column("owner", String(64), nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)

@@ -1,0 +1,434 @@
+"""Store: every read and write of the run history, state and records (SQLAlchemy Core, no ORM)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, create_engine, delete, event, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+
+from harvester.history.models import collector_state, records, run_attempts, runs
+
+FINISHED = ("succeeded", "failed", "skipped")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def normalise_url(url: str) -> str:
+    """``postgresql://`` means psycopg 3 (the driver harvester ships with)."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _pid_is_dead(worker: str | None) -> bool:
+    """True when ``worker`` ("host:pid") ran on this host and that process is gone."""
+    if not worker or ":" not in worker:
+        return False
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+class Claim(str, Enum):
+    """Outcome of :meth:`Store.claim` for one delivery of a run's message."""
+
+    CLAIMED = "claimed"  # this delivery runs it
+    FINISHED = "finished"  # a duplicate delivery of a finished run: drop it
+    BUSY = "busy"  # another live attempt runs it: look again later
+    MISSING = "missing"  # no such run (history pruned or wrong database)
+
+
+@dataclass(frozen=True)
+class NewRun:
+    run_id: str
+    collector: str
+    params: dict[str, Any]
+    params_key: str
+    trigger: str
+    parent_run_id: str | None = None
+    task_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How an attempt ended, as the store records it."""
+
+    status: str  # succeeded | failed | retrying | skipped | queued (deferred)
+    result: Any = None
+    records: int = 0
+    duration: float | None = None
+    error_category: str | None = None
+    error_phase: str | None = None
+    error_message: str | None = None
+    retry_in: float | None = None
+
+
+@dataclass(frozen=True)
+class StateWrite:
+    collector: str
+    params_key: str
+    data: Any
+    version: int | None  # the version read; None when no row existed
+
+
+class StateConflict(Exception):
+    """Another run changed this collector's state since it was read."""
+
+
+def content_hash(payload: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _sqlite_pragmas(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        # IMMEDIATE takes the write lock up front: concurrent writers wait instead of deadlocking.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str) -> Engine:
+    url = normalise_url(url)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        _sqlite_pragmas(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+class Store:
+    """The history database. Safe to share between threads; call :meth:`after_fork` in a child process."""
+
+    def __init__(self, url: str) -> None:
+        self.url = normalise_url(url)
+        self.engine = make_engine(self.url)
+        self._insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
+
+    def after_fork(self) -> None:
+        self.engine.dispose(close=False)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def upgrade(self) -> None:
+        """Bring the schema to the newest migration."""
+        from harvester.history.migrate import upgrade
+
+        upgrade(self.engine)
+
+    # -- runs ------------------------------------------------------------------------------
+
+    def create_runs(self, new: Sequence[NewRun]) -> None:
+        now = utcnow()
+        rows = [
+            {
+                "id": r.run_id,
+                "collector": r.collector,
+                "params": r.params,
+                "params_key": r.params_key,
+                "trigger": r.trigger,
+                "status": "queued",
+                "attempt": 0,
+                "queued_at": now,
+                "records": 0,
+                "parent_run_id": r.parent_run_id,
+                "task_id": r.task_id,
+            }
+            for r in new
+        ]
+        if rows:
+            with self.engine.begin() as conn:
+                conn.execute(runs.insert(), rows)
+
+    def set_task_id(self, run_id: str, task_id: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(runs).where(runs.c.id == run_id).values(task_id=task_id))
+
+    def claim(self, run_id: str, *, stale_before: datetime, worker: str | None = None) -> tuple[Claim, int]:
+        """Make this delivery the run's live attempt; returns the outcome and the attempt number."""
+        worker = worker or worker_name()
+        now = utcnow()
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(runs.c.status, runs.c.attempt, runs.c.worker, runs.c.heartbeat_at).where(runs.c.id == run_id)
+            ).first()
+            if row is None:
+                return Claim.MISSING, 0
+            if row.status in FINISHED:
+                return Claim.FINISHED, row.attempt
+            if row.status == "running" and not self._is_lost(row.heartbeat_at, row.worker, stale_before):
+                return Claim.BUSY, row.attempt
+            attempt = row.attempt + 1
+            done = conn.execute(
+                update(runs)
+                .where(runs.c.id == run_id, runs.c.status == row.status, runs.c.attempt == row.attempt)
+                .values(status="running", attempt=attempt, started_at=func.coalesce(runs.c.started_at, now),
+                        heartbeat_at=now, worker=worker)
+            )
+            if done.rowcount != 1:
+                return Claim.BUSY, row.attempt
+            conn.execute(
+                update(run_attempts)
+                .where(run_attempts.c.run_id == run_id, run_attempts.c.status == "running")
+                .values(status="lost", finished_at=now, error_message="worker lost (no heartbeat or process gone)")
+            )
+            conn.execute(
+                run_attempts.insert().values(run_id=run_id, attempt=attempt, status="running", started_at=now,
+                                             worker=worker)
+            )
+        return Claim.CLAIMED, attempt
+
+    @staticmethod
+    def _is_lost(heartbeat_at: datetime | None, worker: str | None, stale_before: datetime) -> bool:
+        return heartbeat_at is None or heartbeat_at < stale_before or _pid_is_dead(worker)
+
+    def finish(self, run_id: str, attempt: int, outcome: Outcome, state: StateWrite | None = None) -> None:
+        """Record how an attempt ended (and commit state with a success, atomically)."""
+        now = utcnow()
+        run_values: dict[str, Any] = {"status": outcome.status, "heartbeat_at": None}
+        if outcome.status in FINISHED:
+            run_values.update(finished_at=now, duration=outcome.duration, result=outcome.result,
+                              records=outcome.records)
+        run_values.update(error_category=outcome.error_category, error_phase=outcome.error_phase,
+                          error_message=outcome.error_message)
+        if outcome.status == "queued":
+            return self._defer(run_id, attempt, outcome.error_message)
+        with self.engine.begin() as conn:
+            if state is not None:
+                self._write_state(conn, state, run_id, now)
+            conn.execute(update(runs).where(runs.c.id == run_id).values(**run_values))
+            conn.execute(
+                update(run_attempts)
+                .where(run_attempts.c.run_id == run_id, run_attempts.c.attempt == attempt)
+                .values(status=outcome.status, finished_at=now, error_category=outcome.error_category,
+                        error_message=outcome.error_message, retry_in=outcome.retry_in)
+            )
+
+    def _defer(self, run_id: str, attempt: int, message: str | None) -> None:
+        """Undo a claim that could not run yet (overlap ``queue``): the wait is not an attempt."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(runs).where(runs.c.id == run_id)
+                .values(status="queued", attempt=attempt - 1, heartbeat_at=None, error_message=message)
+            )
+            conn.execute(
+                delete(run_attempts).where(run_attempts.c.run_id == run_id, run_attempts.c.attempt == attempt)
+            )
+
+    def fail_unstarted(self, run_id: str, outcome: Outcome) -> None:
+        """Finish a run that never got to a worker (e.g. its collector is unknown there)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(runs).where(runs.c.id == run_id, runs.c.status.not_in(FINISHED)).values(
+                    status=outcome.status, finished_at=utcnow(), error_category=outcome.error_category,
+                    error_phase=outcome.error_phase, error_message=outcome.error_message)
+            )
+
+    def heartbeat(self, run_ids: Iterable[str]) -> None:
+        ids = list(run_ids)
+        if ids:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    update(runs).where(runs.c.id.in_(ids), runs.c.status == "running").values(heartbeat_at=utcnow())
+                )
+
+    def set_progress(self, run_id: str, done: int, total: int | None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(runs).where(runs.c.id == run_id).values(progress_done=done, progress_total=total))
+
+    def lost_runs(self, stale_before: datetime) -> list[dict[str, Any]]:
+        """Runs marked running whose heartbeat stopped before ``stale_before``."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(runs).where(runs.c.status == "running", runs.c.heartbeat_at < stale_before)
+            ).mappings()
+            return [dict(r) for r in rows]
+
+    def mark_lost(self, run_id: str, attempt: int, *, requeue: bool, message: str) -> bool:
+        """Close a lost attempt: back to ``queued`` for redelivery, or ``failed``. False if it moved on."""
+        now = utcnow()
+        values: dict[str, Any] = {"status": "queued", "heartbeat_at": None}
+        if not requeue:
+            values = {"status": "failed", "finished_at": now, "heartbeat_at": None, "error_category": "unknown",
+                      "error_phase": "collect", "error_message": message}
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(runs).where(runs.c.id == run_id, runs.c.status == "running", runs.c.attempt == attempt)
+                .values(**values)
+            )
+            if done.rowcount != 1:
+                return False
+            conn.execute(
+                update(run_attempts)
+                .where(run_attempts.c.run_id == run_id, run_attempts.c.status == "running")
+                .values(status="lost", finished_at=now, error_message=message)
+            )
+        return True
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def get_run(self, run_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
+            return dict(row) if row else None
+
+    def get_run_by_task(self, task_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(runs).where(runs.c.task_id == task_id)).mappings().first()
+            return dict(row) if row else None
+
+    def list_runs(
+        self,
+        *,
+        collector: str | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
+        parent_run_id: str | None = None,
+        limit: int = 50,
+    ) -> list[dict[str, Any]]:
+        """Runs, newest first."""
+        query = select(runs).order_by(runs.c.queued_at.desc(), runs.c.id.desc()).limit(limit)
+        conditions = []
+        if collector:
+            conditions.append(runs.c.collector == collector)
+        if status:
+            conditions.append(runs.c.status == status)
+        if since:
+            conditions.append(runs.c.queued_at >= since)
+        if parent_run_id:
+            conditions.append(runs.c.parent_run_id == parent_run_id)
+        if conditions:
+            query = query.where(and_(*conditions))
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(query).mappings()]
+
+    def attempts(self, run_id: str) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            query = select(run_attempts).where(run_attempts.c.run_id == run_id).order_by(run_attempts.c.attempt)
+            return [dict(r) for r in conn.execute(query).mappings()]
+
+    def last_runs(self) -> dict[str, dict[str, Any]]:
+        """The newest run of each collector."""
+        newest = (
+            select(runs.c.collector, func.max(runs.c.queued_at).label("queued_at")).group_by(runs.c.collector)
+        ).subquery()
+        query = select(runs).join(
+            newest, and_(runs.c.collector == newest.c.collector, runs.c.queued_at == newest.c.queued_at)
+        )
+        with self.engine.connect() as conn:
+            return {r["collector"]: dict(r) for r in conn.execute(query).mappings()}
+
+    def prune(self, older_than: datetime) -> int:
+        """Delete finished runs queued before ``older_than``; returns how many went."""
+        with self.engine.begin() as conn:
+            old = select(runs.c.id).where(runs.c.queued_at < older_than, runs.c.status.in_(FINISHED))
+            conn.execute(delete(run_attempts).where(run_attempts.c.run_id.in_(old)))
+            return conn.execute(
+                delete(runs).where(runs.c.queued_at < older_than, runs.c.status.in_(FINISHED))
+            ).rowcount
+
+    # -- state -----------------------------------------------------------------------------
+
+    def load_state(self, collector: str, params_key: str) -> tuple[Any, int | None]:
+        """The stored state and its version, or ``({}, None)`` when there is none yet."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(collector_state.c.data, collector_state.c.version).where(
+                    collector_state.c.collector == collector, collector_state.c.params_key == params_key
+                )
+            ).first()
+        return (row.data, row.version) if row else ({}, None)
+
+    def _write_state(self, conn: Connection, state: StateWrite, run_id: str, now: datetime) -> None:
+        if state.version is None:
+            done = conn.execute(
+                self._insert(collector_state)
+                .values(collector=state.collector, params_key=state.params_key, data=state.data, version=1,
+                        updated_at=now, run_id=run_id)
+                .on_conflict_do_nothing()
+            )
+        else:
+            done = conn.execute(
+                update(collector_state)
+                .where(collector_state.c.collector == state.collector,
+                       collector_state.c.params_key == state.params_key,
+                       collector_state.c.version == state.version)
+                .values(data=state.data, version=state.version + 1, updated_at=now, run_id=run_id)
+            )
+        if done.rowcount != 1:
+            raise StateConflict(
+                f"state of collector '{state.collector}' was changed by another run since this run read it"
+            )
+
+    # -- records ---------------------------------------------------------------------------
+
+    def upsert_records(self, collector: str, run_id: str | None, batch: Sequence[Mapping[str, Any]],
+                       key: str) -> int:
+        """Insert new records, update changed ones, leave unchanged ones alone. Returns rows written."""
+        now = utcnow()
+        rows: dict[str, dict[str, Any]] = {}
+        for record in batch:
+            record_key = str(record[key])
+            rows[record_key] = {"collector": collector, "key": record_key, "payload": dict(record),
+                                "content_hash": content_hash(record), "first_seen": now, "last_seen": now,
+                                "run_id": run_id}
+        if not rows:
+            return 0
+        stmt = self._insert(records)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[records.c.collector, records.c.key],
+            set_={"payload": stmt.excluded.payload, "content_hash": stmt.excluded.content_hash,
+                  "last_seen": stmt.excluded.last_seen, "run_id": stmt.excluded.run_id},
+            where=records.c.content_hash != stmt.excluded.content_hash,
+        )
+        with self.engine.begin() as conn:
+            result = conn.execute(stmt, list(rows.values()))
+        return max(result.rowcount, 0)
+
+    def count_records(self, collector: str | None = None) -> int:
+        query = select(func.count()).select_from(records)
+        if collector:
+            query = query.where(records.c.collector == collector)
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def get_records(self, collector: str) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            query = select(records).where(records.c.collector == collector).order_by(records.c.key)
+            return [dict(r) for r in conn.execute(query).mappings()]

@@ -1,0 +1,104 @@
+"""Registry: finds Collector subclasses in configured modules and entry points, by name."""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import inspect
+from collections.abc import Iterable, Iterator
+from importlib.metadata import entry_points
+from types import ModuleType
+
+from harvester.collector import Collector
+from harvester.errors import RegistryError
+
+ENTRY_POINT_GROUP = "harvester.collectors"
+
+
+def _qualname(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+class Registry:
+    """Name -> collector class. Built once at start-up; duplicate names are an error."""
+
+    def __init__(self, collectors: Iterable[type[Collector]] = ()) -> None:
+        self._by_name: dict[str, type[Collector]] = {}
+        for cls in collectors:
+            self.add(cls)
+
+    @classmethod
+    def discover(cls, modules: Iterable[str], *, use_entry_points: bool = True) -> Registry:
+        """Import ``modules`` (and the ``harvester.collectors`` entry points) and register their collectors."""
+        registry = cls()
+        for module_name in modules:
+            registry.add_module(_import(module_name))
+        if use_entry_points:
+            for ep in entry_points(group=ENTRY_POINT_GROUP):
+                try:
+                    loaded = ep.load()
+                except Exception as exc:
+                    raise RegistryError(
+                        f"cannot load entry point '{ep.name} = {ep.value}' ({ENTRY_POINT_GROUP}): "
+                        f"{type(exc).__name__}: {exc}"
+                    ) from exc
+                if inspect.ismodule(loaded):
+                    registry.add_module(loaded)
+                else:
+                    registry.add(loaded)
+        return registry
+
+    def add_module(self, module: ModuleType) -> None:
+        """Register every named Collector subclass defined in ``module`` or listed in its ``__all__``."""
+        exported = set(getattr(module, "__all__", ()))
+        for attr, obj in inspect.getmembers(module, inspect.isclass):
+            own = obj.__module__ == module.__name__ or attr in exported
+            if own and issubclass(obj, Collector) and obj is not Collector and obj.name:
+                self.add(obj)
+
+    def add(self, cls: type[Collector]) -> None:
+        if not (isinstance(cls, type) and issubclass(cls, Collector)):
+            raise RegistryError(f"{cls!r} is not a Collector subclass")
+        if not cls.name:
+            raise RegistryError(f"collector {_qualname(cls)} has no `name`")
+        existing = self._by_name.get(cls.name)
+        if existing is not None and existing is not cls:
+            raise RegistryError(
+                f"duplicate collector name '{cls.name}': {_qualname(existing)} and {_qualname(cls)}"
+            )
+        self._by_name[cls.name] = cls
+
+    def get(self, name: str) -> type[Collector]:
+        """The collector called ``name``; an unknown name suggests the closest known one."""
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise RegistryError(self.unknown_message(name)) from None
+
+    def unknown_message(self, name: str) -> str:
+        close = difflib.get_close_matches(name, list(self._by_name), n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        known = ", ".join(sorted(self._by_name)) or "none registered"
+        return f"unknown collector '{name}'{hint}; known: {known}"
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._by_name
+
+    def __iter__(self) -> Iterator[type[Collector]]:
+        return iter(sorted(self._by_name.values(), key=lambda c: c.name))
+
+    def __len__(self) -> int:
+        return len(self._by_name)
+
+    def names(self) -> list[str]:
+        return sorted(self._by_name)
+
+
+def _import(module_name: str) -> ModuleType:
+    try:
+        return importlib.import_module(module_name)
+    except Exception as exc:
+        raise RegistryError(
+            f"cannot import collector module '{module_name}' (from HARVESTER_COLLECTORS): "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc

@@ -1,0 +1,90 @@
+"""Settings: the one reader of the environment (``HARVESTER_*`` variables and ``.env``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+EMBEDDED_BROKER = "filesystem://"
+
+
+class Settings(BaseSettings):
+    """Every knob harvester has. Unset URLs mean the embedded one-machine default."""
+
+    model_config = SettingsConfigDict(env_prefix="HARVESTER_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(
+        Path(".harvester"),
+        description="Folder for the embedded default: SQLite database, broker messages, results.",
+    )
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL of the run history; default: SQLite file in data_dir."
+    )
+    broker_url: str | None = Field(
+        None, description="Celery broker URL (redis://, amqp://); default: embedded filesystem broker in data_dir."
+    )
+    result_backend: str | None = Field(
+        None, description="Celery result backend (used by fan-out chords); default: derived from the broker."
+    )
+    collectors: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["harvester.examples"],
+        description="Comma-separated modules whose Collector subclasses are registered.",
+    )
+    schedule_file: Path = Field(Path("schedule.yaml"), description="Path of the schedule file.")
+    schedule_strict: bool = Field(True, description="Refuse to start on any invalid schedule entry.")
+    api_token: SecretStr | None = Field(None, description="Bearer token required by mutating HTTP routes.")
+    health_enforce_freshness: bool = Field(False, description="Stale scheduled entries make /health answer 503.")
+    concurrency: int = Field(2, ge=1, description="Worker processes per `harvester worker`.")
+    prefetch_multiplier: int = Field(1, ge=1, description="Messages each worker process reserves ahead.")
+    max_tasks_per_child: int = Field(100, ge=1, description="Tasks a worker process runs before it is replaced.")
+    task_time_limit: int = Field(1800, ge=1, description="Hard time limit of one run, seconds.")
+    retries: int = Field(3, ge=0, description="Default retries of a retryable failure.")
+    retry_delay: float = Field(60.0, ge=0, description="Base of the exponential retry backoff, seconds.")
+    retry_max_delay: float = Field(3600.0, ge=0, description="Upper bound of one retry delay, seconds.")
+    heartbeat_interval: float = Field(
+        10.0, gt=0, description="Seconds between heartbeats of running runs (and overlap lock renewals)."
+    )
+    lost_after: float = Field(
+        60.0, gt=0, description="A running run without heartbeat for this many seconds is lost: re-enqueued or failed."
+    )
+    lock_ttl: float = Field(60.0, gt=0, description="Overlap lock lifetime without renewal, seconds.")
+    visibility_timeout: int = Field(
+        3600, ge=1, description="Redis broker: seconds before an unacknowledged message is redelivered."
+    )
+    log_format: Literal["text", "json"] = Field("text", description="Log line format.")
+    log_level: str = Field("INFO", description="Log level of harvester's processes.")
+
+    @field_validator("collectors", mode="before")
+    @classmethod
+    def _split_modules(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def embedded(self) -> bool:
+        """True when the broker is the embedded filesystem transport."""
+        return self.effective_broker_url.startswith("filesystem:")
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir.resolve() / 'harvester.db'}"
+
+    @property
+    def effective_broker_url(self) -> str:
+        return self.broker_url or EMBEDDED_BROKER
+
+    @property
+    def effective_result_backend(self) -> str:
+        if self.result_backend:
+            return self.result_backend
+        broker = self.effective_broker_url
+        if broker.startswith(("redis://", "rediss://")):
+            return broker
+        if broker.startswith("filesystem:"):
+            return f"file://{self.data_dir.resolve() / 'results'}"
+        return f"db+{self.effective_database_url}"
