@@ -51,8 +51,9 @@ class Harvester:
     @cached_property
     def runner(self) -> Runner:
         s = self.settings
-        config = RunnerConfig(retries=s.retries, retry_delay=s.retry_delay, retry_max_delay=s.retry_max_delay,
-                              lost_after=s.lost_after)
+        config = RunnerConfig(
+            retries=s.retries, retry_delay=s.retry_delay, retry_max_delay=s.retry_max_delay, lost_after=s.lost_after
+        )
         return Runner(self.registry, self.store, self.locks, self.heartbeat, config)
 
     @cached_property
@@ -73,23 +74,38 @@ class Harvester:
 
     # -- building requests -----------------------------------------------------------------
 
-    def request(self, name: str, params: Mapping[str, Any] | None = None, *, trigger: Trigger = "cli",
-                force: bool = False, parent_run_id: str | None = None) -> RunRequest:
+    def request(
+        self,
+        name: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        trigger: Trigger = "cli",
+        force: bool = False,
+        parent_run_id: str | None = None,
+    ) -> RunRequest:
         """Validate ``params`` against the collector's Params now, so bad input fails at the edge."""
         collector = self.registry.get(name)(**(params or {}))
-        return RunRequest(collector=name, params=collector.wire_params(), trigger=trigger, force=force,
-                          parent_run_id=parent_run_id)
+        return RunRequest(
+            collector=name, params=collector.wire_params(), trigger=trigger, force=force, parent_run_id=parent_run_id
+        )
 
     def _new_run(self, request: RunRequest) -> NewRun:
         collector = self.registry.get(request.collector)(**request.params)
-        return NewRun(run_id=request.run_id, collector=request.collector, params=collector.redacted_params(),
-                      params_key=collector.params_key(), trigger=request.trigger,
-                      parent_run_id=request.parent_run_id, task_id=request.run_id)
+        return NewRun(
+            run_id=request.run_id,
+            collector=request.collector,
+            params=collector.redacted_params(),
+            params_key=collector.params_key(),
+            trigger=request.trigger,
+            parent_run_id=request.parent_run_id,
+            task_id=request.run_id,
+        )
 
     # -- running ---------------------------------------------------------------------------
 
-    def run_inline(self, request: RunRequest, on_progress: ProgressCallback | None = None,
-                   on_wait: Any = None) -> RunResult:
+    def run_inline(
+        self, request: RunRequest, on_progress: ProgressCallback | None = None, on_wait: Any = None
+    ) -> RunResult:
         """Run in this process, through the same runner the workers use; retries wait here."""
         self.store.create_runs([self._new_run(request)])
         while True:
@@ -118,19 +134,30 @@ class Harvester:
 
     def _reap_one(self, run: dict[str, Any]) -> int:
         cls = self.registry.get(run["collector"]) if run["collector"] in self.registry else None
-        retries = (cls.retries if cls and cls.retries is not None else self.settings.retries)
+        retries = cls.retries if cls and cls.retries is not None else self.settings.retries
         if cls is None or cls.secret_fields() or run["attempt"] > retries:
-            why = ("params hold secrets, which history does not keep" if cls and cls.secret_fields()
-                   else "no attempts left" if cls else "collector no longer registered")
-            closed = self.store.mark_lost(run["id"], run["attempt"], requeue=False,
-                                          message=f"worker lost; not re-enqueued: {why}")
+            why = (
+                "params hold secrets, which history does not keep"
+                if cls and cls.secret_fields()
+                else "no attempts left"
+                if cls
+                else "collector no longer registered"
+            )
+            closed = self.store.mark_lost(
+                run["id"], run["attempt"], requeue=False, message=f"worker lost; not re-enqueued: {why}"
+            )
             return int(closed)
         if not self.store.mark_lost(run["id"], run["attempt"], requeue=True, message="worker lost; re-enqueued"):
             return 0
         from harvester.dispatch.celery_app import publish
 
-        request = RunRequest(collector=run["collector"], params=run["params"], trigger=run["trigger"],
-                             run_id=run["id"], parent_run_id=run["parent_run_id"])
+        request = RunRequest(
+            collector=run["collector"],
+            params=run["params"],
+            trigger=run["trigger"],
+            run_id=run["id"],
+            parent_run_id=run["parent_run_id"],
+        )
         publish(self, [request])
         log.warning("run %s of %s lost its worker; re-enqueued", run["id"], run["collector"])
         return 1

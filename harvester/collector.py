@@ -74,14 +74,32 @@ def _reveal(value: Any) -> Any:
     return value
 
 
+class _Adapter(logging.LoggerAdapter[logging.Logger]):
+    """Merges a call's ``extra`` with the bound one (the stdlib replaces it before Python 3.13)."""
+
+    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
+        kwargs["extra"] = {**(self.extra or {}), **kwargs.get("extra", {})}
+        return msg, kwargs
+
+
 def _is_secret(annotation: Any) -> bool:
     if annotation in (SecretStr, SecretBytes):
         return True
     return any(_is_secret(arg) for arg in get_args(annotation))
 
 
+def _accepted_names(model: type[BaseModel]) -> set[str]:
+    names = set(model.model_fields)
+    names.update(f.alias for f in model.model_fields.values() if f.alias)
+    return names
+
+
 def validate_params(cls: type[Collector], raw: Mapping[str, Any]) -> BaseModel:
     """Validate ``raw`` into ``cls.Params``; a failure names every bad field."""
+    unknown = sorted(set(raw) - _accepted_names(cls.Params))
+    if unknown and cls.Params.model_config.get("extra") != "allow":
+        known = ", ".join(sorted(cls.Params.model_fields)) or "none"
+        raise ParamsError(f"unknown params for collector '{cls.name}': {', '.join(unknown)} (known: {known})")
     try:
         return cls.Params.model_validate(dict(raw))
     except ValidationError as exc:
@@ -227,4 +245,4 @@ class Collector:
 
     def _bind_logger(self) -> logging.LoggerAdapter[logging.Logger]:
         logger = logging.getLogger(f"harvester.collector.{self.name or type(self).__name__}")
-        return logging.LoggerAdapter(logger, {"collector": self.name, "run_id": self.run_id})
+        return _Adapter(logger, {"collector": self.name, "run_id": self.run_id})

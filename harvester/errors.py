@@ -17,8 +17,11 @@ the rest fail the run at once.
 from __future__ import annotations
 
 import errno
+import math
 import socket
-from enum import Enum
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from enum import StrEnum
 from typing import Any
 
 
@@ -46,7 +49,7 @@ class TransientError(HarvesterError):
         self.retry_after = retry_after
 
 
-class FailureCategory(str, Enum):
+class FailureCategory(StrEnum):
     """Why a run failed. A ``str`` enum so it stores and serialises as its value."""
 
     CONFIG = "config"
@@ -82,6 +85,19 @@ _NETWORK_ERRNOS = frozenset(
     }
 )
 _TIMEOUT_NAMES = ("Timeout", "TimeoutError", "ReadTimeout", "ConnectTimeout", "PoolTimeout", "WriteTimeout")
+_CONFIG_NAMES = ("InvalidURL", "LocationParseError", "UnsupportedProtocol", "MissingSchema", "InvalidSchema")
+_NETWORK_NAMES = (
+    "ConnectError",
+    "ConnectionError",
+    "NetworkError",
+    "ProtocolError",
+    "RemoteProtocolError",
+    "ProxyError",
+    "SSLError",
+    "NewConnectionError",
+    "MaxRetryError",
+    "TransportError",
+)
 
 
 def _qualnames(exc: BaseException) -> list[str]:
@@ -110,10 +126,21 @@ def retry_after(exc: BaseException) -> float | None:
         return float(explicit)
     headers: Any = getattr(getattr(exc, "response", None), "headers", None)
     value = headers.get("Retry-After") if headers is not None else None
+    return _parse_retry_after(value) if value is not None else None
+
+
+def _parse_retry_after(value: Any) -> float | None:
+    """``Retry-After`` is delay-seconds or an HTTP-date (RFC 9110 10.2.3); anything else (or < 0, NaN) is None."""
     try:
-        return float(value) if value is not None else None
+        seconds = float(value)
     except (TypeError, ValueError):
-        return None
+        try:
+            when = parsedate_to_datetime(str(value))
+        except (TypeError, ValueError, IndexError):
+            return None
+        when = when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+        return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
 
 
 def _by_status(code: int) -> FailureCategory:
@@ -149,14 +176,15 @@ def _by_library(exc: BaseException) -> FailureCategory | None:
         return FailureCategory.DATABASE if operational or timeout else None
     if not _from_library(exc, "httpx.", "httpcore.", "requests.", "urllib3."):
         return None
-    if any(n.rsplit(".", 1)[-1] in _TIMEOUT_NAMES for n in names):
-        return FailureCategory.TIMEOUT
-    if any(n.rsplit(".", 1)[-1] == "InvalidURL" or n.endswith("LocationParseError") for n in names):
-        return FailureCategory.CONFIG
-    network_markers = ("ConnectError", "ConnectionError", "NetworkError", "ProtocolError", "RemoteProtocolError",
-                       "ProxyError", "SSLError", "NewConnectionError", "MaxRetryError", "TransportError")
-    if any(n.rsplit(".", 1)[-1] in network_markers for n in names):
-        return FailureCategory.NETWORK
+    # Nearest class first: urllib3's NewConnectionError subclasses ConnectTimeoutError but is a network
+    # error, while requests' ConnectTimeout subclasses ConnectionError but is a timeout.
+    for short in (n.rsplit(".", 1)[-1] for n in names):
+        if short in _TIMEOUT_NAMES:
+            return FailureCategory.TIMEOUT
+        if short in _CONFIG_NAMES:
+            return FailureCategory.CONFIG
+        if short in _NETWORK_NAMES:
+            return FailureCategory.NETWORK
     return None
 
 

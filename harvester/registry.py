@@ -63,9 +63,7 @@ class Registry:
             raise RegistryError(f"collector {_qualname(cls)} has no `name`")
         existing = self._by_name.get(cls.name)
         if existing is not None and existing is not cls:
-            raise RegistryError(
-                f"duplicate collector name '{cls.name}': {_qualname(existing)} and {_qualname(cls)}"
-            )
+            raise RegistryError(f"duplicate collector name '{cls.name}': {_qualname(existing)} and {_qualname(cls)}")
         self._by_name[cls.name] = cls
 
     def get(self, name: str) -> type[Collector]:
@@ -99,6 +97,5 @@ def _import(module_name: str) -> ModuleType:
         return importlib.import_module(module_name)
     except Exception as exc:
         raise RegistryError(
-            f"cannot import collector module '{module_name}' (from HARVESTER_COLLECTORS): "
-            f"{type(exc).__name__}: {exc}"
+            f"cannot import collector module '{module_name}' (from HARVESTER_COLLECTORS): {type(exc).__name__}: {exc}"
         ) from exc

@@ -10,7 +10,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from harvester.cli.context import CliState, ExitCode
+from harvester.cli.context import CliState, fail
 from harvester.cli.output import age, dumps, print_outcome, status_text
 from harvester.cli.params import describe_params, params_command
 from harvester.errors import ConfigError, RegistryError
@@ -24,21 +24,21 @@ def _request(state: CliState, name: str | None, args: tuple[str, ...], command: 
     if name is None or name in ("-h", "--help"):
         click.echo(click.get_current_context().get_help())
         click.echo("\ncollectors: " + (", ".join(hv.registry.names()) or "none registered"))
-        raise ExitCode(0)
+        raise click.exceptions.Exit(0)
     try:
         cls = hv.registry.get(name)
     except RegistryError as exc:
-        raise ExitCode(EXIT_CONFIG, str(exc)) from None
+        fail(EXIT_CONFIG, str(exc))
     try:
         params = params_command(cls, list(args), f"harvester {command} {name}")
     except click.exceptions.Exit as done:
-        raise ExitCode(done.exit_code) from None
+        raise click.exceptions.Exit(done.exit_code) from None
     except click.UsageError as exc:
-        raise ExitCode(EXIT_CONFIG, exc.format_message()) from None
+        fail(EXIT_CONFIG, exc.format_message())
     try:
         return hv.request(name, params, trigger="cli", **options)
     except ConfigError as exc:
-        raise ExitCode(EXIT_CONFIG, str(exc)) from None
+        fail(EXIT_CONFIG, str(exc))
 
 
 class _Bar:
@@ -52,8 +52,14 @@ class _Bar:
 
     def __call__(self, done: int, total: int | None) -> None:
         if self.progress is None:
-            self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                     TimeElapsedColumn(), console=self.state.err, transient=True)
+            self.progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=self.state.err,
+                transient=True,
+            )
             self.progress.start()
             self.task = self.progress.add_task(self.label, total=total)
         self.progress.update(self.task, completed=done, total=total)
@@ -79,9 +85,12 @@ def run(state: CliState, name: str | None, args: tuple[str, ...], force: bool) -
 
     def waiting(result: RunResult) -> None:
         bar.stop()
-        state.err.print(f"[yellow]attempt {result.attempt} failed ({result.category}: {result.error}); "
-                        f"retrying in {result.retry_in:.0f}s[/]" if result.error else
-                        f"[yellow]waiting {result.retry_in:.0f}s: already running elsewhere[/]")
+        state.err.print(
+            f"[yellow]attempt {result.attempt} failed ({result.category}: {result.error}); "
+            f"retrying in {result.retry_in:.0f}s[/]"
+            if result.error
+            else f"[yellow]waiting {result.retry_in:.0f}s: already running elsewhere[/]"
+        )
 
     try:
         result = state.app.run_inline(request, on_progress=bar, on_wait=waiting)
@@ -90,7 +99,7 @@ def run(state: CliState, name: str | None, args: tuple[str, ...], force: bool) -
     row = state.app.store.get_run(result.run_id)
     if row is not None:
         print_outcome(state.console, row)
-    raise ExitCode(result.exit_code)
+    raise click.exceptions.Exit(result.exit_code)
 
 
 @click.command(context_settings=_PASSTHROUGH)
@@ -100,14 +109,15 @@ def run(state: CliState, name: str | None, args: tuple[str, ...], force: bool) -
 @click.option("--wait", is_flag=True, help="Follow the run until it finishes; exit code as `run`.")
 @click.option("--timeout", type=float, default=None, help="With --wait: give up after this many seconds (exit 1).")
 @click.pass_obj
-def trigger(state: CliState, name: str | None, args: tuple[str, ...], force: bool, wait: bool,
-            timeout: float | None) -> None:
+def trigger(
+    state: CliState, name: str | None, args: tuple[str, ...], force: bool, wait: bool, timeout: float | None
+) -> None:
     """Enqueue collector NAME on the workers and print its task id."""
     request = _request(state, name, args, "trigger", force=force)
     state.app.submit([request])
     click.echo(request.run_id)
     if wait:
-        raise ExitCode(follow(state, request.run_id, timeout))
+        raise click.exceptions.Exit(follow(state, request.run_id, timeout))
 
 
 def follow(state: CliState, run_id: str, timeout: float | None) -> int:
@@ -118,7 +128,7 @@ def follow(state: CliState, run_id: str, timeout: float | None) -> int:
         while True:
             row = state.app.store.get_run(run_id)
             if row is None:
-                raise ExitCode(EXIT_FAILED, f"run {run_id} is not in the history database")
+                fail(EXIT_FAILED, f"run {run_id} is not in the history database")
             if row["status"] in ("succeeded", "failed", "skipped"):
                 break
             if row["progress_done"] is not None:
@@ -143,18 +153,20 @@ def list_collectors(state: CliState, as_json: bool) -> None:
     """Registered collectors with their params and last run."""
     hv = state.app
     last = hv.store.last_runs()
-    items = []
+    items: list[dict[str, Any]] = []
     for cls in hv.registry:
         run = last.get(cls.name)
-        items.append({
-            "name": cls.name,
-            "description": cls.description,
-            "params": describe_params(cls.Params),
-            "queue": cls.queue or "harvester",
-            "overlap": cls.overlap,
-            "last_status": run["status"] if run else None,
-            "last_run_at": run["queued_at"].isoformat() if run else None,
-        })
+        items.append(
+            {
+                "name": cls.name,
+                "description": cls.description,
+                "params": describe_params(cls.Params),
+                "queue": cls.queue or "harvester",
+                "overlap": cls.overlap,
+                "last_status": run["status"] if run else None,
+                "last_run_at": run["queued_at"].isoformat() if run else None,
+            }
+        )
     if as_json:
         click.echo(dumps(items))
         return
@@ -162,11 +174,21 @@ def list_collectors(state: CliState, as_json: bool) -> None:
     for column in ("collector", "description", "params", "last run", "status"):
         table.add_column(column)
     for item, cls in zip(items, hv.registry, strict=True):
-        params = ", ".join(f"{p['name']}{'' if p['required'] else '=' + json.dumps(p['default'], default=str)}"
-                           for p in item["params"]) or "-"
+        params = (
+            ", ".join(
+                f"{p['name']}{'' if p['required'] else '=' + json.dumps(p['default'], default=str)}"
+                for p in item["params"]
+            )
+            or "-"
+        )
         run = last.get(cls.name)
-        table.add_row(item["name"], item["description"] or "-", params, age(run["queued_at"]) if run else "never",
-                      status_text(run["status"]) if run else "-")
+        table.add_row(
+            item["name"],
+            item["description"] or "-",
+            params,
+            age(run["queued_at"]) if run else "never",
+            status_text(run["status"]) if run else "-",
+        )
     state.console.print(table)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cached_property
+from typing import NoReturn
 
 import click
 from rich.console import Console
@@ -59,13 +60,8 @@ def ensure_schema(hv: Harvester) -> None:
         )
 
 
-class ExitCode(click.ClickException):
-    """Leave with a given exit code and an optional message (already printed when empty)."""
-
-    def __init__(self, code: int, message: str = "") -> None:
-        super().__init__(message)
-        self.exit_code = code
-
-    def show(self, file: object = None) -> None:
-        if self.message:
-            super().show()
+def fail(code: int, message: str = "") -> NoReturn:
+    """Leave with ``code`` after printing ``message`` (if any) to stderr."""
+    if message:
+        click.echo(f"error: {message}", err=True)
+    raise click.exceptions.Exit(code)

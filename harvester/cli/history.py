@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import click
 
-from harvester.cli.context import CliState, ExitCode
+from harvester.cli.context import CliState, fail
 from harvester.cli.output import dumps, run_json, runs_table, status_text
 from harvester.history.store import utcnow
 
@@ -31,8 +31,9 @@ def parse_age(text: str) -> timedelta:
 @click.option("--limit", type=click.IntRange(1, 10000), default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of run objects.")
 @click.pass_context
-def runs(ctx: click.Context, collector: str | None, status: str | None, since: str | None, limit: int,
-         as_json: bool) -> None:
+def runs(
+    ctx: click.Context, collector: str | None, status: str | None, since: str | None, limit: int, as_json: bool
+) -> None:
     """Run history, newest first."""
     if ctx.invoked_subcommand is not None:
         return
@@ -54,10 +55,9 @@ def runs(ctx: click.Context, collector: str | None, status: str | None, since: s
 def show(state: CliState, run_id: str, as_json: bool) -> None:
     """One run with its attempts (RUN_ID may be the 8-character prefix shown by `runs`)."""
     store = state.app.store
-    row = store.get_run(run_id) or next(
-        (r for r in store.list_runs(limit=1000) if r["id"].startswith(run_id)), None)
+    row = store.get_run(run_id) or next((r for r in store.list_runs(limit=1000) if r["id"].startswith(run_id)), None)
     if row is None:
-        raise ExitCode(1, f"no run {run_id!r}")
+        fail(1, f"no run {run_id!r}")
     attempts = store.attempts(row["id"])
     if as_json:
         click.echo(dumps({**run_json(row), "attempts": attempts}))
@@ -66,8 +66,10 @@ def show(state: CliState, run_id: str, as_json: bool) -> None:
         state.console.print(f"[bold]{key:>15}[/] {status_text(value) if key == 'status' else value}")
     for a in attempts:
         retry = f", retry in {a['retry_in']:.1f}s" if a["retry_in"] is not None else ""
-        state.console.print(f"  attempt {a['attempt']}: {status_text(a['status'])} on {a['worker']} "
-                            f"at {a['started_at']:%H:%M:%S}{retry} {a['error_message'] or ''}")
+        state.console.print(
+            f"  attempt {a['attempt']}: {status_text(a['status'])} on {a['worker']} "
+            f"at {a['started_at']:%H:%M:%S}{retry} {a['error_message'] or ''}"
+        )
 
 
 @runs.command()

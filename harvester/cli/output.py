@@ -9,12 +9,37 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-STATUS_STYLE = {"succeeded": "green", "failed": "red", "retrying": "yellow", "running": "cyan",
-                "queued": "blue", "skipped": "magenta"}
+STATUS_STYLE = {
+    "succeeded": "green",
+    "failed": "red",
+    "retrying": "yellow",
+    "running": "cyan",
+    "queued": "blue",
+    "skipped": "magenta",
+}
 
-RUN_FIELDS = ("run_id", "collector", "params", "status", "attempt", "trigger", "queued_at", "started_at",
-              "finished_at", "duration", "records", "result", "error_category", "error_phase", "error_message",
-              "parent_run_id", "task_id", "worker", "progress_done", "progress_total")
+RUN_FIELDS = (
+    "run_id",
+    "collector",
+    "params",
+    "status",
+    "attempt",
+    "trigger",
+    "queued_at",
+    "started_at",
+    "finished_at",
+    "duration",
+    "records",
+    "result",
+    "error_category",
+    "error_phase",
+    "error_message",
+    "parent_run_id",
+    "task_id",
+    "worker",
+    "progress_done",
+    "progress_total",
+)
 
 
 def run_json(row: dict[str, Any]) -> dict[str, Any]:
@@ -48,11 +73,23 @@ def runs_table(rows: list[dict[str, Any]]) -> Table:
     for column in ("run", "collector", "status", "att", "trigger", "queued", "took", "records", "error"):
         table.add_column(column, overflow="fold" if column == "error" else "ellipsis", no_wrap=column != "error")
     for row in rows:
-        error = f"{row['error_category']} in {row['error_phase']}: {row['error_message']}" if row[
-            "error_category"] else (row["error_message"] or "")
+        error = (
+            f"{row['error_category']} in {row['error_phase']}: {row['error_message']}"
+            if row["error_category"]
+            else (row["error_message"] or "")
+        )
         took = f"{row['duration']:.2f}s" if row["duration"] is not None else "-"
-        table.add_row(row["id"][:8], row["collector"], status_text(row["status"]), str(row["attempt"]),
-                      row["trigger"], age(row["queued_at"]), took, str(row["records"]), error)
+        table.add_row(
+            row["id"][:8],
+            row["collector"],
+            status_text(row["status"]),
+            str(row["attempt"]),
+            row["trigger"],
+            age(row["queued_at"]),
+            took,
+            str(row["records"]),
+            error,
+        )
     return table
 
 

@@ -14,8 +14,14 @@ from pydantic_core import PydanticUndefined
 
 from harvester.collector import Collector
 
-_SCALARS: dict[Any, click.ParamType] = {int: click.INT, float: click.FLOAT, str: click.STRING,
-                                        SecretStr: click.STRING, SecretBytes: click.STRING}
+_SCALARS: dict[Any, click.ParamType[Any]] = {
+    int: click.INT,
+    float: click.FLOAT,
+    str: click.STRING,
+    SecretStr: click.STRING,
+    SecretBytes: click.STRING,
+}
+_TEXT = (str, SecretStr, SecretBytes)
 
 
 def _strip_optional(annotation: Any) -> Any:
@@ -26,31 +32,54 @@ def _strip_optional(annotation: Any) -> Any:
     return annotation
 
 
+def _choices(annotation: Any) -> dict[str, Any] | None:
+    """Command-line text -> value of a ``Literal`` or ``Enum`` field (``Literal[1, 2]`` must get ``1``, not ``"1"``)."""
+    if get_origin(annotation) is Literal:
+        return {str(v): v for v in get_args(annotation)}
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return {str(m.value): m.value for m in annotation}
+    return None
+
+
+def _to_value(choices: dict[str, Any]) -> Any:
+    return lambda _ctx, _param, text: None if text is None else choices[text]
+
+
 def _option_for(name: str, field: FieldInfo) -> click.Option | None:
     """An option for a field a command line can express; None for nested/complex ones (use --param)."""
     annotation = _strip_optional(field.annotation)
     flag = "--" + name.replace("_", "-")
     default = None if field.default is PydanticUndefined else field.default
-    shown = default.get_secret_value() if isinstance(default, SecretStr | SecretBytes) else default
+    shown = None if isinstance(default, SecretStr | SecretBytes) else default  # never print a secret default
+    shown = shown.value if isinstance(shown, enum.Enum) else shown
     help_text = field.description or ""
     if field.is_required():
         help_text = (help_text + " [required]").strip()
     if annotation is bool:
-        return click.Option([f"{flag}/--no-{flag[2:]}", name], default=None, help=help_text or None,
-                            show_default=str(shown) if shown is not None else False)
+        return click.Option(
+            [f"{flag}/--no-{flag[2:]}", name],
+            default=None,
+            help=help_text or None,
+            show_default=str(shown) if shown is not None else False,
+        )
     if get_origin(annotation) is list and _strip_optional(get_args(annotation)[0]) in _SCALARS:
         item = _SCALARS[_strip_optional(get_args(annotation)[0])]
         return click.Option([flag, name], type=item, multiple=True, default=None, help=help_text or None)
-    if get_origin(annotation) is Literal:
-        choice: click.ParamType = click.Choice([str(v) for v in get_args(annotation)])
-    elif isinstance(annotation, type) and issubclass(annotation, enum.Enum):
-        choice = click.Choice([str(m.value) for m in annotation])
+    choices = _choices(annotation)
+    if choices is not None:
+        choice: click.ParamType[Any] = click.Choice(list(choices))
     elif annotation in _SCALARS:
         choice = _SCALARS[annotation]
     else:
         return None
-    return click.Option([flag, name], type=choice, default=None, help=help_text or None,
-                        show_default=str(shown) if shown is not None and not isinstance(default, SecretStr) else False)
+    return click.Option(
+        [flag, name],
+        type=choice,
+        default=None,
+        help=help_text or None,
+        show_default=str(shown) if shown is not None else False,
+        callback=_to_value(choices) if choices is not None else None,
+    )
 
 
 def param_options(cls: type[Collector]) -> list[click.Option]:
@@ -62,14 +91,14 @@ def param_options(cls: type[Collector]) -> list[click.Option]:
     return options
 
 
-def parse_param_pairs(pairs: tuple[str, ...] | list[str]) -> dict[str, Any]:
-    """``--param key=value``; a value that reads as a JSON list/object/number/bool is decoded."""
+def parse_param_pairs(pairs: tuple[str, ...] | list[str], *, decode: bool = True) -> dict[str, Any]:
+    """``--param key=value``; a value that reads as a JSON list/object, ``true``/``false`` or ``null`` is decoded."""
     params: dict[str, Any] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise click.BadParameter(f"expected key=value, got {pair!r}", param_hint="--param")
-        params[key.strip().replace("-", "_")] = _decode(value)
+        params[key.strip().replace("-", "_")] = _decode(value) if decode else value
     return params
 
 
@@ -85,7 +114,11 @@ def _decode(value: str) -> Any:
 def collect_params(cls: type[Collector], parsed: dict[str, Any], pairs: tuple[str, ...]) -> dict[str, Any]:
     """Merge typed options and ``--param`` pairs (options win); unset options are left out."""
     params = parse_param_pairs(pairs)
-    known = set(cls.Params.model_fields)
+    fields = cls.Params.model_fields
+    for name, raw in parse_param_pairs(pairs, decode=False).items():
+        if name in fields and _strip_optional(fields[name].annotation) in _TEXT:
+            params[name] = raw  # a text field keeps "true", "null" or "[x]" as typed
+    known = set(fields)
     for name, value in parsed.items():
         if name in known and value is not None and value != ():
             params[name] = list(value) if isinstance(value, tuple) else value
@@ -96,8 +129,15 @@ def params_command(cls: type[Collector], args: list[str], prog: str) -> dict[str
     """Parse ``args`` with a command built from ``cls.Params``; ``--help`` lists the collector's options."""
     command = click.Command(
         prog,
-        params=[*param_options(cls), click.Option(["--param", "pairs"], multiple=True, metavar="KEY=VALUE",
-                                                   help="A param as key=value (repeatable); any field.")],
+        params=[
+            *param_options(cls),
+            click.Option(
+                ["--param", "pairs"],
+                multiple=True,
+                metavar="KEY=VALUE",
+                help="A param as key=value (repeatable); any field.",
+            ),
+        ],
         help=f"{cls.description or cls.name}\n\nParams of collector '{cls.name}'.",
         add_help_option=True,
     )

@@ -11,7 +11,8 @@ from types import FrameType
 
 import click
 
-from harvester.cli.context import CliState, ExitCode
+from harvester.cli.context import CliState
+from harvester.collector import Collector
 
 
 @click.command()
@@ -23,9 +24,19 @@ from harvester.cli.context import CliState, ExitCode
 def worker(state: CliState, concurrency: int | None, queues: str, pool: str, loglevel: str | None) -> None:
     """Start a Celery worker that runs collectors."""
     hv = state.app
-    argv = ["worker", "--pool", pool, "--queues", queues, "--hostname", f"harvester-{os.getpid()}@%h",
-            "--loglevel", loglevel or hv.settings.log_level,
-            "--concurrency", str(concurrency or hv.settings.concurrency)]
+    argv = [
+        "worker",
+        "--pool",
+        pool,
+        "--queues",
+        queues,
+        "--hostname",
+        f"harvester-{os.getpid()}@%h",
+        "--loglevel",
+        loglevel or hv.settings.log_level,
+        "--concurrency",
+        str(concurrency or hv.settings.concurrency),
+    ]
     hv.celery.worker_main(argv)
 
 
@@ -36,8 +47,9 @@ def beat(state: CliState, loglevel: str | None) -> None:
     """Start the scheduler (Celery beat): periodic dispatch and the lost-run reaper."""
     hv = state.app
     hv.settings.data_dir.mkdir(parents=True, exist_ok=True)
-    hv.celery.Beat(loglevel=loglevel or hv.settings.log_level,
-                   schedule=str(hv.settings.data_dir.resolve() / "beat-schedule")).run()
+    hv.celery.Beat(
+        loglevel=loglevel or hv.settings.log_level, schedule=str(hv.settings.data_dir.resolve() / "beat-schedule")
+    ).run()
 
 
 def _spawn(name: str, *args: str) -> subprocess.Popen[bytes]:
@@ -93,13 +105,12 @@ def up(state: CliState, no_examples: bool) -> None:
         time.sleep(0.5)
     state.console.print("stopping worker and scheduler...")
     _stop_all(children)
-    raise ExitCode(code)
+    raise click.exceptions.Exit(code)
 
 
-def _runs_bare(cls: type) -> bool:
+def _runs_bare(cls: type[Collector]) -> bool:
     """Collectors whose params all have defaults can be started with no input."""
-    params = getattr(cls, "Params")
-    return all(not f.is_required() for f in params.model_fields.values())
+    return all(not f.is_required() for f in cls.Params.model_fields.values())
 
 
 @click.group()

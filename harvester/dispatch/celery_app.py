@@ -39,8 +39,12 @@ def broker_options(hv: Harvester) -> dict[str, Any]:
 def make_celery(hv: Harvester) -> Celery:
     """A Celery app configured from settings, with the generic run task and the reaper."""
     settings = hv.settings
-    app = Celery("harvester", broker=settings.effective_broker_url, backend=settings.effective_result_backend,
-                 set_as_current=False)
+    app = Celery(
+        "harvester",
+        broker=settings.effective_broker_url,
+        backend=settings.effective_result_backend,
+        set_as_current=False,
+    )
     app.conf.update(
         task_serializer="json",
         result_serializer="json",
@@ -74,8 +78,9 @@ def make_celery(hv: Harvester) -> Celery:
 
 
 def _register_tasks(app: Celery, hv: Harvester) -> None:
-    @app.task(name=RUN_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True,
-              throws=(ConfigError,))
+    @app.task(
+        name=RUN_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True, throws=(ConfigError,)
+    )
     def run(task: Task[Any, Any], body: dict[str, Any]) -> dict[str, Any]:
         """Run one collector; failures are re-raised so the task shows them too."""
         request = RunRequest.from_message(body)
@@ -101,5 +106,4 @@ def publish(hv: Harvester, requests: list[RunRequest] | tuple[RunRequest, ...] |
             options: dict[str, Any] = {"queue": cls.queue or DEFAULT_QUEUE}
             if cls.time_limit is not None:
                 options.update(soft_time_limit=cls.time_limit, time_limit=cls.time_limit + 30)
-            app.send_task(RUN_TASK, args=[request.to_message()], task_id=request.run_id, producer=producer,
-                          **options)
+            app.send_task(RUN_TASK, args=[request.to_message()], task_id=request.run_id, producer=producer, **options)

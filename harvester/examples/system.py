@@ -30,6 +30,8 @@ class SystemMetrics(Collector):
                 metrics[f"disk_percent:{part.mountpoint}"] = psutil.disk_usage(part.mountpoint).percent
             except OSError:
                 continue
-        self.emit(({"id": f"{host}/{name}", "host": host, "metric": name, "value": value}
-                   for name, value in metrics.items()), key="id")
+        self.emit(
+            ({"id": f"{host}/{name}", "host": host, "metric": name, "value": value} for name, value in metrics.items()),
+            key="id",
+        )
         return {"host": host, "metrics": len(metrics), "cpu_percent": metrics["cpu_percent"]}

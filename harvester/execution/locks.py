@@ -87,14 +87,14 @@ class DatabaseLocks:
 
     def acquire(self, key: str, owner: str) -> bool:
         now = utcnow()
-        stmt = self.store._insert(locks).values(key=key, owner=owner, expires_at=now + self.ttl)
-        stmt = stmt.on_conflict_do_update(
+        insert = self.store._insert(locks).values(key=key, owner=owner, expires_at=now + self.ttl)
+        stmt = insert.on_conflict_do_update(
             index_elements=[locks.c.key],
             set_={"owner": owner, "expires_at": now + self.ttl},
             where=or_(locks.c.owner == owner, locks.c.expires_at < now),
-        )
+        ).returning(locks.c.owner)
         with self.store.engine.begin() as conn:
-            return conn.execute(stmt).rowcount == 1
+            return conn.execute(stmt).first() is not None
 
     def renew(self, key: str, owner: str) -> bool:
         with self.store.engine.begin() as conn:

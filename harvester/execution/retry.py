@@ -25,4 +25,4 @@ class RetryPolicy:
         if retry_after is not None:
             return max(0.0, min(retry_after, self.max_delay))
         exponential = min(self.base * 2 ** max(attempt - 1, 0), self.max_delay)
-        return exponential * (rng or random).uniform(0.5, 1.0)
+        return float(exponential * (rng or random).uniform(0.5, 1.0))

@@ -63,8 +63,9 @@ class RunnerConfig:
 class Runner:
     """Runs collectors and records every step in the store."""
 
-    def __init__(self, registry: Registry, store: Store, locks: Locks, heartbeat: Heartbeat,
-                 config: RunnerConfig) -> None:
+    def __init__(
+        self, registry: Registry, store: Store, locks: Locks, heartbeat: Heartbeat, config: RunnerConfig
+    ) -> None:
         self.registry = registry
         self.store = store
         self.locks = locks
@@ -82,7 +83,9 @@ class Runner:
             collector = cls(**request.params)
         except (RegistryError, ConfigError) as exc:
             return self._refuse(request, exc)
-        claim, attempt = self.store.claim(request.run_id, stale_before=utcnow() - timedelta(seconds=self.config.lost_after))
+        claim, attempt = self.store.claim(
+            request.run_id, stale_before=utcnow() - timedelta(seconds=self.config.lost_after)
+        )
         if claim is not Claim.CLAIMED:
             return self._unclaimed(request, claim, attempt)
         lock_key = None if request.force else f"{cls.name}:{collector.params_key()}"
@@ -96,29 +99,40 @@ class Runner:
             if lock_key is not None:
                 self.locks.release(lock_key, request.run_id)
 
-    def _run_phases(self, request: RunRequest, collector: Collector, attempt: int,
-                    on_progress: ProgressCallback | None) -> RunResult:
-        context = StoreContext(self.store, collector.name, collector.params_key(), request.run_id,
-                               on_progress=on_progress)
+    def _run_phases(
+        self, request: RunRequest, collector: Collector, attempt: int, on_progress: ProgressCallback | None
+    ) -> RunResult:
+        context = StoreContext(
+            self.store, collector.name, collector.params_key(), request.run_id, on_progress=on_progress
+        )
         collector.bind(context)
         started = time.monotonic()
         try:
             value = to_jsonable_python(collector.run())
         except PydanticSerializationError as exc:
-            return self._failed(request, collector, attempt, TypeError(f"collect() returned a non-JSON value: {exc}"),
-                                context, started)
+            return self._failed(
+                request, collector, attempt, TypeError(f"collect() returned a non-JSON value: {exc}"), context, started
+            )
         except Exception as exc:
             return self._failed(request, collector, attempt, exc, context, started)
-        outcome = Outcome("succeeded", result=value, records=context.records_emitted,
-                          duration=time.monotonic() - started)
+        outcome = Outcome(
+            "succeeded", result=value, records=context.records_emitted, duration=time.monotonic() - started
+        )
         try:
             self.store.finish(request.run_id, attempt, outcome, state=context.state_write())
         except StateConflict as exc:
             return self._failed(request, collector, attempt, exc, context, started)
         return RunResult(request.run_id, "succeeded", attempt, result=value)
 
-    def _failed(self, request: RunRequest, collector: Collector, attempt: int, exc: BaseException,
-                context: StoreContext, started: float) -> RunResult:
+    def _failed(
+        self,
+        request: RunRequest,
+        collector: Collector,
+        attempt: int,
+        exc: BaseException,
+        context: StoreContext,
+        started: float,
+    ) -> RunResult:
         category = FailureCategory.DATABASE if isinstance(exc, StateConflict) else classify_failure(exc)
         policy = self.policy(type(collector))
         retry = policy.should_retry(category, attempt)

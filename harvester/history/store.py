@@ -9,7 +9,7 @@ import socket
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +53,7 @@ def _pid_is_dead(worker: str | None) -> bool:
     return False
 
 
-class Claim(str, Enum):
+class Claim(StrEnum):
     """Outcome of :meth:`Store.claim` for one delivery of a run's message."""
 
     CLAIMED = "claimed"  # this delivery runs it
@@ -198,8 +198,13 @@ class Store:
             done = conn.execute(
                 update(runs)
                 .where(runs.c.id == run_id, runs.c.status == row.status, runs.c.attempt == row.attempt)
-                .values(status="running", attempt=attempt, started_at=func.coalesce(runs.c.started_at, now),
-                        heartbeat_at=now, worker=worker)
+                .values(
+                    status="running",
+                    attempt=attempt,
+                    started_at=func.coalesce(runs.c.started_at, now),
+                    heartbeat_at=now,
+                    worker=worker,
+                )
             )
             if done.rowcount != 1:
                 return Claim.BUSY, row.attempt
@@ -209,8 +214,9 @@ class Store:
                 .values(status="lost", finished_at=now, error_message="worker lost (no heartbeat or process gone)")
             )
             conn.execute(
-                run_attempts.insert().values(run_id=run_id, attempt=attempt, status="running", started_at=now,
-                                             worker=worker)
+                run_attempts.insert().values(
+                    run_id=run_id, attempt=attempt, status="running", started_at=now, worker=worker
+                )
             )
         return Claim.CLAIMED, attempt
 
@@ -223,12 +229,15 @@ class Store:
         now = utcnow()
         run_values: dict[str, Any] = {"status": outcome.status, "heartbeat_at": None}
         if outcome.status in FINISHED:
-            run_values.update(finished_at=now, duration=outcome.duration, result=outcome.result,
-                              records=outcome.records)
-        run_values.update(error_category=outcome.error_category, error_phase=outcome.error_phase,
-                          error_message=outcome.error_message)
+            run_values.update(
+                finished_at=now, duration=outcome.duration, result=outcome.result, records=outcome.records
+            )
+        run_values.update(
+            error_category=outcome.error_category, error_phase=outcome.error_phase, error_message=outcome.error_message
+        )
         if outcome.status == "queued":
-            return self._defer(run_id, attempt, outcome.error_message)
+            self._defer(run_id, attempt, outcome.error_message)
+            return
         with self.engine.begin() as conn:
             if state is not None:
                 self._write_state(conn, state, run_id, now)
@@ -236,28 +245,38 @@ class Store:
             conn.execute(
                 update(run_attempts)
                 .where(run_attempts.c.run_id == run_id, run_attempts.c.attempt == attempt)
-                .values(status=outcome.status, finished_at=now, error_category=outcome.error_category,
-                        error_message=outcome.error_message, retry_in=outcome.retry_in)
+                .values(
+                    status=outcome.status,
+                    finished_at=now,
+                    error_category=outcome.error_category,
+                    error_message=outcome.error_message,
+                    retry_in=outcome.retry_in,
+                )
             )
 
     def _defer(self, run_id: str, attempt: int, message: str | None) -> None:
         """Undo a claim that could not run yet (overlap ``queue``): the wait is not an attempt."""
         with self.engine.begin() as conn:
             conn.execute(
-                update(runs).where(runs.c.id == run_id)
+                update(runs)
+                .where(runs.c.id == run_id)
                 .values(status="queued", attempt=attempt - 1, heartbeat_at=None, error_message=message)
             )
-            conn.execute(
-                delete(run_attempts).where(run_attempts.c.run_id == run_id, run_attempts.c.attempt == attempt)
-            )
+            conn.execute(delete(run_attempts).where(run_attempts.c.run_id == run_id, run_attempts.c.attempt == attempt))
 
     def fail_unstarted(self, run_id: str, outcome: Outcome) -> None:
         """Finish a run that never got to a worker (e.g. its collector is unknown there)."""
         with self.engine.begin() as conn:
             conn.execute(
-                update(runs).where(runs.c.id == run_id, runs.c.status.not_in(FINISHED)).values(
-                    status=outcome.status, finished_at=utcnow(), error_category=outcome.error_category,
-                    error_phase=outcome.error_phase, error_message=outcome.error_message)
+                update(runs)
+                .where(runs.c.id == run_id, runs.c.status.not_in(FINISHED))
+                .values(
+                    status=outcome.status,
+                    finished_at=utcnow(),
+                    error_category=outcome.error_category,
+                    error_phase=outcome.error_phase,
+                    error_message=outcome.error_message,
+                )
             )
 
     def heartbeat(self, run_ids: Iterable[str]) -> None:
@@ -285,11 +304,18 @@ class Store:
         now = utcnow()
         values: dict[str, Any] = {"status": "queued", "heartbeat_at": None}
         if not requeue:
-            values = {"status": "failed", "finished_at": now, "heartbeat_at": None, "error_category": "unknown",
-                      "error_phase": "collect", "error_message": message}
+            values = {
+                "status": "failed",
+                "finished_at": now,
+                "heartbeat_at": None,
+                "error_category": "unknown",
+                "error_phase": "collect",
+                "error_message": message,
+            }
         with self.engine.begin() as conn:
             done = conn.execute(
-                update(runs).where(runs.c.id == run_id, runs.c.status == "running", runs.c.attempt == attempt)
+                update(runs)
+                .where(runs.c.id == run_id, runs.c.status == "running", runs.c.attempt == attempt)
                 .values(**values)
             )
             if done.rowcount != 1:
@@ -359,9 +385,7 @@ class Store:
         with self.engine.begin() as conn:
             old = select(runs.c.id).where(runs.c.queued_at < older_than, runs.c.status.in_(FINISHED))
             conn.execute(delete(run_attempts).where(run_attempts.c.run_id.in_(old)))
-            return conn.execute(
-                delete(runs).where(runs.c.queued_at < older_than, runs.c.status.in_(FINISHED))
-            ).rowcount
+            return conn.execute(delete(runs).where(runs.c.queued_at < older_than, runs.c.status.in_(FINISHED))).rowcount
 
     # -- state -----------------------------------------------------------------------------
 
@@ -379,47 +403,65 @@ class Store:
         if state.version is None:
             done = conn.execute(
                 self._insert(collector_state)
-                .values(collector=state.collector, params_key=state.params_key, data=state.data, version=1,
-                        updated_at=now, run_id=run_id)
+                .values(
+                    collector=state.collector,
+                    params_key=state.params_key,
+                    data=state.data,
+                    version=1,
+                    updated_at=now,
+                    run_id=run_id,
+                )
                 .on_conflict_do_nothing()
+                .returning(collector_state.c.version)
             )
         else:
             done = conn.execute(
                 update(collector_state)
-                .where(collector_state.c.collector == state.collector,
-                       collector_state.c.params_key == state.params_key,
-                       collector_state.c.version == state.version)
+                .where(
+                    collector_state.c.collector == state.collector,
+                    collector_state.c.params_key == state.params_key,
+                    collector_state.c.version == state.version,
+                )
                 .values(data=state.data, version=state.version + 1, updated_at=now, run_id=run_id)
+                .returning(collector_state.c.version)
             )
-        if done.rowcount != 1:
+        if done.first() is None:
             raise StateConflict(
                 f"state of collector '{state.collector}' was changed by another run since this run read it"
             )
 
     # -- records ---------------------------------------------------------------------------
 
-    def upsert_records(self, collector: str, run_id: str | None, batch: Sequence[Mapping[str, Any]],
-                       key: str) -> int:
-        """Insert new records, update changed ones, leave unchanged ones alone. Returns rows written."""
+    def upsert_records(self, collector: str, run_id: str | None, batch: Sequence[Mapping[str, Any]], key: str) -> None:
+        """Insert new records, update changed ones, leave unchanged ones alone."""
         now = utcnow()
         rows: dict[str, dict[str, Any]] = {}
         for record in batch:
             record_key = str(record[key])
-            rows[record_key] = {"collector": collector, "key": record_key, "payload": dict(record),
-                                "content_hash": content_hash(record), "first_seen": now, "last_seen": now,
-                                "run_id": run_id}
+            rows[record_key] = {
+                "collector": collector,
+                "key": record_key,
+                "payload": dict(record),
+                "content_hash": content_hash(record),
+                "first_seen": now,
+                "last_seen": now,
+                "run_id": run_id,
+            }
         if not rows:
-            return 0
+            return
         stmt = self._insert(records)
         stmt = stmt.on_conflict_do_update(
             index_elements=[records.c.collector, records.c.key],
-            set_={"payload": stmt.excluded.payload, "content_hash": stmt.excluded.content_hash,
-                  "last_seen": stmt.excluded.last_seen, "run_id": stmt.excluded.run_id},
+            set_={
+                "payload": stmt.excluded.payload,
+                "content_hash": stmt.excluded.content_hash,
+                "last_seen": stmt.excluded.last_seen,
+                "run_id": stmt.excluded.run_id,
+            },
             where=records.c.content_hash != stmt.excluded.content_hash,
         )
         with self.engine.begin() as conn:
-            result = conn.execute(stmt, list(rows.values()))
-        return max(result.rowcount, 0)
+            conn.execute(stmt, list(rows.values()))
 
     def count_records(self, collector: str | None = None) -> int:
         query = select(func.count()).select_from(records)

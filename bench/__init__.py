@@ -1,0 +1,1 @@
+"""Benchmarks of harvester (not part of the package; run from the repository root)."""

@@ -1,0 +1,103 @@
+"""No-op workloads for the throughput benchmark.
+
+- ``Noop``: a harvester collector that does nothing (``HARVESTER_COLLECTORS=bench.noop``).
+- ``app`` / ``noop``: a bare Celery app with a no-op task, for ``celery -A bench.noop worker``.
+  The bare app is configured from ``BENCH_BROKER_URL``, ``BENCH_RESULT_BACKEND`` and (for the
+  ``filesystem://`` broker) ``BENCH_FS_DIR``, and is only built when first used, so importing this
+  module as a harvester collector module does not create (or make current) a second Celery app.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from celery import Celery
+from pydantic import BaseModel, ConfigDict
+
+from harvester.collector import Collector
+
+BARE_TASK = "bench.noop"
+BARE_QUEUE = "bench"
+
+
+class NoopParams(BaseModel):
+    """``seq`` only makes each benchmark run's params (so its overlap-lock key) distinct."""
+
+    model_config = ConfigDict(extra="forbid")
+    seq: int = 0
+
+
+class Noop(Collector):
+    """The cheapest possible collector: all that is measured is harvester's own overhead."""
+
+    name = "bench_noop"
+    description = "Does nothing (throughput benchmark)."
+    Params = NoopParams
+
+    def collect(self) -> None:
+        return None
+
+
+def filesystem_options(folder: Path) -> dict[str, Any]:
+    """The same transport options harvester uses for its embedded broker (see dispatch/celery_app.py)."""
+    queue_dir, control_dir = folder / "queue", folder / "control"
+    queue_dir.mkdir(parents=True, exist_ok=True)
+    control_dir.mkdir(parents=True, exist_ok=True)
+    return {
+        "data_folder_in": str(queue_dir),
+        "data_folder_out": str(queue_dir),
+        "control_folder": str(control_dir),
+        "store_processed": False,
+        "polling_interval": 0.1,
+    }
+
+
+def make_bare_app(broker_url: str, result_backend: str, fs_dir: str | None = None) -> Celery:
+    """A plain Celery app on ``broker_url`` with one no-op task, tuned like harvester's app."""
+    app = Celery("bench", broker=broker_url, backend=result_backend, set_as_current=False)
+    options: dict[str, Any] = {}
+    if broker_url.startswith("filesystem:"):
+        if not fs_dir:
+            raise RuntimeError("the filesystem:// broker needs BENCH_FS_DIR")
+        options = filesystem_options(Path(fs_dir))
+    app.conf.update(
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        result_accept_content=["json"],
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_default_queue=BARE_QUEUE,
+        worker_prefetch_multiplier=1,
+        broker_transport_options=options,
+        broker_connection_retry_on_startup=True,
+        result_expires=3600,
+        enable_utc=True,
+        timezone="UTC",
+        worker_hijack_root_logger=False,
+    )
+
+    @app.task(name=BARE_TASK, acks_late=True, shared=False)
+    def noop() -> None:
+        return None
+
+    return app
+
+
+_app: Celery | None = None
+
+
+def __getattr__(name: str) -> Any:
+    """``bench.noop.app`` / ``bench.noop.noop``: the bare app built from ``BENCH_*`` on first access."""
+    global _app
+    if name not in ("app", "noop"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if _app is None:
+        try:
+            broker, backend = os.environ["BENCH_BROKER_URL"], os.environ["BENCH_RESULT_BACKEND"]
+        except KeyError as exc:
+            raise AttributeError(f"bench.noop.{name} needs {exc.args[0]} in the environment") from None
+        _app = make_bare_app(broker, backend, os.environ.get("BENCH_FS_DIR"))
+    return _app if name == "app" else _app.tasks[BARE_TASK]

@@ -1,0 +1,476 @@
+"""Throughput of no-op runs: harvester vs. bare Celery on the same broker.
+
+    python bench/throughput.py [--tasks N] [--concurrency 2] [--backend redis|embedded|all]
+
+For each scenario (``redis``: Redis broker, PostgreSQL history; ``embedded``: kombu
+``filesystem://`` broker, SQLite history) it measures, one after the other:
+
+(a) bare Celery: ``celery -A bench.noop worker -c C --pool prefork`` (prefetch 1, acks_late) with a
+    result backend; N no-op tasks are published, then all N results are collected;
+(b) harvester: ``python -m harvester worker -c C`` with ``HARVESTER_COLLECTORS=bench.noop``; N runs
+    are submitted with ``hv.submit`` in batches, then the runs table is polled until all N succeeded.
+
+Each worker is warmed up first. Results: a table on stdout and ``bench/results/latest.json``.
+See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import contextlib
+import itertools
+import json
+import os
+import platform
+import secrets
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+# Settings() reads HARVESTER_* from the environment: keep the caller's out of every scenario.
+for _name in [n for n in os.environ if n.startswith(("HARVESTER_", "BENCH_"))]:
+    del os.environ[_name]
+
+from sqlalchemy import create_engine, func, select  # noqa: E402
+
+from bench.noop import BARE_TASK, make_bare_app  # noqa: E402
+from harvester.app import Harvester  # noqa: E402
+from harvester.history.models import runs  # noqa: E402
+from harvester.history.store import FINISHED, normalise_url  # noqa: E402
+from harvester.settings import Settings  # noqa: E402
+
+DEFAULT_TASKS = {"redis": 2000, "embedded": 500}
+RESULTS = ROOT / "bench" / "results" / "latest.json"
+TARGET_RATIO = 0.8
+SEQ = itertools.count()
+
+
+class BenchError(RuntimeError):
+    pass
+
+
+# -- subprocesses --------------------------------------------------------------------------------
+
+
+class Processes:
+    """Every worker this script starts, each in its own process group (the pool children too)."""
+
+    def __init__(self) -> None:
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self, argv: list[str], env: dict[str, str], cwd: Path, log: Path) -> subprocess.Popen[bytes]:
+        with log.open("wb") as out:
+            proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+        self.procs.append(proc)
+        return proc
+
+    def stop(self, proc: subprocess.Popen[bytes], grace: float = 15.0) -> None:
+        """SIGTERM the worker (warm shutdown), then SIGKILL whatever is left of its process group."""
+        pgid = proc.pid  # start_new_session: the worker leads its own group
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                pass
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGKILL)  # stray pool children, or a worker that ignored SIGTERM
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=5)
+        if proc in self.procs:
+            self.procs.remove(proc)
+
+    def stop_all(self) -> None:
+        for proc in list(self.procs):
+            self.stop(proc, grace=5.0)
+
+
+PROCESSES = Processes()
+atexit.register(PROCESSES.stop_all)
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)  # unwinds through the finally blocks that clean up
+
+
+def child_env(extra: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HARVESTER_", "BENCH_"))}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra)
+    return env
+
+
+def log_tail(log: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def check_alive(proc: subprocess.Popen[bytes], log: Path) -> None:
+    if proc.poll() is not None:
+        raise BenchError(f"worker exited with code {proc.returncode}; last lines of {log}:\n{log_tail(log)}")
+
+
+# -- scenarios -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Scenario:
+    name: str
+    tasks: int
+    workdir: Path
+    bare_broker: str = ""
+    bare_backend: str = ""
+    bare_fs_dir: str | None = None
+    harvester_env: dict[str, str] = field(default_factory=dict)
+    cleanups: list[Callable[[], None]] = field(default_factory=list)
+
+    def cleanup(self) -> None:
+        for fn in reversed(self.cleanups):
+            try:
+                fn()
+            except Exception as exc:
+                print(f"  cleanup of {self.name} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        self.cleanups.clear()
+
+
+def flush_redis(url: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+
+
+@contextlib.contextmanager
+def redis_scenario(args: argparse.Namespace, workdir: Path) -> Iterator[Scenario]:
+    import psycopg
+
+    base = args.redis_url.rstrip("/")
+    bare_url, hv_url = f"{base}/{args.redis_dbs[0]}", f"{base}/{args.redis_dbs[1]}"
+    sc = Scenario("redis", args.tasks or DEFAULT_TASKS["redis"], workdir, bare_broker=bare_url, bare_backend=bare_url)
+    try:
+        for url in (bare_url, hv_url):
+            flush_redis(url)
+            sc.cleanups.append(lambda url=url: flush_redis(url))
+        dbname = f"harvester_bench_{secrets.token_hex(4)}"
+        admin = args.postgres_url.rstrip("/")
+        with psycopg.connect(f"{admin}/postgres", autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{dbname}"')
+
+        def drop() -> None:
+            with psycopg.connect(f"{admin}/postgres", autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+
+        sc.cleanups.append(drop)
+        sc.harvester_env = {
+            "HARVESTER_BROKER_URL": hv_url,
+            "HARVESTER_DATABASE_URL": f"{admin}/{dbname}",
+            "HARVESTER_DATA_DIR": str(workdir / "harvester"),
+        }
+        yield sc
+    finally:
+        sc.cleanup()
+
+
+@contextlib.contextmanager
+def embedded_scenario(args: argparse.Namespace, workdir: Path) -> Iterator[Scenario]:
+    bare_dir = workdir / "bare"
+    sc = Scenario(
+        "embedded",
+        args.tasks or DEFAULT_TASKS["embedded"],
+        workdir,
+        bare_broker="filesystem://",
+        bare_backend=f"file://{bare_dir / 'results'}",
+        bare_fs_dir=str(bare_dir / "broker"),
+        harvester_env={"HARVESTER_DATA_DIR": str(workdir / "harvester")},  # no URL: the embedded default
+    )
+    (bare_dir / "results").mkdir(parents=True, exist_ok=True)
+    try:
+        yield sc
+    finally:
+        sc.cleanup()
+
+
+# -- (a) bare Celery -----------------------------------------------------------------------------
+
+
+def collect_results(backend: Any, ids: list[str], deadline: float, on_interval: Callable[[], None],
+                    chunk: int = 100, interval: float = 0.01) -> dict[str, dict[str, Any]]:
+    """Fetch the results of ``ids`` (in publication order, ``chunk`` keys per MGET) until all are ready.
+
+    Like ``backend.get_many`` but (1) a poll stops at the first chunk that is not all ready, so
+    polling costs the broker little while the worker runs, and (2) a value that does not decode
+    counts as not ready yet: the ``file://`` backend writes results in place, so a reader can
+    catch one half-written (``get_many`` then raises ``JSONDecodeError``).
+    """
+    from celery import states
+
+    pending = list(ids)
+    metas: dict[str, dict[str, Any]] = {}
+    while pending:
+        while pending:
+            keys = pending[:chunk]
+            values = list(backend.mget([backend.get_key_for_task(k) for k in keys]))
+            ready = set()
+            for task_id, raw in zip(keys, values, strict=True):
+                if raw is None:
+                    continue
+                try:
+                    meta = backend.decode_result(raw)
+                except ValueError:
+                    continue
+                if meta["status"] in states.READY_STATES:
+                    metas[task_id] = meta
+                    ready.add(task_id)
+            pending = [k for k in pending if k not in ready]
+            if len(ready) < len(keys):
+                break
+        if not pending:
+            break
+        if time.perf_counter() > deadline:
+            raise BenchError(f"bare Celery: timed out with {len(metas)}/{len(ids)} results")
+        on_interval()
+        time.sleep(interval)
+    return metas
+
+
+def bare_batch(app: Any, n: int, proc: subprocess.Popen[bytes], log: Path, timeout: float) -> float:
+    """Publish ``n`` no-op tasks, collect all ``n`` results; seconds from first publish to last result."""
+    task = app.tasks[BARE_TASK]
+    started = time.perf_counter()
+    with app.producer_or_acquire() as producer:
+        ids = [task.apply_async(producer=producer).id for _ in range(n)]
+    metas = collect_results(app.backend, ids, started + timeout, lambda: check_alive(proc, log))
+    elapsed = time.perf_counter() - started
+    bad = [m for m in metas.values() if m["status"] != "SUCCESS"]
+    if len(metas) != n or bad:
+        raise BenchError(f"bare Celery: {len(metas)}/{n} results, {len(bad)} not SUCCESS: {bad[:1]}")
+    return elapsed
+
+
+def bench_bare(sc: Scenario, args: argparse.Namespace) -> dict[str, Any]:
+    env = {"BENCH_BROKER_URL": sc.bare_broker, "BENCH_RESULT_BACKEND": sc.bare_backend}
+    if sc.bare_fs_dir:
+        env["BENCH_FS_DIR"] = sc.bare_fs_dir
+    app = make_bare_app(sc.bare_broker, sc.bare_backend, sc.bare_fs_dir)
+    log = sc.workdir / "bare-worker.log"
+    argv = [sys.executable, "-m", "celery", "-A", "bench.noop", "worker", "-c", str(args.concurrency),
+            "--pool", "prefork", "--loglevel", args.loglevel, "--hostname", f"bench-{os.getpid()}@%h"]
+    proc = PROCESSES.start(argv, child_env(env), sc.workdir, log)
+    try:
+        bare_batch(app, args.warmup, proc, log, timeout=120)
+        times = [bare_batch(app, sc.tasks, proc, log, timeout=args.timeout) for _ in range(args.repeat)]
+    finally:
+        PROCESSES.stop(proc)
+        app.close()
+    return summarize(sc.tasks, times)
+
+
+# -- (b) harvester -------------------------------------------------------------------------------
+
+
+def harvester_settings(env: dict[str, str], concurrency: int) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        data_dir=Path(env["HARVESTER_DATA_DIR"]),
+        broker_url=env.get("HARVESTER_BROKER_URL"),
+        database_url=env.get("HARVESTER_DATABASE_URL"),
+        collectors=["bench.noop"],
+        concurrency=concurrency,
+    )
+
+
+def harvester_batch(hv: Harvester, poll: Any, n: int, batch: int, expected_before: int,
+                    proc: subprocess.Popen[bytes], log: Path, timeout: float) -> float:
+    """Submit ``n`` runs in batches, poll until all are finished; seconds from first submit to last success."""
+    started = time.perf_counter()
+    left = n
+    while left:
+        size = min(batch, left)
+        # distinct params per run: runs of one collector with equal params would hit the overlap lock
+        hv.submit([hv.request("bench_noop", {"seq": next(SEQ)}) for _ in range(size)])
+        left -= size
+    expected = expected_before + n
+    finished_q = select(runs.c.status, func.count()).where(runs.c.status.in_(FINISHED)).group_by(runs.c.status)
+    deadline = started + timeout
+    while True:
+        with poll.connect() as conn:
+            counts = dict(conn.execute(finished_q).all())
+        done = sum(counts.values())
+        if done >= expected:
+            break
+        if time.perf_counter() > deadline:
+            raise BenchError(f"harvester: timed out with {done - expected_before}/{n} runs finished ({counts})")
+        check_alive(proc, log)
+        time.sleep(0.01)
+    elapsed = time.perf_counter() - started
+    if counts.get("succeeded", 0) != expected:
+        raise BenchError(f"harvester: not every run succeeded: {counts}")
+    return elapsed
+
+
+def bench_harvester(sc: Scenario, args: argparse.Namespace) -> dict[str, Any]:
+    env = dict(sc.harvester_env, HARVESTER_COLLECTORS="bench.noop", HARVESTER_LOG_LEVEL=args.loglevel,
+               HARVESTER_CONCURRENCY=str(args.concurrency))
+    hv = Harvester(harvester_settings(env, args.concurrency))
+    hv.store.upgrade()
+    poll = create_engine(normalise_url(hv.settings.effective_database_url))  # plain engine: no write lock on reads
+    log = sc.workdir / "harvester-worker.log"
+    argv = [sys.executable, "-m", "harvester", "worker", "-c", str(args.concurrency)]
+    proc = PROCESSES.start(argv, child_env(env), sc.workdir, log)
+    try:
+        harvester_batch(hv, poll, args.warmup, args.batch, 0, proc, log, timeout=120)
+        times = []
+        for i in range(args.repeat):
+            before = args.warmup + i * sc.tasks
+            times.append(harvester_batch(hv, poll, sc.tasks, args.batch, before, proc, log, timeout=args.timeout))
+    finally:
+        PROCESSES.stop(proc)
+        poll.dispose()
+        hv.close()
+        if "celery" in hv.__dict__:
+            hv.celery.close()
+    return summarize(sc.tasks, times)
+
+
+# -- reporting -----------------------------------------------------------------------------------
+
+
+def summarize(n: int, times: list[float]) -> dict[str, Any]:
+    rates = [n / t for t in times]
+    return {
+        "tasks": n,
+        "seconds": [round(t, 3) for t in times],
+        "tasks_per_s_each": [round(r, 1) for r in rates],
+        "tasks_per_s": round(statistics.median(rates), 1),
+    }
+
+
+def environment() -> dict[str, Any]:
+    from importlib.metadata import version
+
+    info: dict[str, Any] = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "packages": {p: version(p) for p in ("celery", "kombu", "sqlalchemy", "psycopg", "redis")},
+    }
+    with contextlib.suppress(Exception):
+        info["git_commit"] = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
+                                            text=True, check=True).stdout.strip()
+    return info
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    head = f"{'scenario':<10} {'tasks':>6} {'bare Celery /s':>15} {'harvester /s':>13} {'ratio':>7}"
+    print()
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        if "error" in r:
+            print(f"{r['scenario']:<10} {'':>6} error: {r['error']}")
+            continue
+        ratio = r["ratio"]
+        mark = "" if ratio >= TARGET_RATIO else f"  (below the {TARGET_RATIO}x target)"
+        print(f"{r['scenario']:<10} {r['tasks']:>6} {r['bare']['tasks_per_s']:>15.1f} "
+              f"{r['harvester']['tasks_per_s']:>13.1f} {ratio:>6.2f}x{mark}")
+    print()
+
+
+def run_scenario(name: str, args: argparse.Namespace) -> dict[str, Any]:
+    workdir = Path(tempfile.mkdtemp(prefix=f"harvester-bench-{name}-"))
+    factory = redis_scenario if name == "redis" else embedded_scenario
+    try:
+        with factory(args, workdir) as sc:
+            print(f"[{name}] bare Celery: {sc.tasks} tasks x {args.repeat}, concurrency {args.concurrency} ...",
+                  flush=True)
+            bare = bench_bare(sc, args)
+            print(f"[{name}]   {bare['tasks_per_s_each']} tasks/s", flush=True)
+            print(f"[{name}] harvester: {sc.tasks} runs x {args.repeat} ...", flush=True)
+            hv = bench_harvester(sc, args)
+            print(f"[{name}]   {hv['tasks_per_s_each']} tasks/s", flush=True)
+            return {"scenario": name, "tasks": sc.tasks, "bare": bare, "harvester": hv,
+                    "ratio": round(hv["tasks_per_s"] / bare["tasks_per_s"], 3)}
+    finally:
+        if args.keep:
+            print(f"[{name}] kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--tasks", "-n", type=int, default=None,
+                   help="tasks per timed batch [default: 2000 redis, 500 embedded]")
+    p.add_argument("--concurrency", "-c", type=int, default=2, help="worker processes [default: 2]")
+    p.add_argument("--backend", choices=["redis", "embedded", "all"], default="all")
+    p.add_argument("--repeat", type=int, default=3, help="timed batches per worker; the median is reported")
+    p.add_argument("--warmup", type=int, default=20, help="untimed tasks before timing [default: 20]")
+    p.add_argument("--batch", type=int, default=100, help="runs per hv.submit call [default: 100]")
+    p.add_argument("--loglevel", default="WARNING", help="log level of both workers [default: WARNING]")
+    p.add_argument("--timeout", type=float, default=300, help="seconds one timed batch may take")
+    p.add_argument("--redis-url", default="redis://127.0.0.1:6379")
+    p.add_argument("--redis-dbs", type=lambda s: [int(x) for x in s.split(",")], default=[13, 14],
+                   help="Redis DB numbers for bare Celery and harvester; flushed before and after [13,14]")
+    p.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432",
+                   help="server where a scratch database harvester_bench_<random> is created and dropped")
+    p.add_argument("--output", type=Path, default=RESULTS)
+    p.add_argument("--keep", action="store_true", help="keep the temp dirs (worker logs, SQLite, broker files)")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    names = ["redis", "embedded"] if args.backend == "all" else [args.backend]
+    rows: list[dict[str, Any]] = []
+    failed = False
+    try:
+        for name in names:
+            try:
+                rows.append(run_scenario(name, args))
+            except Exception as exc:  # report it, go on with the next scenario
+                failed = True
+                if not isinstance(exc, BenchError):
+                    traceback.print_exc()
+                print(f"[{name}] FAILED: {type(exc).__name__}: {exc}", file=sys.stderr)
+                rows.append({"scenario": name, "error": str(exc)})
+    finally:
+        PROCESSES.stop_all()
+    print_table(rows)
+    report = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "settings": {"concurrency": args.concurrency, "repeat": args.repeat, "warmup": args.warmup,
+                     "batch": args.batch, "loglevel": args.loglevel, "target_ratio": TARGET_RATIO},
+        "environment": environment(),
+        "scenarios": rows,
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"written to {args.output}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

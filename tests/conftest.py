@@ -1,0 +1,108 @@
+"""Shared fixtures: real services (skipped when absent, failed when HARVESTER_REQUIRE_SERVICES=1),
+per-run Redis DB and PostgreSQL database, and worker subprocesses."""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+SUPPORT = Path(__file__).parent / "support"
+sys.path.insert(0, str(SUPPORT))
+
+REQUIRE_SERVICES = os.environ.get("HARVESTER_REQUIRE_SERVICES") == "1"
+REDIS_URL = os.environ.get("HARVESTER_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+POSTGRES_URL = os.environ.get("HARVESTER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def unavailable(what: str, exc: BaseException) -> None:
+    message = f"{what} is not reachable ({type(exc).__name__}: {exc})"
+    if REQUIRE_SERVICES:
+        pytest.fail(message + "; HARVESTER_REQUIRE_SERVICES=1 makes this a failure")
+    pytest.skip(message)
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No developer HARVESTER_* variable or .env leaks into a test; each test runs in its own folder."""
+    for name in list(os.environ):
+        if (
+            name.startswith("HARVESTER_")
+            and not name.startswith("HARVESTER_TEST_")
+            and name != ("HARVESTER_REQUIRE_SERVICES")
+        ):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A Redis database of its own for this test run, flushed at the end."""
+    import redis
+
+    base = REDIS_URL.rsplit("/", 1)[0]
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except Exception as exc:
+        unavailable(f"Redis at {REDIS_URL}", exc)
+    claim = f"harvester-test-run:{uuid.uuid4()}"
+    for db in range(1, 16):
+        client = redis.Redis.from_url(f"{base}/{db}")
+        if client.dbsize() == 0 and client.set(claim, "1", nx=True):
+            url = f"{base}/{db}"
+            yield url
+            client.flushdb()
+            return
+    pytest.fail("no empty Redis database (1-15) left for the test run")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL database of its own for this test run, migrated once, dropped at the end."""
+    from sqlalchemy import create_engine, text
+
+    from harvester.history.store import Store, normalise_url
+
+    try:
+        admin = create_engine(
+            normalise_url(POSTGRES_URL), isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
+        )
+        with admin.connect() as conn:
+            name = f"harvester_test_{uuid.uuid4().hex[:10]}"
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        unavailable(f"PostgreSQL at {POSTGRES_URL}", exc)
+    url = POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+    store = Store(url)
+    store.upgrade()
+    store.close()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _stack_overrides(kind: str, request: pytest.FixtureRequest) -> dict[str, object]:
+    if kind == "embedded":
+        return {}
+    import redis as redis_client
+
+    redis = request.getfixturevalue("redis_url")
+    postgres = request.getfixturevalue("postgres_url")
+    redis_client.Redis.from_url(redis).flushdb()  # no message of an earlier test reaches this one
+    return {"broker_url": redis, "database_url": postgres}
+
+
+@pytest.fixture(params=["embedded", "redis+postgres"])
+def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[object]:
+    """A deployment per test: the embedded default, and Redis broker + PostgreSQL history."""
+    from stack import Stack
+
+    made = Stack(tmp_path / "stack", **_stack_overrides(request.param, request))
+    made.kind = request.param  # type: ignore[attr-defined]
+    yield made
+    made.close()

@@ -1,0 +1,119 @@
+"""Collectors the integration tests run on real workers (registered with HARVESTER_COLLECTORS)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, SecretStr
+
+from harvester import Collector, ConfigError
+
+
+class Tokened(BaseModel):
+    token: str = ""  # makes params (and so overlap locks and state) unique per test
+
+
+class Ok(Collector):
+    name = "ok"
+    description = "Succeeds and returns its value."
+
+    class Params(Tokened):
+        value: int = 1
+
+    def collect(self) -> dict[str, Any]:
+        self.progress(1, 1)
+        return {"value": self.params.value}
+
+
+class ConfigFail(Collector):
+    name = "config_fail"
+
+    class Params(Tokened):
+        pass
+
+    def validate_config(self) -> None:
+        raise ConfigError("source_key must not be empty")
+
+    def collect(self) -> None:
+        raise AssertionError("collect must not run after a config error")
+
+
+class RetryFail(Collector):
+    name = "retry_fail"
+    retries = 2
+    retry_backoff = 0.4
+
+    class Params(Tokened):
+        pass
+
+    def collect(self) -> None:
+        raise ConnectionRefusedError(111, "Connection refused")
+
+
+class FatalFail(Collector):
+    name = "fatal_fail"
+
+    class Params(Tokened):
+        pass
+
+    def collect(self) -> None:
+        raise RuntimeError("the parser met something it has never seen")
+
+
+class Stateful(Collector):
+    name = "stateful"
+
+    class Params(Tokened):
+        fail: bool = False
+
+    def collect(self) -> int:
+        count = int(self.state.get("count", 0)) + 1
+        self.state["count"] = count
+        if self.params.fail:
+            raise RuntimeError("failed after touching state")
+        return count
+
+
+class Emitter(Collector):
+    name = "emitter"
+
+    class Params(Tokened):
+        n: int = 3
+        version: int = 1
+
+    def collect(self) -> int:
+        rows = [{"id": f"{self.params.token}-{i}", "version": self.params.version} for i in range(self.params.n)]
+        return self.emit(rows, key="id")
+
+
+class Slow(Collector):
+    """Writes ``started-<pid>`` into ``marker_dir`` and waits for a ``release`` file (or ``seconds``)."""
+
+    name = "slow"
+    retries = 0
+
+    class Params(Tokened):
+        marker_dir: str
+        seconds: float = 60.0
+
+    def collect(self) -> dict[str, int]:
+        folder = Path(self.params.marker_dir)
+        (folder / f"started-{os.getpid()}").write_text(str(self.run_id))
+        deadline = time.monotonic() + self.params.seconds
+        while time.monotonic() < deadline and not (folder / "release").exists():
+            time.sleep(0.05)
+        return {"pid": os.getpid()}
+
+
+class Secretive(Collector):
+    name = "secretive"
+
+    class Params(Tokened):
+        api_key: SecretStr
+
+    def collect(self) -> dict[str, int]:
+        self.logger.info("collecting with params %s", self.redacted_params())
+        return {"key_length": len(self.params.api_key.get_secret_value())}

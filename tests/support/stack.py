@@ -1,0 +1,119 @@
+"""Stack: one harvester deployment for a test (settings, app, worker subprocesses)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from harvester import Harvester, Settings
+
+REPO = Path(__file__).resolve().parents[2]
+SUPPORT = Path(__file__).resolve().parent
+
+
+class Worker:
+    """A ``harvester worker`` subprocess in its own process group; its output goes to a file."""
+
+    def __init__(self, env: dict[str, str], log: Path, *args: str) -> None:
+        self.log = log
+        self.handle = log.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "harvester", "worker", *args],
+            env=env,
+            stdout=self.handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=env["PWD"],
+        )
+
+    def wait_ready(self, timeout: float = 30) -> Worker:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if " ready." in self.output():
+                return self
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"worker exited with {self.proc.returncode}:\n{self.output()}")
+            time.sleep(0.1)
+        raise TimeoutError(f"worker not ready after {timeout}s:\n{self.output()}")
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def kill_all(self) -> None:
+        """kill -9 the whole worker: main process and pool children."""
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill_all()
+        self.handle.close()
+
+
+class Stack:
+    """Settings + app for one test, and the env that gives worker subprocesses the same settings."""
+
+    def __init__(self, folder: Path, **overrides: Any) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.folder = folder
+        values: dict[str, Any] = {
+            "data_dir": folder / "data",
+            "collectors": ["sample_collectors"],
+            "heartbeat_interval": 1.0,
+            "lost_after": 4.0,
+            "lock_ttl": 4.0,
+            "retry_delay": 0.2,
+            "concurrency": 2,
+        }
+        values.update(overrides)
+        self.settings = Settings(**values)
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("HARVESTER_")}
+        for key, value in values.items():
+            if value is not None:
+                text = ",".join(value) if isinstance(value, list) else str(value)
+                self.env[f"HARVESTER_{key.upper()}"] = text
+        self.env["PYTHONPATH"] = os.pathsep.join([str(SUPPORT), str(REPO)])
+        self.env["PWD"] = str(folder)
+        self.hv = Harvester(self.settings)
+        self.hv.store.upgrade()
+        self.workers: list[Worker] = []
+        self._lock = threading.Lock()
+
+    def worker(self, *args: str, ready: bool = True) -> Worker:
+        worker = Worker(self.env, self.folder / f"worker-{len(self.workers)}.log", *args)
+        self.workers.append(worker)
+        return worker.wait_ready() if ready else worker
+
+    def trigger(self, name: str, **params: Any) -> str:
+        return self.hv.submit([self.hv.request(name, params, trigger="api")])[0]
+
+    def wait(
+        self, run_id: str, statuses: tuple[str, ...] = ("succeeded", "failed", "skipped"), timeout: float = 30
+    ) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        row = None
+        while time.monotonic() < deadline:
+            row = self.hv.store.get_run(run_id)
+            if row is not None and row["status"] in statuses:
+                return row
+            time.sleep(0.05)
+        logs = "\n".join(w.output()[-3000:] for w in self.workers)
+        raise TimeoutError(f"run {run_id} still {row and row['status']} after {timeout}s\n{logs}")
+
+    def close(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+        self.hv.close()
