@@ -79,7 +79,7 @@ def make_bare_app(broker_url: str, result_backend: str, fs_dir: str | None = Non
         worker_hijack_root_logger=False,
     )
 
-    @app.task(name=BARE_TASK, acks_late=True, shared=False)
+    @app.task(name=BARE_TASK, acks_late=True, shared=False)  # type: ignore[untyped-decorator]
     def noop() -> None:
         return None
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import contextlib
+import functools
 import itertools
 import json
 import os
@@ -75,8 +76,9 @@ class Processes:
 
     def start(self, argv: list[str], env: dict[str, str], cwd: Path, log: Path) -> subprocess.Popen[bytes]:
         with log.open("wb") as out:
-            proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
+            proc = subprocess.Popen(
+                argv, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
         self.procs.append(proc)
         return proc
 
@@ -85,10 +87,8 @@ class Processes:
         pgid = proc.pid  # start_new_session: the worker leads its own group
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                pass
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pgid, signal.SIGKILL)  # stray pool children, or a worker that ignored SIGTERM
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -126,7 +126,13 @@ def log_tail(log: Path, lines: int = 30) -> str:
 
 def check_alive(proc: subprocess.Popen[bytes], log: Path) -> None:
     if proc.poll() is not None:
-        raise BenchError(f"worker exited with code {proc.returncode}; last lines of {log}:\n{log_tail(log)}")
+        tail = log_tail(log)
+        hint = (
+            " (it got a shutdown signal this script did not send: is something else killing workers by name?)"
+            if "Warm shutdown" in tail or "Cold shutdown" in tail
+            else ""
+        )
+        raise BenchError(f"worker exited with code {proc.returncode}{hint}; last lines of {log}:\n{tail}")
 
 
 # -- scenarios -----------------------------------------------------------------------------------
@@ -172,7 +178,7 @@ def redis_scenario(args: argparse.Namespace, workdir: Path) -> Iterator[Scenario
     try:
         for url in (bare_url, hv_url):
             flush_redis(url)
-            sc.cleanups.append(lambda url=url: flush_redis(url))
+            sc.cleanups.append(functools.partial(flush_redis, url))
         dbname = f"harvester_bench_{secrets.token_hex(4)}"
         admin = args.postgres_url.rstrip("/")
         with psycopg.connect(f"{admin}/postgres", autocommit=True) as conn:
@@ -215,16 +221,23 @@ def embedded_scenario(args: argparse.Namespace, workdir: Path) -> Iterator[Scena
 # -- (a) bare Celery -----------------------------------------------------------------------------
 
 
-def collect_results(backend: Any, ids: list[str], deadline: float, on_interval: Callable[[], None],
-                    chunk: int = 100, interval: float = 0.01) -> dict[str, dict[str, Any]]:
+def collect_results(
+    backend: Any,
+    ids: list[str],
+    deadline: float,
+    on_interval: Callable[[], None],
+    chunk: int = 100,
+    interval: float = 0.01,
+) -> dict[str, dict[str, Any]]:
     """Fetch the results of ``ids`` (in publication order, ``chunk`` keys per MGET) until all are ready.
 
     Like ``backend.get_many`` but (1) a poll stops at the first chunk that is not all ready, so
     polling costs the broker little while the worker runs, and (2) a value that does not decode
     counts as not ready yet: the ``file://`` backend writes results in place, so a reader can
-    catch one half-written (``get_many`` then raises ``JSONDecodeError``).
+    catch one half-written (``get_many`` then raises kombu's ``DecodeError``).
     """
     from celery import states
+    from kombu.exceptions import DecodeError
 
     pending = list(ids)
     metas: dict[str, dict[str, Any]] = {}
@@ -238,7 +251,7 @@ def collect_results(backend: Any, ids: list[str], deadline: float, on_interval: 
                     continue
                 try:
                     meta = backend.decode_result(raw)
-                except ValueError:
+                except (ValueError, DecodeError):  # half-written by the file:// backend
                     continue
                 if meta["status"] in states.READY_STATES:
                     metas[task_id] = meta
@@ -275,8 +288,23 @@ def bench_bare(sc: Scenario, args: argparse.Namespace) -> dict[str, Any]:
         env["BENCH_FS_DIR"] = sc.bare_fs_dir
     app = make_bare_app(sc.bare_broker, sc.bare_backend, sc.bare_fs_dir)
     log = sc.workdir / "bare-worker.log"
-    argv = [sys.executable, "-m", "celery", "-A", "bench.noop", "worker", "-c", str(args.concurrency),
-            "--pool", "prefork", "--loglevel", args.loglevel, "--hostname", f"bench-{os.getpid()}@%h"]
+    argv = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "bench.noop",
+        "worker",
+        "-c",
+        str(args.concurrency),
+        "--pool",
+        "prefork",
+        "--loglevel",
+        args.loglevel,
+        "--hostname",
+        f"bench-{os.getpid()}@%h",
+        *args.bare_worker_arg,
+    ]
     proc = PROCESSES.start(argv, child_env(env), sc.workdir, log)
     try:
         bare_batch(app, args.warmup, proc, log, timeout=120)
@@ -292,7 +320,7 @@ def bench_bare(sc: Scenario, args: argparse.Namespace) -> dict[str, Any]:
 
 def harvester_settings(env: dict[str, str], concurrency: int) -> Settings:
     return Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         data_dir=Path(env["HARVESTER_DATA_DIR"]),
         broker_url=env.get("HARVESTER_BROKER_URL"),
         database_url=env.get("HARVESTER_DATABASE_URL"),
@@ -301,8 +329,16 @@ def harvester_settings(env: dict[str, str], concurrency: int) -> Settings:
     )
 
 
-def harvester_batch(hv: Harvester, poll: Any, n: int, batch: int, expected_before: int,
-                    proc: subprocess.Popen[bytes], log: Path, timeout: float) -> float:
+def harvester_batch(
+    hv: Harvester,
+    poll: Any,
+    n: int,
+    batch: int,
+    expected_before: int,
+    proc: subprocess.Popen[bytes],
+    log: Path,
+    timeout: float,
+) -> float:
     """Submit ``n`` runs in batches, poll until all are finished; seconds from first submit to last success."""
     started = time.perf_counter()
     left = n
@@ -331,8 +367,13 @@ def harvester_batch(hv: Harvester, poll: Any, n: int, batch: int, expected_befor
 
 
 def bench_harvester(sc: Scenario, args: argparse.Namespace) -> dict[str, Any]:
-    env = dict(sc.harvester_env, HARVESTER_COLLECTORS="bench.noop", HARVESTER_LOG_LEVEL=args.loglevel,
-               HARVESTER_CONCURRENCY=str(args.concurrency))
+    env = dict(
+        sc.harvester_env,
+        HARVESTER_COLLECTORS="bench.noop",
+        HARVESTER_LOG_LEVEL=args.loglevel,
+        HARVESTER_CONCURRENCY=str(args.concurrency),
+    )
+    env.update(args.harvester_env)  # the worker's settings; the submitting side does not need them
     hv = Harvester(harvester_settings(env, args.concurrency))
     hv.store.upgrade()
     poll = create_engine(normalise_url(hv.settings.effective_database_url))  # plain engine: no write lock on reads
@@ -377,8 +418,9 @@ def environment() -> dict[str, Any]:
         "packages": {p: version(p) for p in ("celery", "kombu", "sqlalchemy", "psycopg", "redis")},
     }
     with contextlib.suppress(Exception):
-        info["git_commit"] = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
-                                            text=True, check=True).stdout.strip()
+        info["git_commit"] = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
     return info
 
 
@@ -393,8 +435,10 @@ def print_table(rows: list[dict[str, Any]]) -> None:
             continue
         ratio = r["ratio"]
         mark = "" if ratio >= TARGET_RATIO else f"  (below the {TARGET_RATIO}x target)"
-        print(f"{r['scenario']:<10} {r['tasks']:>6} {r['bare']['tasks_per_s']:>15.1f} "
-              f"{r['harvester']['tasks_per_s']:>13.1f} {ratio:>6.2f}x{mark}")
+        print(
+            f"{r['scenario']:<10} {r['tasks']:>6} {r['bare']['tasks_per_s']:>15.1f} "
+            f"{r['harvester']['tasks_per_s']:>13.1f} {ratio:>6.2f}x{mark}"
+        )
     print()
 
 
@@ -403,15 +447,22 @@ def run_scenario(name: str, args: argparse.Namespace) -> dict[str, Any]:
     factory = redis_scenario if name == "redis" else embedded_scenario
     try:
         with factory(args, workdir) as sc:
-            print(f"[{name}] bare Celery: {sc.tasks} tasks x {args.repeat}, concurrency {args.concurrency} ...",
-                  flush=True)
+            print(
+                f"[{name}] bare Celery: {sc.tasks} tasks x {args.repeat}, concurrency {args.concurrency} ...",
+                flush=True,
+            )
             bare = bench_bare(sc, args)
             print(f"[{name}]   {bare['tasks_per_s_each']} tasks/s", flush=True)
             print(f"[{name}] harvester: {sc.tasks} runs x {args.repeat} ...", flush=True)
             hv = bench_harvester(sc, args)
             print(f"[{name}]   {hv['tasks_per_s_each']} tasks/s", flush=True)
-            return {"scenario": name, "tasks": sc.tasks, "bare": bare, "harvester": hv,
-                    "ratio": round(hv["tasks_per_s"] / bare["tasks_per_s"], 3)}
+            return {
+                "scenario": name,
+                "tasks": sc.tasks,
+                "bare": bare,
+                "harvester": hv,
+                "ratio": round(hv["tasks_per_s"] / bare["tasks_per_s"], 3),
+            }
     finally:
         if args.keep:
             print(f"[{name}] kept {workdir}")
@@ -421,8 +472,9 @@ def run_scenario(name: str, args: argparse.Namespace) -> dict[str, Any]:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--tasks", "-n", type=int, default=None,
-                   help="tasks per timed batch [default: 2000 redis, 500 embedded]")
+    p.add_argument(
+        "--tasks", "-n", type=int, default=None, help="tasks per timed batch [default: 2000 redis, 500 embedded]"
+    )
     p.add_argument("--concurrency", "-c", type=int, default=2, help="worker processes [default: 2]")
     p.add_argument("--backend", choices=["redis", "embedded", "all"], default="all")
     p.add_argument("--repeat", type=int, default=3, help="timed batches per worker; the median is reported")
@@ -431,13 +483,41 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--loglevel", default="WARNING", help="log level of both workers [default: WARNING]")
     p.add_argument("--timeout", type=float, default=300, help="seconds one timed batch may take")
     p.add_argument("--redis-url", default="redis://127.0.0.1:6379")
-    p.add_argument("--redis-dbs", type=lambda s: [int(x) for x in s.split(",")], default=[13, 14],
-                   help="Redis DB numbers for bare Celery and harvester; flushed before and after [13,14]")
-    p.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432",
-                   help="server where a scratch database harvester_bench_<random> is created and dropped")
+    p.add_argument(
+        "--redis-dbs",
+        type=lambda s: [int(x) for x in s.split(",")],
+        default=[13, 14],
+        help="Redis DB numbers for bare Celery and harvester; flushed before and after [13,14]",
+    )
+    p.add_argument(
+        "--postgres-url",
+        default="postgresql://postgres@127.0.0.1:5432",
+        help="server where a scratch database harvester_bench_<random> is created and dropped",
+    )
+    p.add_argument(
+        "--harvester-env",
+        metavar="HARVESTER_X=VALUE",
+        action="append",
+        default=[],
+        type=lambda s: tuple(s.split("=", 1)),
+        help="extra setting for the harvester worker (repeatable), e.g. HARVESTER_MAX_TASKS_PER_CHILD=1000",
+    )
+    p.add_argument(
+        "--bare-worker-arg",
+        metavar="ARG",
+        action="append",
+        default=[],
+        help="extra argument for the bare `celery worker` (repeatable), "
+        "e.g. --bare-worker-arg=--max-tasks-per-child=100",
+    )
     p.add_argument("--output", type=Path, default=RESULTS)
     p.add_argument("--keep", action="store_true", help="keep the temp dirs (worker logs, SQLite, broker files)")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    bad = [k for k, *_ in args.harvester_env if not k.startswith("HARVESTER_")]
+    if bad or any(len(kv) != 2 for kv in args.harvester_env):
+        p.error("--harvester-env takes HARVESTER_NAME=VALUE")
+    args.harvester_env = dict(args.harvester_env)
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -461,8 +541,16 @@ def main(argv: list[str] | None = None) -> int:
     print_table(rows)
     report = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "settings": {"concurrency": args.concurrency, "repeat": args.repeat, "warmup": args.warmup,
-                     "batch": args.batch, "loglevel": args.loglevel, "target_ratio": TARGET_RATIO},
+        "settings": {
+            "concurrency": args.concurrency,
+            "repeat": args.repeat,
+            "warmup": args.warmup,
+            "batch": args.batch,
+            "loglevel": args.loglevel,
+            "target_ratio": TARGET_RATIO,
+            "harvester_env": args.harvester_env,
+            "bare_worker_args": args.bare_worker_arg,
+        },
         "environment": environment(),
         "scenarios": rows,
     }

@@ -15,7 +15,7 @@ from harvester.execution.context import ProgressCallback
 from harvester.execution.heartbeat import Heartbeat
 from harvester.execution.locks import DatabaseLocks, Locks, RedisLocks
 from harvester.execution.runner import Runner, RunnerConfig, RunResult
-from harvester.history.store import NewRun, Store, utcnow
+from harvester.history.store import MAX_LOST_ATTEMPTS, NewRun, Store, utcnow
 from harvester.registry import Registry
 from harvester.request import RunRequest, Trigger
 from harvester.settings import Settings
@@ -133,16 +133,8 @@ class Harvester:
         return reaped
 
     def _reap_one(self, run: dict[str, Any]) -> int:
-        cls = self.registry.get(run["collector"]) if run["collector"] in self.registry else None
-        retries = cls.retries if cls and cls.retries is not None else self.settings.retries
-        if cls is None or cls.secret_fields() or run["attempt"] > retries:
-            why = (
-                "params hold secrets, which history does not keep"
-                if cls and cls.secret_fields()
-                else "no attempts left"
-                if cls
-                else "collector no longer registered"
-            )
+        why = self._cannot_requeue(run)
+        if why is not None:
             closed = self.store.mark_lost(
                 run["id"], run["attempt"], requeue=False, message=f"worker lost; not re-enqueued: {why}"
             )
@@ -161,6 +153,16 @@ class Harvester:
         publish(self, [request])
         log.warning("run %s of %s lost its worker; re-enqueued", run["id"], run["collector"])
         return 1
+
+    def _cannot_requeue(self, run: dict[str, Any]) -> str | None:
+        """Why a lost run cannot be sent again, or None when it can."""
+        if run["collector"] not in self.registry:
+            return "collector no longer registered"
+        if self.registry.get(run["collector"]).secret_fields():
+            return "its params hold secrets, which history does not keep"
+        if self.store.lost_attempts(run["id"]) >= MAX_LOST_ATTEMPTS:
+            return f"worker lost {MAX_LOST_ATTEMPTS} times"
+        return None
 
     def collectors(self) -> Iterable[type[Collector]]:
         return iter(self.registry)

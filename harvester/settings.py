@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-EMBEDDED_BROKER = "filesystem://"
+EMBEDDED_BROKER = "filesystem://localhost//"
 
 
 class Settings(BaseSettings):

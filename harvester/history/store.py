@@ -20,6 +20,10 @@ from sqlalchemy.engine import make_url
 from harvester.history.models import collector_state, records, run_attempts, runs
 
 FINISHED = ("succeeded", "failed", "skipped")
+LOST_LIKE = ("lost", "running")
+#: A run whose worker died this many times fails instead of being redelivered again
+#: (a collector that kills its worker, e.g. by running out of memory, must not loop forever).
+MAX_LOST_ATTEMPTS = 3
 
 
 def utcnow() -> datetime:
@@ -192,8 +196,12 @@ class Store:
                 return Claim.MISSING, 0
             if row.status in FINISHED:
                 return Claim.FINISHED, row.attempt
-            if row.status == "running" and not self._is_lost(row.heartbeat_at, row.worker, stale_before):
-                return Claim.BUSY, row.attempt
+            if row.status == "running":
+                if not self._is_lost(row.heartbeat_at, row.worker, stale_before):
+                    return Claim.BUSY, row.attempt
+                if self._lost_attempts(conn, run_id) >= MAX_LOST_ATTEMPTS:
+                    self._give_up(conn, run_id, now)
+                    return Claim.FINISHED, row.attempt
             attempt = row.attempt + 1
             done = conn.execute(
                 update(runs)
@@ -219,6 +227,37 @@ class Store:
                 )
             )
         return Claim.CLAIMED, attempt
+
+    @staticmethod
+    def _lost_attempts(conn: Connection, run_id: str) -> int:
+        """Attempts whose worker died (a ``running`` attempt row of a run being reclaimed is one too)."""
+        query = select(func.count()).where(run_attempts.c.run_id == run_id, run_attempts.c.status.in_(LOST_LIKE))
+        return int(conn.execute(query).scalar_one())
+
+    def lost_attempts(self, run_id: str) -> int:
+        with self.engine.connect() as conn:
+            return self._lost_attempts(conn, run_id)
+
+    @staticmethod
+    def _give_up(conn: Connection, run_id: str, now: datetime) -> None:
+        message = f"worker lost {MAX_LOST_ATTEMPTS} times; not redelivered again"
+        conn.execute(
+            update(runs)
+            .where(runs.c.id == run_id)
+            .values(
+                status="failed",
+                finished_at=now,
+                heartbeat_at=None,
+                error_category="unknown",
+                error_phase="collect",
+                error_message=message,
+            )
+        )
+        conn.execute(
+            update(run_attempts)
+            .where(run_attempts.c.run_id == run_id, run_attempts.c.status == "running")
+            .values(status="lost", finished_at=now, error_message=message)
+        )
 
     @staticmethod
     def _is_lost(heartbeat_at: datetime | None, worker: str | None, stale_before: datetime) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 pytestmark = [pytest.mark.slow, pytest.mark.services]
@@ -17,7 +19,8 @@ def test_success_records_result_and_timings(stack):
     assert row["started_at"] >= row["queued_at"]
     assert row["finished_at"] >= row["started_at"]
     assert row["duration"] is not None
-    assert row["progress_done"] == 1 and row["progress_total"] == 1
+    assert row["progress_done"] == 1
+    assert row["progress_total"] == 1
     assert row["error_category"] is None
     assert ":" in row["worker"]
 
@@ -49,9 +52,11 @@ def test_retryable_error_retries_with_growing_backoff_then_fails(stack):
     assert [a["status"] for a in attempts] == ["retrying", "retrying", "failed"]
     assert row["attempt"] == 3  # RetryFail.retries = 2
     # backoff 0.4 s * 2**(n-1), jitter 50-100%: gaps of at least 0.2 s and then 0.4 s
-    gaps = [(b["started_at"] - a["started_at"]).total_seconds() for a, b in zip(attempts, attempts[1:])]
-    assert gaps[0] >= 0.2 and gaps[1] >= 0.4
-    assert 0.2 <= attempts[0]["retry_in"] <= 0.4 and 0.4 <= attempts[1]["retry_in"] <= 0.8
+    gaps = [(b["started_at"] - a["started_at"]).total_seconds() for a, b in itertools.pairwise(attempts)]
+    assert gaps[0] >= 0.2
+    assert gaps[1] >= 0.4
+    assert 0.2 <= attempts[0]["retry_in"] <= 0.4
+    assert 0.4 <= attempts[1]["retry_in"] <= 0.8
 
 
 def test_state_persists_only_on_success(stack):
@@ -69,7 +74,8 @@ def test_emit_twice_is_idempotent_and_updates_changes(stack):
     stack.worker()
     store = stack.hv.store
     first = stack.wait(stack.trigger("emitter", token="e", n=3))
-    assert first["records"] == 3 and store.count_records("emitter") == 3
+    assert first["records"] == 3
+    assert store.count_records("emitter") == 3
     before = {r["key"]: r for r in store.get_records("emitter")}
     stack.wait(stack.trigger("emitter", token="e", n=3))
     after = {r["key"]: r for r in store.get_records("emitter")}

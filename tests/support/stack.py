@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -47,19 +48,14 @@ class Worker:
 
     def kill_all(self) -> None:
         """kill -9 the whole worker: main process and pool children."""
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self.proc.wait(timeout=10)
 
     def stop(self) -> None:
+        """Tests need no graceful shutdown: kill the group at once (``up`` has its own test for that)."""
         if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.kill_all()
+            self.kill_all()
         self.handle.close()
 
 
