@@ -1,0 +1,159 @@
+"""The command line in this process (click's runner): exit codes, params, history output."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from harvester.cli import cli
+
+
+@pytest.fixture
+def invoke(monkeypatch, tmp_path):
+    monkeypatch.setenv("HARVESTER_COLLECTORS", "sample_collectors")
+    monkeypatch.setenv("HARVESTER_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("HARVESTER_RETRY_DELAY", "0.05")
+    runner = CliRunner()
+
+    def run(*args: str):
+        return runner.invoke(cli, list(args), catch_exceptions=False)
+
+    return run
+
+
+def test_run_succeeds_and_prints_result(invoke):
+    result = invoke("run", "ok", "--value", "5")
+    assert result.exit_code == 0, result.output
+    assert "ok succeeded" in result.output
+    assert '"value": 5' in result.output
+
+
+def test_run_accepts_param_pairs(invoke):
+    result = invoke("run", "ok", "--param", "value=9")
+    assert result.exit_code == 0, result.output
+    assert '"value": 9' in result.output
+
+
+def test_config_error_exits_2(invoke):
+    result = invoke("run", "config_fail")
+    assert result.exit_code == 2
+    assert "config error in phase validate" in result.output
+    assert "source_key must not be empty" in result.output
+
+
+def test_runtime_failure_exits_1_after_retries(invoke):
+    assert invoke("run", "fatal_fail").exit_code == 1
+    retried = invoke("run", "retry_fail")
+    assert retried.exit_code == 1
+    assert "network error in phase collect" in retried.output
+    assert "attempt 3" in retried.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "ok", "--value", "many"], "'--value': 'many' is not a valid integer"),
+        (["run", "ok", "--param", "value=many"], "value: Input should be a valid integer"),
+        (["run", "ok", "--param", "colour=red"], "unknown params for collector 'ok': colour"),
+        (["run", "slow"], "marker_dir: Field required"),
+        (["run", "okk"], "unknown collector 'okk' (did you mean 'ok'?)"),
+        (["trigger", "ok", "--value", "x"], "'x' is not a valid integer"),
+    ],
+)
+def test_bad_input_exits_2_naming_the_problem(invoke, args, message):
+    result = invoke(*args)
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_run_help_lists_the_collectors_params(invoke):
+    result = invoke("run", "slow", "--help")
+    assert result.exit_code == 0
+    assert "--marker-dir TEXT" in result.output
+    assert "--seconds FLOAT" in result.output
+    assert "--param KEY=VALUE" in result.output
+
+
+def test_runs_json_lists_newest_first_with_documented_fields(invoke):
+    invoke("run", "ok", "--value", "1")
+    invoke("run", "fatal_fail")
+    rows = json.loads(invoke("runs", "--json").output)
+    assert [r["collector"] for r in rows] == ["fatal_fail", "ok"]
+    documented = {
+        "run_id",
+        "collector",
+        "params",
+        "status",
+        "attempt",
+        "trigger",
+        "started_at",
+        "finished_at",
+        "records",
+        "result",
+        "error_category",
+        "error_phase",
+        "error_message",
+        "parent_run_id",
+    }
+    assert documented <= set(rows[0])
+    assert rows[0]["error_category"] == "unknown"
+    assert rows[1]["params"] == {"token": "", "value": 1}
+    failed = json.loads(invoke("runs", "--status", "failed", "--json").output)
+    assert [r["collector"] for r in failed] == ["fatal_fail"]
+    only_ok = json.loads(invoke("runs", "--collector", "ok", "--json").output)
+    assert [r["collector"] for r in only_ok] == ["ok"]
+    table = invoke("runs").output
+    assert "fatal_fail" in table
+    assert "failed" in table
+
+
+def test_runs_show_lists_attempts(invoke):
+    invoke("run", "retry_fail")
+    run_id = json.loads(invoke("runs", "--json").output)[0]["run_id"]
+    shown = json.loads(invoke("runs", "show", run_id[:8], "--json").output)
+    assert [a["status"] for a in shown["attempts"]] == ["retrying", "retrying", "failed"]
+
+
+def test_runs_prune_deletes_old_finished_runs(invoke):
+    invoke("run", "ok")
+    assert "deleted 0 runs" in invoke("runs", "prune", "--older-than", "1d").output
+    assert "deleted 1 runs" in invoke("runs", "prune", "--older-than", "0s").output
+    assert json.loads(invoke("runs", "--json").output) == []
+    bad = invoke("runs", "prune", "--older-than", "soon")
+    assert bad.exit_code == 2
+    assert "not a duration" in bad.output
+
+
+def test_list_json_describes_params_and_last_status(invoke):
+    invoke("run", "ok")
+    items = {i["name"]: i for i in json.loads(invoke("list", "--json").output)}
+    assert items["ok"]["last_status"] == "succeeded"
+    assert items["slow"]["last_status"] is None
+    assert {"name": "marker_dir", "type": "str", "default": None, "required": True} in items["slow"]["params"]
+
+
+def test_server_database_must_be_migrated_explicitly(invoke, monkeypatch, postgres_url):
+    from sqlalchemy import text
+
+    from harvester.history.store import Store
+
+    empty = postgres_url + "_empty"
+    admin = Store(postgres_url.rsplit("/", 1)[0] + "/postgres")
+    name = empty.rsplit("/", 1)[1]
+    with admin.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        monkeypatch.setenv("HARVESTER_DATABASE_URL", empty)
+        refused = invoke("runs")
+        assert refused.exit_code == 1
+        assert "run `harvester db upgrade`" in refused.output
+        upgraded = invoke("db", "upgrade")
+        assert upgraded.exit_code == 0
+        assert "database at revision 0001" in upgraded.output
+        assert invoke("runs").exit_code == 0
+    finally:
+        with admin.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.close()
