@@ -102,3 +102,18 @@ def test_lock_of_killed_holder_expires_and_later_run_proceeds(stack, tmp_path):
     time.sleep(max(0.0, stack.settings.lock_ttl + 0.5 - (time.monotonic() - killed_at)))
     later = stack.wait(stack.trigger("slow", token="expire", marker_dir=str(markers)))
     assert later["status"] == "succeeded"
+
+
+def test_beat_reaps_a_run_whose_worker_died(stack, tmp_path):
+    first = stack.worker()
+    stack.beat()
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    run_id = stack.trigger("slow", token="beat-reaps", marker_dir=str(markers))
+    wait_for_start(markers)
+    first.kill_all()
+    (markers / "release").touch()
+    stack.worker()
+    row = stack.wait(run_id, timeout=60)  # no test code reaps: the scheduler does
+    assert row["status"] == "succeeded"
+    assert [a["status"] for a in stack.hv.store.attempts(run_id)] == ["lost", "succeeded"]

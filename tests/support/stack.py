@@ -93,6 +93,11 @@ class Stack:
         self.workers.append(worker)
         return worker.wait_ready() if ready else worker
 
+    def beat(self) -> Beat:
+        beat = Beat(self.env, self.folder / "beat.log")
+        self.workers.append(beat)
+        return beat
+
     def trigger(self, name: str, **params: Any) -> str:
         return self.hv.submit([self.hv.request(name, params, trigger="api")])[0]
 
@@ -113,3 +118,19 @@ class Stack:
         for worker in self.workers:
             worker.stop()
         self.hv.close()
+
+
+class Beat(Worker):
+    """A ``harvester beat`` subprocess."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.log = log
+        self.handle = log.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "harvester", "beat"],
+            env=env,
+            stdout=self.handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=env["PWD"],
+        )
