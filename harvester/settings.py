@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 EMBEDDED_BROKER = "filesystem://localhost//"
@@ -33,14 +33,12 @@ class Settings(BaseSettings):
         default_factory=lambda: ["harvester.examples"],
         description="Comma-separated modules whose Collector subclasses are registered.",
     )
-    schedule_file: Path = Field(Path("schedule.yaml"), description="Path of the schedule file.")
-    schedule_strict: bool = Field(True, description="Refuse to start on any invalid schedule entry.")
-    api_token: SecretStr | None = Field(None, description="Bearer token required by mutating HTTP routes.")
-    health_enforce_freshness: bool = Field(False, description="Stale scheduled entries make /health answer 503.")
     concurrency: int = Field(2, ge=1, description="Worker processes per `harvester worker`.")
     prefetch_multiplier: int = Field(1, ge=1, description="Messages each worker process reserves ahead.")
     max_tasks_per_child: int = Field(100, ge=1, description="Tasks a worker process runs before it is replaced.")
-    task_time_limit: int = Field(1800, ge=1, description="Hard time limit of one run, seconds.")
+    task_time_limit: int = Field(
+        1800, ge=1, description="Time limit of one run, seconds: it then fails as `timeout` (hard kill 30 s later)."
+    )
     retries: int = Field(3, ge=0, description="Default retries of a retryable failure.")
     retry_delay: float = Field(60.0, ge=0, description="Base of the exponential retry backoff, seconds.")
     retry_max_delay: float = Field(3600.0, ge=0, description="Upper bound of one retry delay, seconds.")
