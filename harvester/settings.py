@@ -84,4 +84,7 @@ class Settings(BaseSettings):
             return broker
         if broker.startswith("filesystem:"):
             return f"file://{self.data_dir.resolve() / 'results'}"
-        return f"db+{self.effective_database_url}"
+        database = self.effective_database_url
+        if database.startswith(("postgresql://", "postgres://")):
+            database = "postgresql+psycopg://" + database.split("://", 1)[1]  # the driver harvester ships
+        return f"db+{database}"

@@ -3,6 +3,7 @@ per-run Redis DB and PostgreSQL database, and worker subprocesses."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import uuid
@@ -106,3 +107,21 @@ def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[object]:
     made.kind = request.param  # type: ignore[attr-defined]
     yield made
     made.close()
+
+
+RABBITMQ_URL = os.environ.get("HARVESTER_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
+
+
+@pytest.fixture
+def rabbitmq_url() -> str:
+    """RabbitMQ, with harvester's queue purged so no message of an earlier test arrives."""
+    from kombu import Connection
+
+    try:
+        with Connection(RABBITMQ_URL, connect_timeout=3) as conn:
+            conn.ensure_connection(max_retries=1)
+            with contextlib.suppress(Exception):  # no such queue yet
+                conn.channel().queue_purge("harvester")
+    except Exception as exc:
+        unavailable(f"RabbitMQ at {RABBITMQ_URL}", exc)
+    return RABBITMQ_URL

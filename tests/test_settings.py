@@ -39,7 +39,7 @@ def test_urls_from_the_environment(monkeypatch):
     assert settings.effective_result_backend == "redis://cache:6379/1"
     assert settings.collectors == ["team.collectors", "other.mod"]
     monkeypatch.setenv("HARVESTER_BROKER_URL", "amqp://guest:guest@rabbit//")
-    assert Settings().effective_result_backend == "db+postgresql://db/harvester"
+    assert Settings().effective_result_backend == "db+postgresql+psycopg://db/harvester"
 
 
 def test_dotenv_file_is_read(tmp_path, monkeypatch):

@@ -5,22 +5,11 @@ from __future__ import annotations
 import os
 import signal
 import time
-from pathlib import Path
 
 import pytest
+from stack import wait_for_start
 
 pytestmark = [pytest.mark.slow, pytest.mark.services]
-
-
-def wait_for_start(markers: Path, count: int = 1, timeout: float = 30) -> list[int]:
-    """PIDs of the worker processes that entered Slow.collect()."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        started = sorted(markers.glob("started-*"))
-        if len(started) >= count:
-            return [int(p.name.split("-")[1]) for p in started]
-        time.sleep(0.05)
-    raise TimeoutError(f"no collector started in {timeout}s")
 
 
 def test_killed_pool_process_is_redelivered_and_completes(stack, tmp_path):

@@ -134,3 +134,14 @@ class Beat(Worker):
             start_new_session=True,
             cwd=env["PWD"],
         )
+
+
+def wait_for_start(markers: Path, count: int = 1, timeout: float = 30) -> list[int]:
+    """PIDs of the worker processes that entered Slow.collect()."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        started = sorted(markers.glob("started-*"))
+        if len(started) >= count:
+            return [int(p.name.split("-")[1]) for p in started]
+        time.sleep(0.05)
+    raise TimeoutError(f"no collector started in {timeout}s")
