@@ -15,7 +15,7 @@ from harvester.execution.context import ProgressCallback
 from harvester.execution.heartbeat import Heartbeat
 from harvester.execution.locks import DatabaseLocks, Locks, RedisLocks
 from harvester.execution.runner import Runner, RunnerConfig, RunResult
-from harvester.history.store import MAX_LOST_ATTEMPTS, NewRun, Store, utcnow
+from harvester.history.store import MAX_LOST_ATTEMPTS, NewRun, Outcome, Store, utcnow
 from harvester.registry import Registry
 from harvester.request import RunRequest, Trigger
 from harvester.settings import Settings
@@ -108,13 +108,23 @@ class Harvester:
     ) -> RunResult:
         """Run in this process, through the same runner the workers use; retries wait here."""
         self.store.create_runs([self._new_run(request)])
-        while True:
-            result = self.runner.execute(request, on_progress=on_progress)
-            if result.status not in ("retrying", "deferred"):
-                return result
-            if on_wait is not None:
-                on_wait(result)
-            time.sleep(result.retry_in or 0)
+        try:
+            while True:
+                result = self.runner.execute(request, on_progress=on_progress)
+                if result.status not in ("retrying", "deferred"):
+                    return result
+                if on_wait is not None:
+                    on_wait(result)
+                time.sleep(result.retry_in or 0)
+        except KeyboardInterrupt:
+            # Recorded as failed, so the reaper does not hand an interrupted CLI run to the workers.
+            self.store.abandon(
+                request.run_id,
+                Outcome(
+                    "failed", error_category="unknown", error_phase="collect", error_message="interrupted (Ctrl-C)"
+                ),
+            )
+            raise
 
     def submit(self, requests: Sequence[RunRequest]) -> list[str]:
         """Record the runs as queued and publish them to the workers; returns the run ids."""

@@ -53,7 +53,8 @@ def beat(state: CliState, loglevel: str | None) -> None:
 
 
 def _spawn(name: str, *args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "harvester", name, *args])
+    # A session of its own: Ctrl-C reaches only `up`, which then stops each child exactly once.
+    return subprocess.Popen([sys.executable, "-m", "harvester", name, *args], start_new_session=True)
 
 
 def _stop_all(children: list[subprocess.Popen[bytes]], grace: float = 20.0) -> None:

@@ -152,7 +152,7 @@ class Runner:
     def _refuse(self, request: RunRequest, exc: Exception) -> RunResult:
         """The worker cannot even build the collector: unknown name or params invalid here."""
         outcome = Outcome("failed", error_category="config", error_phase="validate", error_message=str(exc))
-        self.store.fail_unstarted(request.run_id, outcome)
+        self.store.abandon(request.run_id, outcome)
         return RunResult(request.run_id, "failed", category=FailureCategory.CONFIG, error=exc)
 
     def _unclaimed(self, request: RunRequest, claim: Claim, attempt: int) -> RunResult:

@@ -303,15 +303,21 @@ class Store:
             )
             conn.execute(delete(run_attempts).where(run_attempts.c.run_id == run_id, run_attempts.c.attempt == attempt))
 
-    def fail_unstarted(self, run_id: str, outcome: Outcome) -> None:
-        """Finish a run that never got to a worker (e.g. its collector is unknown there)."""
+    def abandon(self, run_id: str, outcome: Outcome) -> None:
+        """Fail a run from outside its attempt: the collector is unknown on the worker, or the user hit Ctrl-C."""
         with self.engine.begin() as conn:
+            conn.execute(
+                update(run_attempts)
+                .where(run_attempts.c.run_id == run_id, run_attempts.c.status == "running")
+                .values(status="failed", finished_at=utcnow(), error_message=outcome.error_message)
+            )
             conn.execute(
                 update(runs)
                 .where(runs.c.id == run_id, runs.c.status.not_in(FINISHED))
                 .values(
                     status=outcome.status,
                     finished_at=utcnow(),
+                    heartbeat_at=None,
                     error_category=outcome.error_category,
                     error_phase=outcome.error_phase,
                     error_message=outcome.error_message,

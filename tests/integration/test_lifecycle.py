@@ -23,6 +23,8 @@ def test_success_records_result_and_timings(stack):
     assert row["progress_total"] == 1
     assert row["error_category"] is None
     assert ":" in row["worker"]
+    if stack.kind == "embedded":  # the file broker keeps nothing once a message is consumed
+        assert list((stack.settings.data_dir / "broker" / "queue").iterdir()) == []
 
 
 def test_config_error_fails_at_once_without_retry(stack):
@@ -96,3 +98,10 @@ def test_secret_params_are_redacted_in_history_and_logs(stack):
     assert row["params"]["api_key"] == "**********"
     assert "hunter2-very-secret" not in worker.output()
     assert "collecting with params" in worker.output()
+
+
+def test_time_limit_fails_the_run_as_timeout(stack):
+    stack.worker()
+    row = stack.wait(stack.trigger("too_slow"), timeout=30)
+    assert (row["status"], row["error_category"], row["error_phase"]) == ("failed", "timeout", "collect")
+    assert row["duration"] < 5

@@ -129,3 +129,26 @@ def test_up_runs_examples_and_stops_everything_on_ctrl_c(tmp_path):
     finally:
         if up.poll() is None:
             up.kill()
+
+
+def test_ctrl_c_of_an_in_process_run_records_it_as_failed(tmp_path):
+    from stack import SUPPORT, wait_for_start
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HARVESTER_")}
+    env.update(HARVESTER_COLLECTORS="sample_collectors", PYTHONPATH=str(SUPPORT))
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    run = subprocess.Popen(
+        [sys.executable, "-m", "harvester", "run", "slow", "--marker-dir", str(markers)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    wait_for_start(markers)
+    run.send_signal(signal.SIGINT)
+    output, _ = run.communicate(timeout=30)
+    assert run.returncode == 1, output
+    (row,) = json.loads(harvester(env, tmp_path, "runs", "--json").stdout)
+    assert (row["status"], row["error_message"]) == ("failed", "interrupted (Ctrl-C)")

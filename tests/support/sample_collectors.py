@@ -117,3 +117,15 @@ class Secretive(Collector):
     def collect(self) -> dict[str, int]:
         self.logger.info("collecting with params %s", self.redacted_params())
         return {"key_length": len(self.params.api_key.get_secret_value())}
+
+
+class TooSlow(Collector):
+    name = "too_slow"
+    time_limit = 1
+    retries = 0
+
+    class Params(Tokened):
+        pass
+
+    def collect(self) -> None:
+        time.sleep(10)
