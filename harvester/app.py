@@ -15,7 +15,8 @@ from harvester.execution.context import ProgressCallback
 from harvester.execution.heartbeat import Heartbeat
 from harvester.execution.locks import DatabaseLocks, Locks, RedisLocks
 from harvester.execution.runner import Runner, RunnerConfig, RunResult
-from harvester.history.store import MAX_LOST_ATTEMPTS, NewRun, Outcome, Store, utcnow
+from harvester.history.engine import utcnow
+from harvester.history.store import MAX_LOST_ATTEMPTS, NewRun, Outcome, Store
 from harvester.registry import Registry
 from harvester.request import RunRequest, Trigger
 from harvester.settings import Settings

@@ -66,7 +66,8 @@ def postgres_url() -> Iterator[str]:
     """A PostgreSQL database of its own for this test run, migrated once, dropped at the end."""
     from sqlalchemy import create_engine, text
 
-    from harvester.history.store import Store, normalise_url
+    from harvester.history.engine import normalise_url
+    from harvester.history.store import Store
 
     try:
         admin = create_engine(

@@ -9,7 +9,7 @@ import click
 
 from harvester.cli.context import CliState, fail
 from harvester.cli.output import dumps, run_json, runs_table, status_text
-from harvester.history.store import utcnow
+from harvester.history.engine import utcnow
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}

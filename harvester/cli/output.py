@@ -59,7 +59,7 @@ def status_text(status: str) -> str:
 def age(moment: datetime | None) -> str:
     if moment is None:
         return "-"
-    from harvester.history.store import utcnow
+    from harvester.history.engine import utcnow
 
     seconds = (utcnow() - moment).total_seconds()
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):

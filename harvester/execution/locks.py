@@ -12,8 +12,9 @@ from typing import Protocol
 
 from sqlalchemy import delete, or_, update
 
+from harvester.history.engine import utcnow
 from harvester.history.models import locks
-from harvester.history.store import Store, utcnow
+from harvester.history.store import Store
 
 
 class Locks(Protocol):

@@ -8,15 +8,14 @@ import os
 import socket
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, create_engine, delete, event, func, select, update
+from sqlalchemy import Connection, and_, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import make_url
 
+from harvester.history.engine import make_engine, normalise_url, utcnow
 from harvester.history.models import collector_state, records, run_attempts, runs
 
 FINISHED = ("succeeded", "failed", "skipped")
@@ -24,17 +23,6 @@ LOST_LIKE = ("lost", "running")
 #: A run whose worker died this many times fails instead of being redelivered again
 #: (a collector that kills its worker, e.g. by running out of memory, must not loop forever).
 MAX_LOST_ATTEMPTS = 3
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def normalise_url(url: str) -> str:
-    """``postgresql://`` means psycopg 3 (the driver harvester ships with)."""
-    if url.startswith("postgresql://") or url.startswith("postgres://"):
-        return "postgresql+psycopg://" + url.split("://", 1)[1]
-    return url
 
 
 def worker_name() -> str:
@@ -105,35 +93,6 @@ class StateConflict(Exception):
 
 def content_hash(payload: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-
-
-def _sqlite_pragmas(engine: Engine) -> None:
-    @event.listens_for(engine, "connect")
-    def _connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _begin(conn: Connection) -> None:
-        # IMMEDIATE takes the write lock up front: concurrent writers wait instead of deadlocking.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-def make_engine(url: str) -> Engine:
-    url = normalise_url(url)
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-        _sqlite_pragmas(engine)
-        return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
 
 
 class Store:

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
+from harvester.history.engine import utcnow
 from harvester.history.store import (
     MAX_LOST_ATTEMPTS,
     Claim,
@@ -16,7 +17,6 @@ from harvester.history.store import (
     StateConflict,
     StateWrite,
     Store,
-    utcnow,
 )
 
 
