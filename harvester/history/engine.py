@@ -47,4 +47,5 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         _sqlite_pragmas(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    # No pre-ping (a round trip per checkout); a dropped connection fails the run as `database`, which retries.
+    return create_engine(url, pool_size=5, max_overflow=10, pool_recycle=1800)

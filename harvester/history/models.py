@@ -61,6 +61,7 @@ runs = Table(
     Column("attempt", Integer, nullable=False, default=0),
     Column("queued_at", UTCDateTime, nullable=False),
     Column("started_at", UTCDateTime),
+    Column("attempt_started_at", UTCDateTime),
     Column("finished_at", UTCDateTime),
     Column("heartbeat_at", UTCDateTime),
     Column("duration", Float),

@@ -12,14 +12,14 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, select, update
+from sqlalchemy import Connection, RowMapping, Update, and_, bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from harvester.history.engine import make_engine, normalise_url, utcnow
 from harvester.history.models import collector_state, records, run_attempts, runs
 
 FINISHED = ("succeeded", "failed", "skipped")
-LOST_LIKE = ("lost", "running")
+WAITING = ("queued", "retrying")
 #: A run whose worker died this many times fails instead of being redelivered again
 #: (a collector that kills its worker, e.g. by running out of memory, must not loop forever).
 MAX_LOST_ATTEMPTS = 3
@@ -95,13 +95,57 @@ def content_hash(payload: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
+# The two statements of every run, built once: building a statement costs as much as running it.
+_CLAIM_WAITING = (
+    update(runs)
+    .where(runs.c.id == bindparam("b_run_id"), runs.c.status.in_(WAITING))
+    .values(
+        status="running",
+        attempt=runs.c.attempt + 1,
+        started_at=func.coalesce(runs.c.started_at, bindparam("b_now")),
+        attempt_started_at=bindparam("b_now"),
+        finished_at=None,
+        heartbeat_at=bindparam("b_now"),
+        worker=bindparam("b_worker"),
+        error_category=None,
+        error_phase=None,
+        error_message=None,
+    )
+    .returning(runs.c.attempt)
+)
+_FINISH_COLUMNS = (
+    "status",
+    "heartbeat_at",
+    "error_category",
+    "error_phase",
+    "error_message",
+    "records",
+    "duration",
+    "finished_at",
+    "result",
+)
+_FINISH = (
+    update(runs)
+    .where(runs.c.id == bindparam("b_run_id"), runs.c.attempt == bindparam("b_attempt"))
+    .values({name: bindparam(f"b_{name}") for name in _FINISH_COLUMNS})
+)
+
+
 class Store:
-    """The history database. Safe to share between threads; call :meth:`after_fork` in a child process."""
+    """The history database. Safe to share between threads; call :meth:`after_fork` in a child process.
+
+    A run's row describes its current (or last) attempt; ``run_attempts`` keeps the attempts that
+    ended without ending the run (retried or lost). So the common path of a run costs two
+    single-statement round trips: the claim and the finish.
+    """
 
     def __init__(self, url: str) -> None:
         self.url = normalise_url(url)
         self.engine = make_engine(self.url)
-        self._insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
+        postgres = self.engine.dialect.name == "postgresql"
+        self._insert = postgresql.insert if postgres else sqlite.insert
+        # One statement needs no BEGIN/COMMIT round trips on a server database.
+        self._single = self.engine.execution_options(isolation_level="AUTOCOMMIT") if postgres else self.engine
 
     def after_fork(self) -> None:
         self.engine.dispose(close=False)
@@ -139,70 +183,103 @@ class Store:
             with self.engine.begin() as conn:
                 conn.execute(runs.insert(), rows)
 
-    def set_task_id(self, run_id: str, task_id: str) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(update(runs).where(runs.c.id == run_id).values(task_id=task_id))
-
     def claim(self, run_id: str, *, stale_before: datetime, worker: str | None = None) -> tuple[Claim, int]:
-        """Make this delivery the run's live attempt; returns the outcome and the attempt number."""
+        """Make this delivery the run's live attempt; returns the outcome and the attempt number.
+
+        The common case (a queued or retrying run) is one UPDATE; a run marked running is taken
+        over only when its attempt is provably dead (stale heartbeat, or its process is gone).
+        """
         worker = worker or worker_name()
         now = utcnow()
+        with self._single.begin() as conn:
+            fresh = conn.execute(_CLAIM_WAITING, {"b_run_id": run_id, "b_now": now, "b_worker": worker}).first()
+        if fresh is not None:
+            return Claim.CLAIMED, fresh.attempt
         with self.engine.begin() as conn:
-            row = conn.execute(
-                select(runs.c.status, runs.c.attempt, runs.c.worker, runs.c.heartbeat_at).where(runs.c.id == run_id)
-            ).first()
-            if row is None:
-                return Claim.MISSING, 0
-            if row.status in FINISHED:
-                return Claim.FINISHED, row.attempt
-            if row.status == "running":
-                if not self._is_lost(row.heartbeat_at, row.worker, stale_before):
-                    return Claim.BUSY, row.attempt
-                if self._lost_attempts(conn, run_id) >= MAX_LOST_ATTEMPTS:
-                    self._give_up(conn, run_id, now)
-                    return Claim.FINISHED, row.attempt
-            attempt = row.attempt + 1
-            done = conn.execute(
-                update(runs)
-                .where(runs.c.id == run_id, runs.c.status == row.status, runs.c.attempt == row.attempt)
-                .values(
-                    status="running",
-                    attempt=attempt,
-                    started_at=func.coalesce(runs.c.started_at, now),
-                    heartbeat_at=now,
-                    worker=worker,
-                )
+            return self._claim_running(conn, run_id, stale_before, worker, now)
+
+    def _claim_running(
+        self, conn: Connection, run_id: str, stale_before: datetime, worker: str, now: datetime
+    ) -> tuple[Claim, int]:
+        row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
+        if row is None:
+            return Claim.MISSING, 0
+        if row["status"] != "running":
+            return Claim.FINISHED, row["attempt"]
+        if not self._is_lost(row["heartbeat_at"], row["worker"], stale_before):
+            return Claim.BUSY, row["attempt"]
+        if self._lost_attempts(conn, run_id) + 1 >= MAX_LOST_ATTEMPTS:
+            self._close_lost(conn, row, now, f"worker lost {MAX_LOST_ATTEMPTS} times; not redelivered again")
+            return Claim.FINISHED, row["attempt"]
+        taken = conn.execute(
+            self._start(run_id, now, worker)
+            .where(runs.c.status == "running", runs.c.attempt == row["attempt"])
+            .returning(runs.c.attempt)
+        ).first()
+        if taken is None:
+            return Claim.BUSY, row["attempt"]
+        self._record_attempt(conn, row, "lost", now, "worker lost (no heartbeat or process gone)")
+        return Claim.CLAIMED, taken.attempt
+
+    @staticmethod
+    def _start(run_id: str, now: datetime, worker: str) -> Update:
+        return (
+            update(runs)
+            .where(runs.c.id == run_id)
+            .values(
+                status="running",
+                attempt=runs.c.attempt + 1,
+                started_at=func.coalesce(runs.c.started_at, now),
+                attempt_started_at=now,
+                finished_at=None,
+                heartbeat_at=now,
+                worker=worker,
+                error_category=None,
+                error_phase=None,
+                error_message=None,
             )
-            if done.rowcount != 1:
-                return Claim.BUSY, row.attempt
-            conn.execute(
-                update(run_attempts)
-                .where(run_attempts.c.run_id == run_id, run_attempts.c.status == "running")
-                .values(status="lost", finished_at=now, error_message="worker lost (no heartbeat or process gone)")
+        )
+
+    @staticmethod
+    def _record_attempt(
+        conn: Connection,
+        run: RowMapping,
+        status: str,
+        now: datetime,
+        message: str | None,
+        category: str | None = None,
+        retry_in: float | None = None,
+    ) -> None:
+        """Keep an attempt that ended without ending its run (described by the run row until now)."""
+        conn.execute(
+            run_attempts.insert().values(
+                run_id=run["id"],
+                attempt=run["attempt"],
+                status=status,
+                started_at=run["attempt_started_at"] or now,
+                finished_at=now,
+                worker=run["worker"],
+                error_category=category,
+                error_message=message,
+                retry_in=retry_in,
             )
-            conn.execute(
-                run_attempts.insert().values(
-                    run_id=run_id, attempt=attempt, status="running", started_at=now, worker=worker
-                )
-            )
-        return Claim.CLAIMED, attempt
+        )
 
     @staticmethod
     def _lost_attempts(conn: Connection, run_id: str) -> int:
-        """Attempts whose worker died (a ``running`` attempt row of a run being reclaimed is one too)."""
-        query = select(func.count()).where(run_attempts.c.run_id == run_id, run_attempts.c.status.in_(LOST_LIKE))
+        query = select(func.count()).where(run_attempts.c.run_id == run_id, run_attempts.c.status == "lost")
         return int(conn.execute(query).scalar_one())
 
     def lost_attempts(self, run_id: str) -> int:
+        """Attempts of this run whose worker died (not counting a running one)."""
         with self.engine.connect() as conn:
             return self._lost_attempts(conn, run_id)
 
-    @staticmethod
-    def _give_up(conn: Connection, run_id: str, now: datetime) -> None:
-        message = f"worker lost {MAX_LOST_ATTEMPTS} times; not redelivered again"
+    def _close_lost(self, conn: Connection, run: RowMapping, now: datetime, message: str) -> None:
+        self._record_attempt(conn, run, "lost", now, message)
         conn.execute(
             update(runs)
-            .where(runs.c.id == run_id)
+            .where(runs.c.id == run["id"])
             .values(
                 status="failed",
                 finished_at=now,
@@ -212,11 +289,6 @@ class Store:
                 error_message=message,
             )
         )
-        conn.execute(
-            update(run_attempts)
-            .where(run_attempts.c.run_id == run_id, run_attempts.c.status == "running")
-            .values(status="lost", finished_at=now, error_message=message)
-        )
 
     @staticmethod
     def _is_lost(heartbeat_at: datetime | None, worker: str | None, stale_before: datetime) -> bool:
@@ -224,52 +296,56 @@ class Store:
 
     def finish(self, run_id: str, attempt: int, outcome: Outcome, state: StateWrite | None = None) -> None:
         """Record how an attempt ended (and commit state with a success, atomically)."""
-        now = utcnow()
-        run_values: dict[str, Any] = {"status": outcome.status, "heartbeat_at": None}
-        if outcome.status in FINISHED:
-            run_values.update(
-                finished_at=now, duration=outcome.duration, result=outcome.result, records=outcome.records
-            )
-        run_values.update(
-            error_category=outcome.error_category, error_phase=outcome.error_phase, error_message=outcome.error_message
-        )
         if outcome.status == "queued":
             self._defer(run_id, attempt, outcome.error_message)
             return
+        now = utcnow()
+        values: dict[str, Any] = {
+            "status": outcome.status,
+            "heartbeat_at": None,
+            "error_category": outcome.error_category,
+            "error_phase": outcome.error_phase,
+            "error_message": outcome.error_message,
+            "records": outcome.records,
+            "duration": outcome.duration,
+        }
+        if outcome.status in FINISHED:
+            values.update(finished_at=now, result=outcome.result)
+        if outcome.status == "retrying":
+            self._retrying(run_id, attempt, outcome, values, now)
+            return
+        merged = {"finished_at": None, "result": None, **values, "run_id": run_id, "attempt": attempt}
+        params = {f"b_{name}": value for name, value in merged.items()}
+        if state is None:
+            with self._single.begin() as conn:
+                conn.execute(_FINISH, params)
+            return
         with self.engine.begin() as conn:
-            if state is not None:
-                self._write_state(conn, state, run_id, now)
-            conn.execute(update(runs).where(runs.c.id == run_id).values(**run_values))
-            conn.execute(
-                update(run_attempts)
-                .where(run_attempts.c.run_id == run_id, run_attempts.c.attempt == attempt)
-                .values(
-                    status=outcome.status,
-                    finished_at=now,
-                    error_category=outcome.error_category,
-                    error_message=outcome.error_message,
-                    retry_in=outcome.retry_in,
-                )
+            self._write_state(conn, state, run_id, now)
+            conn.execute(_FINISH, params)
+
+    def _retrying(self, run_id: str, attempt: int, outcome: Outcome, values: dict[str, Any], now: datetime) -> None:
+        with self.engine.begin() as conn:
+            run = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
+            if run is None:
+                return
+            self._record_attempt(
+                conn, run, "retrying", now, outcome.error_message, outcome.error_category, outcome.retry_in
             )
+            conn.execute(update(runs).where(runs.c.id == run_id, runs.c.attempt == attempt).values(**values))
 
     def _defer(self, run_id: str, attempt: int, message: str | None) -> None:
         """Undo a claim that could not run yet (overlap ``queue``): the wait is not an attempt."""
-        with self.engine.begin() as conn:
+        with self._single.begin() as conn:
             conn.execute(
                 update(runs)
-                .where(runs.c.id == run_id)
+                .where(runs.c.id == run_id, runs.c.attempt == attempt)
                 .values(status="queued", attempt=attempt - 1, heartbeat_at=None, error_message=message)
             )
-            conn.execute(delete(run_attempts).where(run_attempts.c.run_id == run_id, run_attempts.c.attempt == attempt))
 
     def abandon(self, run_id: str, outcome: Outcome) -> None:
         """Fail a run from outside its attempt: the collector is unknown on the worker, or the user hit Ctrl-C."""
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(run_attempts)
-                .where(run_attempts.c.run_id == run_id, run_attempts.c.status == "running")
-                .values(status="failed", finished_at=utcnow(), error_message=outcome.error_message)
-            )
+        with self._single.begin() as conn:
             conn.execute(
                 update(runs)
                 .where(runs.c.id == run_id, runs.c.status.not_in(FINISHED))
@@ -286,13 +362,13 @@ class Store:
     def heartbeat(self, run_ids: Iterable[str]) -> None:
         ids = list(run_ids)
         if ids:
-            with self.engine.begin() as conn:
+            with self._single.begin() as conn:
                 conn.execute(
                     update(runs).where(runs.c.id.in_(ids), runs.c.status == "running").values(heartbeat_at=utcnow())
                 )
 
     def set_progress(self, run_id: str, done: int, total: int | None) -> None:
-        with self.engine.begin() as conn:
+        with self._single.begin() as conn:
             conn.execute(update(runs).where(runs.c.id == run_id).values(progress_done=done, progress_total=total))
 
     def lost_runs(self, stale_before: datetime) -> list[dict[str, Any]]:
@@ -306,29 +382,21 @@ class Store:
     def mark_lost(self, run_id: str, attempt: int, *, requeue: bool, message: str) -> bool:
         """Close a lost attempt: back to ``queued`` for redelivery, or ``failed``. False if it moved on."""
         now = utcnow()
-        values: dict[str, Any] = {"status": "queued", "heartbeat_at": None}
-        if not requeue:
-            values = {
-                "status": "failed",
-                "finished_at": now,
-                "heartbeat_at": None,
-                "error_category": "unknown",
-                "error_phase": "collect",
-                "error_message": message,
-            }
         with self.engine.begin() as conn:
-            done = conn.execute(
-                update(runs)
-                .where(runs.c.id == run_id, runs.c.status == "running", runs.c.attempt == attempt)
-                .values(**values)
+            run = (
+                conn.execute(
+                    select(runs).where(runs.c.id == run_id, runs.c.status == "running", runs.c.attempt == attempt)
+                )
+                .mappings()
+                .first()
             )
-            if done.rowcount != 1:
+            if run is None:
                 return False
-            conn.execute(
-                update(run_attempts)
-                .where(run_attempts.c.run_id == run_id, run_attempts.c.status == "running")
-                .values(status="lost", finished_at=now, error_message=message)
-            )
+            if not requeue:
+                self._close_lost(conn, run, now, message)
+                return True
+            self._record_attempt(conn, run, "lost", now, message)
+            conn.execute(update(runs).where(runs.c.id == run_id).values(status="queued", heartbeat_at=None))
         return True
 
     # -- reads -----------------------------------------------------------------------------
@@ -369,9 +437,27 @@ class Store:
             return [dict(r) for r in conn.execute(query).mappings()]
 
     def attempts(self, run_id: str) -> list[dict[str, Any]]:
+        """Every attempt of a run: the closed ones (retried, lost) and the current or last one."""
         with self.engine.connect() as conn:
             query = select(run_attempts).where(run_attempts.c.run_id == run_id).order_by(run_attempts.c.attempt)
-            return [dict(r) for r in conn.execute(query).mappings()]
+            closed = [dict(r) for r in conn.execute(query).mappings()]
+            run = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
+        if run is None or run["attempt"] == 0 or run["status"] in WAITING:
+            return closed
+        if closed and closed[-1]["attempt"] >= run["attempt"]:
+            return closed
+        current = {
+            "run_id": run_id,
+            "attempt": run["attempt"],
+            "status": run["status"],
+            "started_at": run["attempt_started_at"],
+            "finished_at": run["finished_at"],
+            "worker": run["worker"],
+            "error_category": run["error_category"],
+            "error_message": run["error_message"],
+            "retry_in": None,
+        }
+        return [*closed, current]
 
     def last_runs(self) -> dict[str, dict[str, Any]]:
         """The newest run of each collector."""
