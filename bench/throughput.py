@@ -51,8 +51,9 @@ from sqlalchemy import create_engine, func, select  # noqa: E402
 
 from bench.noop import BARE_TASK, make_bare_app  # noqa: E402
 from harvester.app import Harvester  # noqa: E402
+from harvester.history.engine import normalise_url  # noqa: E402
 from harvester.history.models import runs  # noqa: E402
-from harvester.history.store import FINISHED, normalise_url  # noqa: E402
+from harvester.history.store import FINISHED  # noqa: E402
 from harvester.settings import Settings  # noqa: E402
 
 DEFAULT_TASKS = {"redis": 2000, "embedded": 500}
@@ -158,12 +159,36 @@ class Scenario:
         self.cleanups.clear()
 
 
+CLAIM_KEY = "harvester-bench:claimed"
+
+
 def flush_redis(url: str) -> None:
     import redis
 
     client = redis.Redis.from_url(url)
     try:
         client.flushdb()
+    finally:
+        client.close()
+
+
+def claim_redis(url: str, flush: bool) -> None:
+    """Take a Redis DB for this run: it must be empty (or ``--flush``); a marker key keeps it non-empty.
+
+    The marker matters because the test suite picks "the first empty DB" for itself and flushes it.
+    """
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        size = client.dbsize()
+        if size and not flush:
+            raise BenchError(
+                f"Redis {url} is not empty ({size} keys): pick other DBs with --redis-dbs, or pass --flush "
+                "if its content may go (a bench run that was killed leaves its DBs behind)"
+            )
+        client.flushdb()
+        client.set(CLAIM_KEY, str(os.getpid()))
     finally:
         client.close()
 
@@ -177,7 +202,7 @@ def redis_scenario(args: argparse.Namespace, workdir: Path) -> Iterator[Scenario
     sc = Scenario("redis", args.tasks or DEFAULT_TASKS["redis"], workdir, bare_broker=bare_url, bare_backend=bare_url)
     try:
         for url in (bare_url, hv_url):
-            flush_redis(url)
+            claim_redis(url, args.flush)
             sc.cleanups.append(functools.partial(flush_redis, url))
         dbname = f"harvester_bench_{secrets.token_hex(4)}"
         admin = args.postgres_url.rstrip("/")
@@ -487,8 +512,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--redis-dbs",
         type=lambda s: [int(x) for x in s.split(",")],
         default=[13, 14],
-        help="Redis DB numbers for bare Celery and harvester; flushed before and after [13,14]",
+        help="Redis DB numbers for bare Celery and harvester; must be empty, flushed after [13,14]",
     )
+    p.add_argument("--flush", action="store_true", help="empty the Redis DBs first even when they hold keys")
     p.add_argument(
         "--postgres-url",
         default="postgresql://postgres@127.0.0.1:5432",

@@ -70,8 +70,11 @@ class Harvester:
             self.locks.after_fork()
 
     def close(self) -> None:
-        self.heartbeat.stop()
-        self.store.close()
+        """Stop what was started; touches nothing that was never used."""
+        if "heartbeat" in self.__dict__:
+            self.heartbeat.stop()
+        if "store" in self.__dict__:
+            self.store.close()
 
     # -- building requests -----------------------------------------------------------------
 

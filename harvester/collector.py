@@ -120,7 +120,8 @@ class Collector:
     - ``retries`` (int, default ``HARVESTER_RETRIES`` = 3): retries of a retryable failure.
     - ``retry_backoff`` (seconds, default ``HARVESTER_RETRY_DELAY`` = 60): base of the
       exponential backoff (``base * 2**(attempt-1)``, with jitter; ``Retry-After`` wins).
-    - ``time_limit`` (seconds, default ``HARVESTER_TASK_TIME_LIMIT`` = 1800): hard limit of one run.
+    - ``time_limit`` (seconds, default ``HARVESTER_TASK_TIME_LIMIT`` = 1800): limit of one run on a worker;
+      then the run fails as ``timeout`` (the process is killed 30 s later if it ignores that).
     - ``overlap`` (``"skip"`` | ``"queue"``, default ``"skip"``): what a run does when the same
       collector + params is already running: be recorded as ``skipped``, or wait its turn.
     - ``queue`` (str, default ``"harvester"``): the Celery queue its runs go to.

@@ -20,11 +20,12 @@ _PASSTHROUGH = {"ignore_unknown_options": True, "allow_extra_args": True, "help_
 
 
 def _request(state: CliState, name: str | None, args: tuple[str, ...], command: str, **options: Any) -> Any:
-    hv = state.app
     if name is None or name in ("-h", "--help"):
         click.echo(click.get_current_context().get_help())
-        click.echo("\ncollectors: " + (", ".join(hv.registry.names()) or "none registered"))
+        names = state.unchecked_app.registry.names()  # the registry only: --help touches no database
+        click.echo("\ncollectors: " + (", ".join(names) or "none registered"))
         raise click.exceptions.Exit(0)
+    hv = state.app
     try:
         cls = hv.registry.get(name)
     except RegistryError as exc:
@@ -87,7 +88,7 @@ def run(state: CliState, name: str | None, args: tuple[str, ...], force: bool) -
         bar.stop()
         state.err.print(
             f"[yellow]attempt {result.attempt} failed ({result.category}: {result.error}); "
-            f"retrying in {result.retry_in:.0f}s[/]"
+            f"retrying in {result.retry_in:.1f}s[/]"
             if result.error
             else f"[yellow]waiting {result.retry_in:.0f}s: already running elsewhere[/]"
         )

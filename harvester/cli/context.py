@@ -6,6 +6,7 @@ from functools import cached_property
 from typing import NoReturn
 
 import click
+from pydantic import ValidationError
 from rich.console import Console
 
 from harvester import logs
@@ -21,7 +22,13 @@ class CliState:
 
     @cached_property
     def settings(self) -> Settings:
-        settings = Settings()
+        try:
+            settings = Settings()
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"HARVESTER_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
+            )
+            fail(2, f"invalid setting: {problems}")
         logs.configure(settings.log_format, settings.log_level)
         return settings
 
@@ -31,7 +38,7 @@ class CliState:
         try:
             return Harvester(self.settings)
         except HarvesterError as exc:
-            raise click.ClickException(str(exc)) from exc
+            fail(2, str(exc))
 
     @cached_property
     def app(self) -> Harvester:

@@ -55,12 +55,13 @@ def _option_for(name: str, field: FieldInfo) -> click.Option | None:
     help_text = field.description or ""
     if field.is_required():
         help_text = (help_text + " [required]").strip()
+    elif shown is not None:
+        help_text = f"{help_text}  [default: {json.dumps(shown, default=str)}]".strip()
     if annotation is bool:
         return click.Option(
             [f"{flag}/--no-{flag[2:]}", name],
             default=None,
             help=help_text or None,
-            show_default=str(shown) if shown is not None else False,
         )
     if get_origin(annotation) is list and _strip_optional(get_args(annotation)[0]) in _SCALARS:
         item = _SCALARS[_strip_optional(get_args(annotation)[0])]
@@ -77,7 +78,6 @@ def _option_for(name: str, field: FieldInfo) -> click.Option | None:
         type=choice,
         default=None,
         help=help_text or None,
-        show_default=str(shown) if shown is not None else False,
         callback=_to_value(choices) if choices is not None else None,
     )
 
@@ -140,6 +140,7 @@ def params_command(cls: type[Collector], args: list[str], prog: str) -> dict[str
         ],
         help=f"{cls.description or cls.name}\n\nParams of collector '{cls.name}'.",
         add_help_option=True,
+        context_settings={"help_option_names": ["-h", "--help"]},
     )
     ctx = command.make_context(prog, list(args))
     return collect_params(cls, dict(ctx.params), tuple(ctx.params.get("pairs", ())))

@@ -13,6 +13,7 @@ import click
 
 from harvester.cli.context import CliState
 from harvester.collector import Collector
+from harvester.dispatch.celery_app import DEFAULT_QUEUE
 
 
 @click.command()
@@ -44,7 +45,7 @@ def worker(state: CliState, concurrency: int | None, queues: str, pool: str, log
 @click.option("--loglevel", "-l", default=None, help="Log level [default: HARVESTER_LOG_LEVEL].")
 @click.pass_obj
 def beat(state: CliState, loglevel: str | None) -> None:
-    """Start the scheduler (Celery beat): periodic dispatch and the lost-run reaper."""
+    """Start the scheduler (Celery beat). Today it runs the lost-run reaper every HARVESTER_LOST_AFTER / 2 s."""
     hv = state.app
     hv.settings.data_dir.mkdir(parents=True, exist_ok=True)
     hv.celery.Beat(
@@ -71,7 +72,9 @@ def _stop_all(children: list[subprocess.Popen[bytes]], grace: float = 20.0) -> N
 
 
 @click.command()
-@click.option("--no-examples", is_flag=True, help="Do not enqueue one run of each registered collector at start.")
+@click.option(
+    "--no-examples", is_flag=True, help="Do not enqueue one run of each collector whose params all have defaults."
+)
 @click.pass_obj
 def up(state: CliState, no_examples: bool) -> None:
     """One-machine stack: migrations, a worker and the scheduler, stopped together on Ctrl-C.
@@ -79,12 +82,13 @@ def up(state: CliState, no_examples: bool) -> None:
     With no HARVESTER_* variable set this is the embedded default: SQLite and a file-based
     broker under ./.harvester, no server to install.
     """
-    hv = state.app
-    hv.store.upgrade()
+    hv = state.unchecked_app
+    hv.store.upgrade()  # `up` is the one-machine stack: it migrates whatever database it is given
     where = "embedded (no server)" if hv.settings.embedded else hv.settings.effective_broker_url
     state.console.print(f"[bold]harvester up[/]: broker {where}; history {hv.store.engine.url!r}")
     state.console.print(f"collectors: {', '.join(hv.registry.names()) or 'none'}. Ctrl-C stops everything.")
-    children = [_spawn("worker"), _spawn("beat")]
+    queues = sorted({DEFAULT_QUEUE, *(cls.queue for cls in hv.registry if cls.queue)})
+    children = [_spawn("worker", "--queues", ",".join(queues)), _spawn("beat")]
     stopping = False
 
     def _on_signal(signum: int, frame: FrameType | None) -> None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from billiard.exceptions import TimeLimitExceeded
 from celery import Celery, Task
 from celery.signals import worker_process_init
 
 from harvester.errors import ConfigError
+from harvester.history.store import Outcome
 from harvester.request import RunRequest
 
 if TYPE_CHECKING:
@@ -78,8 +80,24 @@ def make_celery(hv: Harvester) -> Celery:
 
 
 def _register_tasks(app: Celery, hv: Harvester) -> None:
+    class RunTask(Task):  # type: ignore[misc]
+        def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+            # A hard time limit kills the process: the run cannot record its end, so the worker does.
+            if isinstance(exc, TimeLimitExceeded):
+                message = f"hard time limit exceeded: the process was killed {exc}s in"
+                hv.store.abandon(
+                    task_id, Outcome("failed", error_category="timeout", error_phase="collect", error_message=message)
+                )
+
     @app.task(
-        name=RUN_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True, throws=(ConfigError,)
+        name=RUN_TASK,
+        shared=False,  # each app gets its own task bound to its own Harvester
+        base=RunTask,
+        bind=True,
+        acks_late=True,
+        reject_on_worker_lost=True,
+        ignore_result=True,
+        throws=(ConfigError,),
     )
     def run(task: Task[Any, Any], body: dict[str, Any]) -> dict[str, Any]:
         """Run one collector; failures are re-raised so the task shows them too."""
@@ -91,7 +109,7 @@ def _register_tasks(app: Celery, hv: Harvester) -> None:
             raise result.error
         return {"run_id": result.run_id, "status": result.status}
 
-    @app.task(name=REAP_TASK, ignore_result=True)
+    @app.task(name=REAP_TASK, shared=False, ignore_result=True)
     def reap() -> int:
         """Close runs whose worker died: re-enqueue them, or fail them when that is not possible."""
         return hv.reap()

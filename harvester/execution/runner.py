@@ -111,6 +111,7 @@ class Runner:
         try:
             value = to_jsonable_python(collector.run())
         except PydanticSerializationError as exc:
+            collector.phase = "collect"  # the value collect() returned is what failed
             return self._failed(
                 request, collector, attempt, TypeError(f"collect() returned a non-JSON value: {exc}"), context, started
             )

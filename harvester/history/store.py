@@ -340,7 +340,13 @@ class Store:
             conn.execute(
                 update(runs)
                 .where(runs.c.id == run_id, runs.c.attempt == attempt)
-                .values(status="queued", attempt=attempt - 1, heartbeat_at=None, error_message=message)
+                .values(
+                    status="queued",
+                    attempt=attempt - 1,
+                    heartbeat_at=None,
+                    error_message=message,
+                    started_at=runs.c.started_at if attempt > 1 else None,  # waiting is not running
+                )
             )
 
     def abandon(self, run_id: str, outcome: Outcome) -> None:

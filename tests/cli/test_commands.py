@@ -157,3 +157,25 @@ def test_server_database_must_be_migrated_explicitly(invoke, monkeypatch, postgr
         with admin.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.close()
+
+
+def test_run_help_without_a_name_lists_collectors_and_touches_no_database(invoke, tmp_path):
+    result = invoke("run", "--help")
+    assert result.exit_code == 0
+    assert "collectors: config_fail, emitter, fatal_fail, ok," in result.output
+    assert not (tmp_path / "data").exists()
+    assert "--value INTEGER" in invoke("run", "ok", "-h").output
+
+
+def test_bad_setting_is_named_and_exits_2(invoke, monkeypatch):
+    monkeypatch.setenv("HARVESTER_CONCURRENCY", "zero")
+    result = invoke("list")
+    assert result.exit_code == 2
+    assert "invalid setting: HARVESTER_CONCURRENCY: Input should be a valid integer" in result.output
+
+
+def test_broken_collector_module_is_named_and_exits_2(invoke, monkeypatch):
+    monkeypatch.setenv("HARVESTER_COLLECTORS", "sample_collectors,no_such_module")
+    result = invoke("list")
+    assert result.exit_code == 2
+    assert "cannot import collector module 'no_such_module'" in result.output

@@ -105,3 +105,17 @@ def test_time_limit_fails_the_run_as_timeout(stack):
     row = stack.wait(stack.trigger("too_slow"), timeout=30)
     assert (row["status"], row["error_category"], row["error_phase"]) == ("failed", "timeout", "collect")
     assert row["duration"] < 5
+
+
+def test_hard_time_limit_kill_is_recorded_by_the_worker(stack):
+    """When the pool process is killed at the hard limit, Celery calls the task's on_failure in the worker."""
+    from billiard.exceptions import TimeLimitExceeded
+
+    hv = stack.hv
+    request = hv.request("ok", {"token": "hard-limit"})
+    hv.store.create_runs([hv._new_run(request)])
+    hv.store.claim(request.run_id, stale_before=hv.store.get_run(request.run_id)["queued_at"])
+    hv.celery.tasks["harvester.run"].on_failure(TimeLimitExceeded(31), request.run_id, (), {}, None)
+    row = hv.store.get_run(request.run_id)
+    assert (row["status"], row["error_category"], row["error_phase"]) == ("failed", "timeout", "collect")
+    assert "hard time limit" in row["error_message"]
