@@ -536,13 +536,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="extra argument for the bare `celery worker` (repeatable), "
         "e.g. --bare-worker-arg=--max-tasks-per-child=100",
     )
+    p.add_argument(
+        "--max-tasks-per-child",
+        type=int,
+        default=100,
+        help="for both workers, so they are configured alike [default: 100, harvester's default]",
+    )
     p.add_argument("--output", type=Path, default=RESULTS)
     p.add_argument("--keep", action="store_true", help="keep the temp dirs (worker logs, SQLite, broker files)")
     args = p.parse_args(argv)
     bad = [k for k, *_ in args.harvester_env if not k.startswith("HARVESTER_")]
     if bad or any(len(kv) != 2 for kv in args.harvester_env):
         p.error("--harvester-env takes HARVESTER_NAME=VALUE")
-    args.harvester_env = dict(args.harvester_env)
+    args.harvester_env = {"HARVESTER_MAX_TASKS_PER_CHILD": str(args.max_tasks_per_child), **dict(args.harvester_env)}
+    args.bare_worker_arg = [f"--max-tasks-per-child={args.max_tasks_per_child}", *args.bare_worker_arg]
     return args
 
 

@@ -33,7 +33,7 @@ def broker_options(hv: Harvester) -> dict[str, Any]:
             "data_folder_out": str(queue_dir),
             "control_folder": str(control_dir),
             "store_processed": False,
-            "polling_interval": 0.1,
+            "polling_interval": 0.02,  # a poll is one listdir: cheap when idle, prompt when busy
         }
     return {"visibility_timeout": settings.visibility_timeout}
 
@@ -124,4 +124,12 @@ def publish(hv: Harvester, requests: list[RunRequest] | tuple[RunRequest, ...] |
             options: dict[str, Any] = {"queue": cls.queue or DEFAULT_QUEUE}
             if cls.time_limit is not None:
                 options.update(soft_time_limit=cls.time_limit, time_limit=cls.time_limit + 30)
-            app.send_task(RUN_TASK, args=[request.to_message()], task_id=request.run_id, producer=producer, **options)
+            # History is the result store: no result subscription per message (ignore_result).
+            app.send_task(
+                RUN_TASK,
+                args=[request.to_message()],
+                task_id=request.run_id,
+                producer=producer,
+                ignore_result=True,
+                **options,
+            )

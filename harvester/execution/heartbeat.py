@@ -46,7 +46,7 @@ class Heartbeat:
             return
         self.store.heartbeat(runs)
         for run_id, key in runs.items():
-            if key is not None and not self.locks.renew(key, run_id):
+            if key is not None and not self.locks.renew(key, run_id) and run_id in self._runs:
                 log.warning("run %s lost its overlap lock %s (expired?)", run_id, key)
 
     def stop(self) -> None:

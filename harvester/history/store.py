@@ -12,10 +12,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, Update, and_, bindparam, delete, func, select, update
+from sqlalchemy import Connection, RowMapping, Update, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from harvester.history.engine import make_engine, normalise_url, utcnow
+from harvester.history.engine import READ_ONLY, make_engine, normalise_url, utcnow
 from harvester.history.models import collector_state, records, run_attempts, runs
 
 FINISHED = ("succeeded", "failed", "skipped")
@@ -98,7 +98,7 @@ def content_hash(payload: Mapping[str, Any]) -> str:
 # The two statements of every run, built once: building a statement costs as much as running it.
 _CLAIM_WAITING = (
     update(runs)
-    .where(runs.c.id == bindparam("b_run_id"), runs.c.status.in_(WAITING))
+    .where(runs.c.id == bindparam("b_run_id"), or_(runs.c.status == WAITING[0], runs.c.status == WAITING[1]))
     .values(
         status="running",
         attempt=runs.c.attempt + 1,
@@ -146,6 +146,7 @@ class Store:
         self._insert = postgresql.insert if postgres else sqlite.insert
         # One statement needs no BEGIN/COMMIT round trips on a server database.
         self._single = self.engine.execution_options(isolation_level="AUTOCOMMIT") if postgres else self.engine
+        self._read = self.engine.execution_options(**{READ_ONLY: True})
 
     def after_fork(self) -> None:
         self.engine.dispose(close=False)
@@ -272,7 +273,7 @@ class Store:
 
     def lost_attempts(self, run_id: str) -> int:
         """Attempts of this run whose worker died (not counting a running one)."""
-        with self.engine.connect() as conn:
+        with self._read.connect() as conn:
             return self._lost_attempts(conn, run_id)
 
     def _close_lost(self, conn: Connection, run: RowMapping, now: datetime, message: str) -> None:
@@ -379,7 +380,7 @@ class Store:
 
     def lost_runs(self, stale_before: datetime) -> list[dict[str, Any]]:
         """Runs marked running whose heartbeat stopped before ``stale_before``."""
-        with self.engine.connect() as conn:
+        with self._read.connect() as conn:
             rows = conn.execute(
                 select(runs).where(runs.c.status == "running", runs.c.heartbeat_at < stale_before)
             ).mappings()
@@ -408,12 +409,12 @@ class Store:
     # -- reads -----------------------------------------------------------------------------
 
     def get_run(self, run_id: str) -> dict[str, Any] | None:
-        with self.engine.connect() as conn:
+        with self._read.connect() as conn:
             row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
             return dict(row) if row else None
 
     def get_run_by_task(self, task_id: str) -> dict[str, Any] | None:
-        with self.engine.connect() as conn:
+        with self._read.connect() as conn:
             row = conn.execute(select(runs).where(runs.c.task_id == task_id)).mappings().first()
             return dict(row) if row else None
 
@@ -439,12 +440,12 @@ class Store:
             conditions.append(runs.c.parent_run_id == parent_run_id)
         if conditions:
             query = query.where(and_(*conditions))
-        with self.engine.connect() as conn:
+        with self._read.connect() as conn:
             return [dict(r) for r in conn.execute(query).mappings()]
 
     def attempts(self, run_id: str) -> list[dict[str, Any]]:
         """Every attempt of a run: the closed ones (retried, lost) and the current or last one."""
-        with self.engine.connect() as conn:
+        with self._read.connect() as conn:
             query = select(run_attempts).where(run_attempts.c.run_id == run_id).order_by(run_attempts.c.attempt)
             closed = [dict(r) for r in conn.execute(query).mappings()]
             run = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
@@ -473,7 +474,7 @@ class Store:
         query = select(runs).join(
             newest, and_(runs.c.collector == newest.c.collector, runs.c.queued_at == newest.c.queued_at)
         )
-        with self.engine.connect() as conn:
+        with self._read.connect() as conn:
             return {r["collector"]: dict(r) for r in conn.execute(query).mappings()}
 
     def prune(self, older_than: datetime) -> int:
@@ -487,7 +488,7 @@ class Store:
 
     def load_state(self, collector: str, params_key: str) -> tuple[Any, int | None]:
         """The stored state and its version, or ``({}, None)`` when there is none yet."""
-        with self.engine.connect() as conn:
+        with self._read.connect() as conn:
             row = conn.execute(
                 select(collector_state.c.data, collector_state.c.version).where(
                     collector_state.c.collector == collector, collector_state.c.params_key == params_key
@@ -563,10 +564,10 @@ class Store:
         query = select(func.count()).select_from(records)
         if collector:
             query = query.where(records.c.collector == collector)
-        with self.engine.connect() as conn:
+        with self._read.connect() as conn:
             return int(conn.execute(query).scalar_one())
 
     def get_records(self, collector: str) -> list[dict[str, Any]]:
-        with self.engine.connect() as conn:
+        with self._read.connect() as conn:
             query = select(records).where(records.c.collector == collector).order_by(records.c.key)
             return [dict(r) for r in conn.execute(query).mappings()]
