@@ -17,6 +17,7 @@ from celery import Celery
 from pydantic import BaseModel, ConfigDict
 
 from harvester.collector import Collector
+from harvester.dispatch.celery_app import EMBEDDED_POLLING_INTERVAL
 
 BARE_TASK = "bench.noop"
 BARE_QUEUE = "bench"
@@ -50,7 +51,7 @@ def filesystem_options(folder: Path) -> dict[str, Any]:
         "data_folder_out": str(queue_dir),
         "control_folder": str(control_dir),
         "store_processed": False,
-        "polling_interval": 0.1,
+        "polling_interval": EMBEDDED_POLLING_INTERVAL,  # configured exactly like harvester's embedded broker
     }
 
 

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 RUN_TASK = "harvester.run"
 REAP_TASK = "harvester.reap"
 DEFAULT_QUEUE = "harvester"
+#: Seconds between polls of the embedded file broker: a poll is one listdir, cheap when idle, prompt when busy.
+EMBEDDED_POLLING_INTERVAL = 0.02
 
 
 def broker_options(hv: Harvester) -> dict[str, Any]:
@@ -33,7 +35,7 @@ def broker_options(hv: Harvester) -> dict[str, Any]:
             "data_folder_out": str(queue_dir),
             "control_folder": str(control_dir),
             "store_processed": False,
-            "polling_interval": 0.02,  # a poll is one listdir: cheap when idle, prompt when busy
+            "polling_interval": EMBEDDED_POLLING_INTERVAL,
         }
     return {"visibility_timeout": settings.visibility_timeout}
 
