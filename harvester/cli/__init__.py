@@ -9,6 +9,7 @@ import click
 from harvester.cli import collectors, history, processes
 from harvester.cli.context import CliState
 from harvester.errors import HarvesterError
+from harvester.history.engine import DatabaseError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -34,3 +35,8 @@ def main() -> None:
     except HarvesterError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
+    except DatabaseError as exc:
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        click.echo(f"error: the history database failed: {reason}", err=True)
+        click.echo("(is HARVESTER_DATABASE_URL right, the server up, and `harvester db upgrade` done?)", err=True)
+        sys.exit(1)

@@ -70,8 +70,10 @@ def age(moment: datetime | None) -> str:
 
 def runs_table(rows: list[dict[str, Any]]) -> Table:
     table = Table(header_style="bold", box=None, pad_edge=False)
-    for column in ("run", "collector", "status", "att", "trigger", "queued", "took", "records", "error"):
-        table.add_column(column, overflow="fold" if column == "error" else "ellipsis", no_wrap=column != "error")
+    for column in ("run", "collector", "status", "att", "trigger", "queued", "took", "records"):
+        table.add_column(column, no_wrap=True)
+    # The error gets what width is left, cut to one line: `runs show` has the whole message.
+    table.add_column("error", no_wrap=True, overflow="ellipsis", ratio=1, min_width=12)
     for row in rows:
         error = (
             f"{row['error_category']} in {row['error_phase']}: {row['error_message']}"

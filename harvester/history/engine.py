@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 
 def utcnow() -> datetime:
@@ -20,6 +21,9 @@ def normalise_url(url: str) -> str:
         return "postgresql+psycopg://" + url.split("://", 1)[1]
     return url
 
+
+#: What the driver raises when the database is unreachable, locked or has the wrong schema.
+DatabaseError = DBAPIError
 
 #: Execution option marking a connection that only reads.
 READ_ONLY = "harvester_read_only"

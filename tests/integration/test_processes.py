@@ -152,3 +152,12 @@ def test_ctrl_c_of_an_in_process_run_records_it_as_failed(tmp_path):
     assert run.returncode == 1, output
     (row,) = json.loads(harvester(env, tmp_path, "runs", "--json").stdout)
     assert (row["status"], row["error_message"]) == ("failed", "interrupted (Ctrl-C)")
+
+
+def test_unreachable_database_is_a_clear_error_not_a_traceback(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HARVESTER_")}
+    env["HARVESTER_DATABASE_URL"] = "postgresql://postgres@127.0.0.1:1/nowhere"
+    done = harvester(env, tmp_path, "runs")
+    assert done.returncode == 1
+    assert "error: the history database failed: connection failed" in done.stderr
+    assert "Traceback" not in done.stderr
