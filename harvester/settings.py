@@ -33,6 +33,10 @@ class Settings(BaseSettings):
         default_factory=lambda: ["harvester.examples"],
         description="Comma-separated modules whose Collector subclasses are registered.",
     )
+    schedule_file: Path = Field(Path("schedule.yaml"), description="The schedule file (YAML).")
+    schedule_strict: bool = Field(
+        True, description="Any invalid schedule entry stops start-up; false skips and reports it."
+    )
     concurrency: int = Field(2, ge=1, description="Worker processes per `harvester worker`.")
     prefetch_multiplier: int = Field(1, ge=1, description="Messages each worker process reserves ahead.")
     max_tasks_per_child: int = Field(100, ge=1, description="Tasks a worker process runs before it is replaced.")

@@ -70,10 +70,10 @@ def age(moment: datetime | None) -> str:
 
 def runs_table(rows: list[dict[str, Any]]) -> Table:
     table = Table(header_style="bold", box=None, pad_edge=False)
-    for column in ("run", "collector", "status", "att", "trigger", "queued", "took", "records"):
-        table.add_column(column, no_wrap=True)
-    # The error gets what width is left, cut to one line: `runs show` has the whole message.
-    table.add_column("error", no_wrap=True, overflow="ellipsis", ratio=1, min_width=12)
+    for column in ("run", "collector", "status", "att", "queued", "took", "recs"):
+        table.add_column(column, no_wrap=True, min_width=len(column))
+    # The error takes the width that is left (at least 20), folded: `runs show` has it whole.
+    table.add_column("error", overflow="fold", min_width=20)
     for row in rows:
         error = (
             f"{row['error_category']} in {row['error_phase']}: {row['error_message']}"
@@ -86,7 +86,6 @@ def runs_table(rows: list[dict[str, Any]]) -> Table:
             row["collector"],
             status_text(row["status"]),
             str(row["attempt"]),
-            row["trigger"],
             age(row["queued_at"]),
             took,
             str(row["records"]),

@@ -1,0 +1,119 @@
+"""``schedule check`` and ``schedule show``: the schedule file, checked with line numbers, and its next runs."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+import click
+from rich.markup import escape
+from rich.table import Table
+
+from harvester.cli.context import CliState, fail
+from harvester.errors import ConfigError
+from harvester.registry import Registry
+from harvester.schedule.entries import Schedule, ScheduleEntry, format_duration
+from harvester.schedule.loader import load_schedule
+from harvester.schedule.timing import next_runs
+
+_FILE = click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+
+
+@click.group("schedule")
+@click.pass_context
+def schedule(ctx: click.Context) -> None:
+    """Check the schedule file and show when its entries run next.
+
+    FILE defaults to HARVESTER_SCHEDULE_FILE (schedule.yaml in the current folder).
+    """
+    if ctx.find_object(CliState) is None:  # invoked on its own rather than under `harvester`
+        ctx.obj = CliState()
+        ctx.call_on_close(ctx.obj.close)
+
+
+def _load(state: CliState, file: Path | None) -> tuple[Schedule, Registry]:
+    registry = state.unchecked_app.registry
+    try:
+        return load_schedule(file or state.settings.schedule_file, registry, strict=False), registry
+    except ConfigError as exc:
+        fail(2, str(exc))
+
+
+@schedule.command("check")
+@_FILE
+@click.pass_obj
+def check(state: CliState, file: Path | None) -> None:
+    """Print every problem of FILE as FILE:LINE: message; exit 1 if there is any."""
+    loaded, _ = _load(state, file)
+    for problem in loaded.problems:
+        click.echo(str(problem))
+    if loaded.problems:
+        count = len(loaded.problems)
+        click.echo(f"{count} problem{'s' if count != 1 else ''}", err=True)
+        raise click.exceptions.Exit(1)
+    count = len(loaded.entries)
+    click.echo(f"{count} entr{'ies' if count != 1 else 'y'} OK")
+
+
+@schedule.command("show")
+@_FILE
+@click.option(
+    "--after",
+    "after_text",
+    metavar="DATETIME",
+    help="Show the runs after this moment (ISO 8601; without an offset: in the schedule's time zone). Default: now.",
+)
+@click.pass_obj
+def show(state: CliState, file: Path | None, after_text: str | None) -> None:
+    """Each entry with its next three run times in the schedule's time zone.
+
+    Problems are printed first (to stderr); their entries are left out.
+    """
+    loaded, registry = _load(state, file)
+    for problem in loaded.problems:
+        state.err.print(escape(str(problem)), style="red", highlight=False)
+    after = _after(after_text, loaded)
+    table = Table(header_style="bold", box=None, pad_edge=False, title=f"time zone: {loaded.timezone.key}")
+    for column in ("group", "collector", "params", "schedule", "enabled", "next runs", "freshness"):
+        table.add_column(column, no_wrap=column in ("enabled", "next runs", "freshness"), overflow="fold")
+    for entry in loaded.entries:
+        table.add_row(
+            escape(entry.group),
+            escape(entry.collector),
+            escape(_params_text(entry, registry)),
+            escape(entry.schedule_text),
+            "yes" if entry.enabled else "[dim]no[/]",
+            _next_text(entry, after, loaded) if entry.enabled else "[dim]disabled[/]",
+            format_duration(entry.freshness),
+        )
+    state.console.print(table)
+
+
+def _after(text: str | None, loaded: Schedule) -> datetime:
+    if text is None:
+        return datetime.now(loaded.timezone)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        fail(2, f"bad --after '{text}': expected an ISO 8601 date and time, e.g. 2025-03-30T00:00")
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=loaded.timezone)
+
+
+def _next_text(entry: ScheduleEntry, after: datetime, loaded: Schedule) -> str:
+    runs = next_runs(entry, after, loaded.timezone, 3)
+    seconds = any(run.second for run in runs)
+    return "\n".join(run.strftime("%Y-%m-%d %H:%M" + (":%S" if seconds else "") + " %Z") for run in runs)
+
+
+def _params_text(entry: ScheduleEntry, registry: Registry) -> str:
+    """``repo=boostorg/boost token=**********``: one ``key=value`` per field, secrets masked."""
+    secret = set(registry.get(entry.collector).secret_fields())
+    pairs = []
+    for key, value in entry.params.items():
+        shown = "**********" if key in secret else value
+        pairs.append(f"{key}={shown if isinstance(shown, str) else json.dumps(shown, default=str)}")
+    return " ".join(pairs) or "-"
+
+
+COMMANDS = (schedule,)
