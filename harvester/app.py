@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -19,6 +19,8 @@ from harvester.history.engine import utcnow
 from harvester.history.store import MAX_LOST_ATTEMPTS, NewRun, Outcome, Store
 from harvester.registry import Registry
 from harvester.request import RunRequest, Trigger
+from harvester.schedule.entries import ScheduleEntry
+from harvester.schedule.predicates import should_run
 from harvester.settings import Settings
 
 if TYPE_CHECKING:
@@ -129,6 +131,35 @@ class Harvester:
                 ),
             )
             raise
+
+    def run_batch(
+        self,
+        entries: Sequence[ScheduleEntry],
+        *,
+        stop_on_failure: bool = False,
+        report: Callable[[ScheduleEntry, RunResult | None, str], None] | None = None,
+    ) -> list[RunResult]:
+        """Run schedule entries in this process, one after another in file order (a group's batch).
+
+        An entry whose ``when`` predicate says no is skipped; with ``stop_on_failure`` the entries
+        after a failure are skipped too. ``report`` hears about each entry: its result, or why not.
+        """
+        results: list[RunResult] = []
+        stop_reason = ""
+        for entry in entries:
+            runs, why = (False, stop_reason) if stop_reason else should_run(entry)
+            if not runs:
+                log.info("skipped %s (line %d): %s", entry.collector, entry.line, why)
+                if report is not None:
+                    report(entry, None, why)
+                continue
+            result = self.run_inline(self.request(entry.collector, entry.params, trigger="schedule"))
+            results.append(result)
+            if report is not None:
+                report(entry, result, "")
+            if stop_on_failure and result.exit_code != 0:
+                stop_reason = f"{entry.collector} (line {entry.line}) failed and --stop-on-failure is set"
+        return results
 
     def submit(self, requests: Sequence[RunRequest]) -> list[str]:
         """Record the runs as queued and publish them to the workers; returns the run ids."""

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from harvester.cli.context import CliState, fail
-from harvester.cli.output import age, dumps, print_outcome, status_text
-from harvester.cli.params import describe_params, params_command
+from harvester.cli.output import print_outcome
+from harvester.cli.params import params_command
 from harvester.errors import ConfigError, RegistryError
 from harvester.execution.runner import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, RunResult
 
@@ -147,50 +145,4 @@ def follow(state: CliState, run_id: str, timeout: float | None) -> int:
     return EXIT_CONFIG if row["error_category"] == "config" else EXIT_FAILED
 
 
-@click.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@click.pass_obj
-def list_collectors(state: CliState, as_json: bool) -> None:
-    """Registered collectors with their params and last run."""
-    hv = state.app
-    last = hv.store.last_runs()
-    items: list[dict[str, Any]] = []
-    for cls in hv.registry:
-        run = last.get(cls.name)
-        items.append(
-            {
-                "name": cls.name,
-                "description": cls.description,
-                "params": describe_params(cls.Params),
-                "queue": cls.queue or "harvester",
-                "overlap": cls.overlap,
-                "last_status": run["status"] if run else None,
-                "last_run_at": run["queued_at"].isoformat() if run else None,
-            }
-        )
-    if as_json:
-        click.echo(dumps(items))
-        return
-    table = Table(header_style="bold", box=None, pad_edge=False)
-    for column in ("collector", "description", "params", "last run", "status"):
-        table.add_column(column)
-    for item, cls in zip(items, hv.registry, strict=True):
-        params = (
-            ", ".join(
-                f"{p['name']}{'' if p['required'] else '=' + json.dumps(p['default'], default=str)}"
-                for p in item["params"]
-            )
-            or "-"
-        )
-        run = last.get(cls.name)
-        table.add_row(
-            item["name"],
-            item["description"] or "-",
-            params,
-            age(run["queued_at"]) if run else "never",
-            status_text(run["status"]) if run else "-",
-        )
-    state.console.print(table)
-
-
-COMMANDS = (run, trigger, list_collectors)
+COMMANDS = (run, trigger)

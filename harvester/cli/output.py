@@ -48,8 +48,12 @@ def run_json(row: dict[str, Any]) -> dict[str, Any]:
     return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in data.items() if k in RUN_FIELDS}
 
 
+def _json_default(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
 def dumps(data: Any) -> str:
-    return json.dumps(data, indent=2, default=str)
+    return json.dumps(data, indent=2, default=_json_default)
 
 
 def status_text(status: str) -> str:

@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
+from typing import get_args
 
 import click
 from rich.markup import escape
 from rich.table import Table
 
 from harvester.cli.context import CliState, fail
+from harvester.cli.output import status_text
 from harvester.errors import ConfigError
+from harvester.execution.runner import RunResult
 from harvester.registry import Registry
-from harvester.schedule.entries import Schedule, ScheduleEntry, format_duration
+from harvester.schedule.entries import Kind, Schedule, ScheduleEntry, did_you_mean, format_duration
 from harvester.schedule.loader import load_schedule
 from harvester.schedule.timing import next_runs
 
@@ -116,4 +119,50 @@ def _params_text(entry: ScheduleEntry, registry: Registry) -> str:
     return " ".join(pairs) or "-"
 
 
-COMMANDS = (schedule,)
+@click.command("run-scheduled")
+@click.option("--group", "-g", required=True, help="The group whose batch runs.")
+@click.option(
+    "--schedule", "kind", type=click.Choice(get_args(Kind)), help="Only the group's entries of this kind (e.g. daily)."
+)
+@click.option("--stop-on-failure", is_flag=True, help="After a failure, skip the rest of the batch.")
+@click.option(
+    "--file", "file", type=click.Path(dir_okay=False, path_type=Path), help="[default: HARVESTER_SCHEDULE_FILE]"
+)
+@click.pass_obj
+def run_scheduled(state: CliState, group: str, kind: str | None, stop_on_failure: bool, file: Path | None) -> None:
+    """Run one group's batch now, in this process: its enabled entries in file order, one after another.
+
+    Prints `N succeeded, M failed` and exits with the last failure's code (1, or 2 for a config error).
+    """
+    hv = state.app
+    try:
+        loaded = load_schedule(file or state.settings.schedule_file, hv.registry, strict=state.settings.schedule_strict)
+    except ConfigError as exc:
+        fail(2, str(exc))
+    groups = sorted({e.group for e in loaded.entries})
+    if group not in groups:
+        fail(
+            2, f"no group '{group}' in the schedule{did_you_mean(group, groups)}; groups: {', '.join(groups) or 'none'}"
+        )
+    batch = [e for e in loaded.enabled if e.group == group and (kind is None or e.spec.kind == kind)]
+    results = hv.run_batch(batch, stop_on_failure=stop_on_failure, report=lambda e, r, why: _report(state, e, r, why))
+    failed = [r for r in results if r.exit_code != 0]
+    click.echo(f"{len(results) - len(failed)} succeeded, {len(failed)} failed")
+    raise click.exceptions.Exit(failed[-1].exit_code if failed else 0)
+
+
+def _report(state: CliState, entry: ScheduleEntry, result: RunResult | None, why: str) -> None:
+    where = f"{entry.collector} (line {entry.line})"
+    if result is None:
+        state.console.print(f"{escape(where)}: [magenta]skipped[/]: {escape(why)}", highlight=False)
+        return
+    row = state.app.store.get_run(result.run_id) or {}
+    detail = (
+        f" ({row.get('error_category')} in {row.get('error_phase')}: {row.get('error_message')})"
+        if (result.exit_code)
+        else ""
+    )
+    state.console.print(f"{escape(where)}: {status_text(result.status)}{escape(detail)}", highlight=False)
+
+
+COMMANDS = (schedule, run_scheduled)

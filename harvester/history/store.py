@@ -8,7 +8,7 @@ import os
 import socket
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -89,6 +89,11 @@ class StateWrite:
 
 class StateConflict(Exception):
     """Another run changed this collector's state since it was read."""
+
+
+def _aware(moment: datetime) -> datetime:
+    """Aggregates bypass the column type on SQLite: give the zone back."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def content_hash(payload: Mapping[str, Any]) -> str:
@@ -476,6 +481,16 @@ class Store:
         )
         with self._read.connect() as conn:
             return {r["collector"]: dict(r) for r in conn.execute(query).mappings()}
+
+    def last_successes(self) -> dict[tuple[str, str], datetime]:
+        """When each (collector, params key) last succeeded: the input of freshness."""
+        query = (
+            select(runs.c.collector, runs.c.params_key, func.max(runs.c.finished_at))
+            .where(runs.c.status == "succeeded")
+            .group_by(runs.c.collector, runs.c.params_key)
+        )
+        with self._read.connect() as conn:
+            return {(c, k): _aware(t) for c, k, t in conn.execute(query) if t is not None}
 
     def prune(self, older_than: datetime) -> int:
         """Delete finished runs queued before ``older_than``; returns how many went."""

@@ -48,8 +48,11 @@ def invoke(monkeypatch, tmp_path):
     return run
 
 
-def test_the_group_is_exported_for_registration():
-    assert (schedule,) == COMMANDS
+def test_the_commands_are_registered_on_the_cli():
+    from harvester.cli import cli
+
+    assert all(cli.commands[command.name] is command for command in COMMANDS)
+    assert schedule in COMMANDS
 
 
 def test_check_a_good_file_exits_0(invoke, write):

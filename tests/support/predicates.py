@@ -1,0 +1,9 @@
+"""`when:` predicates for the run-scheduled tests."""
+
+
+def never() -> bool:
+    return False
+
+
+def always() -> bool:
+    return True
