@@ -115,13 +115,7 @@ class Harvester:
         """Run in this process, through the same runner the workers use; retries wait here."""
         self.store.create_runs([self._new_run(request)])
         try:
-            while True:
-                result = self.runner.execute(request, on_progress=on_progress)
-                if result.status not in ("retrying", "deferred"):
-                    return result
-                if on_wait is not None:
-                    on_wait(result)
-                time.sleep(result.retry_in or 0)
+            return self._execute_waiting(request, on_progress, on_wait)
         except KeyboardInterrupt:
             # Recorded as failed, so the reaper does not hand an interrupted CLI run to the workers.
             self.store.abandon(
@@ -131,6 +125,43 @@ class Harvester:
                 ),
             )
             raise
+
+    def _execute_waiting(
+        self, request: RunRequest, on_progress: ProgressCallback | None = None, on_wait: Any = None
+    ) -> RunResult:
+        """Execute a recorded request here until it ends; retries and overlap waits sleep in between."""
+        while True:
+            result = self.runner.execute(request, on_progress=on_progress)
+            if result.status not in ("retrying", "deferred"):
+                return result
+            if on_wait is not None:
+                on_wait(result)
+            time.sleep(result.retry_in or 0)
+
+    def execute_batch(self, requests: Sequence[RunRequest]) -> list[RunResult]:
+        """A worker's half of a scheduled batch: recorded runs, one after another, in order.
+
+        A redelivered batch skips what already finished (the claim drops those deliveries).
+        """
+        return [self._execute_waiting(request) for request in requests]
+
+    def submit_batch(self, requests: Sequence[RunRequest]) -> list[str]:
+        """Record the runs as queued and send them as one batch: one worker runs them in order."""
+        from harvester.dispatch.celery_app import publish_batch
+
+        self.store.create_runs([self._new_run(r) for r in requests])
+        publish_batch(self, requests)
+        return [r.run_id for r in requests]
+
+    def entry_requests(self, entry: ScheduleEntry) -> list[RunRequest]:
+        """The runs of one schedule entry: one, or one per target when its collector has ``targets()``."""
+        targets = self.registry.get(entry.collector).targets()
+        if targets is None:
+            return [self.request(entry.collector, entry.params, trigger="schedule")]
+        return [
+            self.request(entry.collector, {**entry.params, **target.model_dump()}, trigger="schedule")
+            for target in targets
+        ]
 
     def run_batch(
         self,
@@ -153,12 +184,13 @@ class Harvester:
                 if report is not None:
                     report(entry, None, why)
                 continue
-            result = self.run_inline(self.request(entry.collector, entry.params, trigger="schedule"))
-            results.append(result)
-            if report is not None:
-                report(entry, result, "")
-            if stop_on_failure and result.exit_code != 0:
-                stop_reason = f"{entry.collector} (line {entry.line}) failed and --stop-on-failure is set"
+            for request in self.entry_requests(entry):
+                result = self.run_inline(request)
+                results.append(result)
+                if report is not None:
+                    report(entry, result, "")
+                if stop_on_failure and result.exit_code != 0:
+                    stop_reason = f"{entry.collector} (line {entry.line}) failed and --stop-on-failure is set"
         return results
 
     def submit(self, requests: Sequence[RunRequest]) -> list[str]:

@@ -151,6 +151,14 @@ class Collector:
         """Do the work. May return a JSON-able summary, stored as the run's result."""
         raise NotImplementedError(f"{type(self).__name__}.collect() is not implemented")
 
+    @classmethod
+    def targets(cls) -> Iterable[BaseModel] | None:
+        """Params of one run per target for each schedule occurrence (e.g. one per customer).
+
+        Default ``None``: an entry runs once, with its own params.
+        """
+        return None
+
     def after_run(self) -> None:
         """Post-run sync phase (e.g. push what ``collect`` stored into a search index)."""
 

@@ -96,6 +96,7 @@ def _stack_overrides(kind: str, request: pytest.FixtureRequest) -> dict[str, obj
     redis = request.getfixturevalue("redis_url")
     postgres = request.getfixturevalue("postgres_url")
     redis_client.Redis.from_url(redis).flushdb()  # no message of an earlier test reaches this one
+    truncate_history(postgres)  # nor any run, lock or occurrence
     return {"broker_url": redis, "database_url": postgres}
 
 
@@ -126,3 +127,14 @@ def rabbitmq_url() -> str:
     except Exception as exc:
         unavailable(f"RabbitMQ at {RABBITMQ_URL}", exc)
     return RABBITMQ_URL
+
+
+def truncate_history(url: str) -> None:
+    from sqlalchemy import text
+
+    from harvester.history.store import Store
+
+    store = Store(url)
+    with store.engine.begin() as conn:
+        conn.execute(text("TRUNCATE runs, run_attempts, collector_state, records, locks, occurrences"))
+    store.close()

@@ -11,7 +11,7 @@ from rich.console import Console
 
 from harvester import logs
 from harvester.app import Harvester
-from harvester.errors import HarvesterError
+from harvester.errors import ConfigError, HarvesterError
 from harvester.settings import Settings
 
 
@@ -72,3 +72,16 @@ def fail(code: int, message: str = "") -> NoReturn:
     if message:
         click.echo(f"error: {message}", err=True)
     raise click.exceptions.Exit(code)
+
+
+def check_schedule(state: CliState) -> None:
+    """Strict mode: a process that would run the schedule refuses to start on a bad file."""
+    from harvester.schedule.loader import load_schedule
+
+    settings = state.settings
+    if not settings.schedule_strict or not settings.schedule_file.exists():
+        return
+    try:
+        load_schedule(settings.schedule_file, state.unchecked_app.registry, strict=True)
+    except ConfigError as exc:
+        fail(2, f"the schedule file has problems; nothing started:\n{exc}")

@@ -11,9 +11,11 @@ from types import FrameType
 
 import click
 
-from harvester.cli.context import CliState
+from harvester.cli.context import CliState, check_schedule, fail
 from harvester.collector import Collector
 from harvester.dispatch.celery_app import DEFAULT_QUEUE
+from harvester.dispatch.scheduler import ScheduleDispatcher, make_scheduler_class
+from harvester.errors import ConfigError
 
 
 @click.command()
@@ -25,6 +27,7 @@ from harvester.dispatch.celery_app import DEFAULT_QUEUE
 def worker(state: CliState, concurrency: int | None, queues: str, pool: str, loglevel: str | None) -> None:
     """Start a Celery worker that runs collectors."""
     hv = state.app
+    check_schedule(state)
     argv = [
         "worker",
         "--pool",
@@ -45,11 +48,25 @@ def worker(state: CliState, concurrency: int | None, queues: str, pool: str, log
 @click.option("--loglevel", "-l", default=None, help="Log level [default: HARVESTER_LOG_LEVEL].")
 @click.pass_obj
 def beat(state: CliState, loglevel: str | None) -> None:
-    """Start the scheduler (Celery beat). Today it runs the lost-run reaper every HARVESTER_LOST_AFTER / 2 s."""
+    """Start the scheduler (Celery beat): the schedule file's entries and the lost-run reaper.
+
+    The file (HARVESTER_SCHEDULE_FILE) is re-read within a second of an edit, or on SIGHUP; a broken
+    edit keeps the last good schedule running. In strict mode a bad file stops start-up.
+    """
     hv = state.app
     hv.settings.data_dir.mkdir(parents=True, exist_ok=True)
+    dispatcher = None
+    if hv.settings.schedule_file.exists():
+        try:
+            dispatcher = ScheduleDispatcher(hv, hv.settings.schedule_file, strict=hv.settings.schedule_strict)
+        except ConfigError as exc:
+            fail(2, f"the schedule file has problems; nothing started:\n{exc}")
+    else:
+        state.err.print(f"no schedule file at {hv.settings.schedule_file}: only the reaper runs")
     hv.celery.Beat(
-        loglevel=loglevel or hv.settings.log_level, schedule=str(hv.settings.data_dir.resolve() / "beat-schedule")
+        scheduler=make_scheduler_class(dispatcher),
+        loglevel=loglevel or hv.settings.log_level,
+        schedule=str(hv.settings.data_dir.resolve() / "beat-schedule"),
     ).run()
 
 
@@ -83,6 +100,7 @@ def up(state: CliState, no_examples: bool) -> None:
     broker under ./.harvester, no server to install.
     """
     hv = state.unchecked_app
+    check_schedule(state)
     hv.store.upgrade()  # `up` is the one-machine stack: it migrates whatever database it is given
     where = "embedded (no server)" if hv.settings.embedded else hv.settings.effective_broker_url
     state.console.print(f"[bold]harvester up[/]: broker {where}; history {hv.store.engine.url!r}")

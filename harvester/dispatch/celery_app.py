@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 RUN_TASK = "harvester.run"
 REAP_TASK = "harvester.reap"
+BATCH_TASK = "harvester.batch"
 DEFAULT_QUEUE = "harvester"
 #: Seconds between polls of the embedded file broker: a poll is one listdir, cheap when idle, prompt when busy.
 EMBEDDED_POLLING_INTERVAL = 0.02
@@ -111,6 +112,12 @@ def _register_tasks(app: Celery, hv: Harvester) -> None:
             raise result.error
         return {"run_id": result.run_id, "status": result.status}
 
+    @app.task(name=BATCH_TASK, shared=False, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+    def batch(task: Task[Any, Any], body: dict[str, Any]) -> list[str]:
+        """A schedule group's due entries, one after another in file order, on this worker."""
+        results = hv.execute_batch([RunRequest.from_message(message) for message in body["runs"]])
+        return [result.status for result in results]
+
     @app.task(name=REAP_TASK, shared=False, ignore_result=True)
     def reap() -> int:
         """Close runs whose worker died: re-enqueue them, or fail them when that is not possible."""
@@ -135,3 +142,16 @@ def publish(hv: Harvester, requests: list[RunRequest] | tuple[RunRequest, ...] |
                 ignore_result=True,
                 **options,
             )
+
+
+def publish_batch(hv: Harvester, requests: list[RunRequest] | tuple[RunRequest, ...] | Any) -> None:
+    """Send recorded runs as one batch message; its time limit is the sum of its collectors' limits."""
+    limit = sum(hv.registry.get(r.collector).time_limit or hv.settings.task_time_limit for r in requests)
+    hv.celery.send_task(
+        BATCH_TASK,
+        args=[{"runs": [r.to_message() for r in requests]}],
+        queue=DEFAULT_QUEUE,
+        soft_time_limit=limit,
+        time_limit=limit + 30,
+        ignore_result=True,
+    )

@@ -123,6 +123,16 @@ records = Table(
     UniqueConstraint("collector", "key"),
 )
 
+occurrences = Table(
+    "occurrences",
+    metadata,
+    Column("entry_key", String(255), primary_key=True),
+    Column("due_at", UTCDateTime, primary_key=True),
+    Column("dispatched_at", UTCDateTime, nullable=False),
+    Column("run_id", String(36)),
+    Column("note", Text),
+)
+
 locks = Table(
     "locks",
     metadata,

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, RowMapping, Update, and_, bindparam, delete, 
 from sqlalchemy.dialects import postgresql, sqlite
 
 from harvester.history.engine import READ_ONLY, make_engine, normalise_url, utcnow
-from harvester.history.models import collector_state, records, run_attempts, runs
+from harvester.history.models import collector_state, occurrences, records, run_attempts, runs
 
 FINISHED = ("succeeded", "failed", "skipped")
 WAITING = ("queued", "retrying")
@@ -498,6 +498,32 @@ class Store:
             old = select(runs.c.id).where(runs.c.queued_at < older_than, runs.c.status.in_(FINISHED))
             conn.execute(delete(run_attempts).where(run_attempts.c.run_id.in_(old)))
             return conn.execute(delete(runs).where(runs.c.queued_at < older_than, runs.c.status.in_(FINISHED))).rowcount
+
+    # -- schedule occurrences ----------------------------------------------------------------
+
+    def claim_occurrence(self, entry_key: str, due_at: datetime, *, run_id: str | None, note: str | None) -> bool:
+        """Record that this occurrence was dispatched; False when another scheduler already did."""
+        stmt = (
+            self._insert(occurrences)
+            .values(entry_key=entry_key, due_at=due_at, dispatched_at=utcnow(), run_id=run_id, note=note)
+            .on_conflict_do_nothing()
+            .returning(occurrences.c.entry_key)
+        )
+        with self._single.begin() as conn:
+            return conn.execute(stmt).first() is not None
+
+    def last_occurrences(self) -> dict[str, datetime]:
+        """The latest dispatched occurrence of each schedule entry (where a restarted scheduler resumes)."""
+        query = select(occurrences.c.entry_key, func.max(occurrences.c.due_at)).group_by(occurrences.c.entry_key)
+        with self._read.connect() as conn:
+            return {key: _aware(due_at) for key, due_at in conn.execute(query)}
+
+    def occurrences(self, entry_key: str | None = None) -> list[dict[str, Any]]:
+        query = select(occurrences).order_by(occurrences.c.due_at)
+        if entry_key is not None:
+            query = query.where(occurrences.c.entry_key == entry_key)
+        with self._read.connect() as conn:
+            return [dict(r) for r in conn.execute(query).mappings()]
 
     # -- state -----------------------------------------------------------------------------
 

@@ -38,6 +38,10 @@ groups:
     tasks:
       - collector: config_fail
         schedule: daily
+  customers:
+    tasks:
+      - collector: per_customer
+        schedule: daily
 """
 
 
@@ -101,3 +105,10 @@ def test_list_shows_schedule_next_run_and_freshness(invoke):
     table = invoke("list").output
     assert "daily at 00:05" in table
     assert "fresh" in table
+
+
+def test_targets_run_once_each(invoke):
+    result = invoke("run-scheduled", "--group", "customers")
+    assert result.exit_code == 0
+    assert "2 succeeded, 0 failed" in result.output
+    assert sorted(r["result"] for r in history(invoke)) == ["acme", "globex"]

@@ -28,7 +28,7 @@ def store(request, tmp_path):
     else:
         made = Store(request.getfixturevalue("postgres_url"))
         with made.engine.begin() as conn:
-            conn.execute(text("TRUNCATE runs, run_attempts, collector_state, records, locks"))
+            conn.execute(text("TRUNCATE runs, run_attempts, collector_state, records, locks, occurrences"))
     yield made
     made.close()
 

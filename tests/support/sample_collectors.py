@@ -129,3 +129,19 @@ class TooSlow(Collector):
 
     def collect(self) -> None:
         time.sleep(10)
+
+
+class PerCustomer(Collector):
+    """One run per customer at each occurrence (the seed-003 flow)."""
+
+    name = "per_customer"
+
+    class Params(Tokened):
+        customer: str = ""
+
+    @classmethod
+    def targets(cls) -> list[BaseModel]:
+        return [cls.Params(customer=name) for name in ("acme", "globex")]
+
+    def collect(self) -> str:
+        return self.params.customer

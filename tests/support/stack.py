@@ -73,6 +73,7 @@ class Stack:
             "lock_ttl": 4.0,
             "retry_delay": 0.2,
             "concurrency": 2,
+            "schedule_file": folder / "schedule.yaml",
         }
         values.update(overrides)
         self.settings = Settings(**values)
@@ -94,7 +95,7 @@ class Stack:
         return worker.wait_ready() if ready else worker
 
     def beat(self) -> Beat:
-        beat = Beat(self.env, self.folder / "beat.log")
+        beat = Beat(self.env, self.folder / f"beat-{len(self.workers)}.log")
         self.workers.append(beat)
         return beat
 

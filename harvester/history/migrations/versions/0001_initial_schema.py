@@ -33,6 +33,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("key", name=op.f("pk_locks")),
     )
     op.create_table(
+        "occurrences",
+        sa.Column("entry_key", sa.String(length=255), nullable=False),
+        sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("dispatched_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("run_id", sa.String(length=36), nullable=True),
+        sa.Column("note", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("entry_key", "due_at", name=op.f("pk_occurrences")),
+    )
+    op.create_table(
         "records",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("collector", sa.String(length=200), nullable=False),
@@ -111,6 +120,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_runs_collector_queued_at"))
 
     op.drop_table("runs")
+    op.drop_table("occurrences")
     op.drop_table("records")
     op.drop_table("locks")
     op.drop_table("collector_state")

@@ -1,0 +1,164 @@
+"""ScheduleDispatcher.tick(now): each occurrence once, across schedulers and downtime (time passed in)."""
+
+from __future__ import annotations
+
+import textwrap
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from harvester import Harvester, Settings
+from harvester.dispatch.scheduler import ScheduleDispatcher
+from harvester.errors import ConfigError
+
+T0 = datetime(2026, 3, 2, 12, 0, 0, tzinfo=UTC)
+SCHEDULE = """
+groups:
+  fast:
+    tasks:
+      - collector: ok
+        schedule: every 10s
+        params: {value: 1}
+      - collector: ok
+        schedule: every 10s
+        params: {value: 2}
+      - collector: ok
+        schedule: every 10s
+        enabled: false
+        params: {value: 3}
+      - collector: ok
+        schedule: every 10s
+        when: predicates:never
+        params: {value: 4}
+  daily:
+    tasks:
+      - collector: ok
+        schedule: daily
+        at: "03:00"
+        params: {value: 5}
+"""
+
+
+@pytest.fixture
+def hv(tmp_path):
+    made = Harvester(Settings(data_dir=tmp_path / "data", collectors=["sample_collectors"]))
+    made.store.upgrade()
+    yield made
+    made.close()
+
+
+class Recorder:
+    """Stands in for publishing: what would have been sent, batch by batch."""
+
+    def __init__(self, hv: Harvester) -> None:
+        self.hv = hv
+        self.batches: list[list[tuple[str, int]]] = []
+
+    def __call__(self, requests):
+        self.batches.append([(r.collector, r.params["value"]) for r in requests])
+        return [r.run_id for r in requests]
+
+
+def dispatcher(hv, tmp_path, text=SCHEDULE):
+    path = tmp_path / "schedule.yaml"
+    path.write_text(textwrap.dedent(text))
+    recorder = Recorder(hv)
+    return ScheduleDispatcher(hv, path, strict=True, submit=recorder), recorder
+
+
+def test_due_entries_go_out_once_per_occurrence_as_one_batch_per_group(hv, tmp_path):
+    first, sent = dispatcher(hv, tmp_path)
+    first.tick(T0 + timedelta(seconds=1))  # start: nothing is due yet
+    assert sent.batches == []
+    first.tick(T0 + timedelta(seconds=10))
+    assert sent.batches == [[("ok", 1), ("ok", 2)]]  # file order; disabled and when=false left out
+    first.tick(T0 + timedelta(seconds=11))  # same occurrence: nothing new
+    assert len(sent.batches) == 1
+    first.tick(T0 + timedelta(seconds=20))
+    assert len(sent.batches) == 2
+    notes = [o["note"] for o in hv.store.occurrences() if o["note"]]
+    assert notes == ["when predicate predicates:never returned false"] * 2
+
+
+def test_a_second_scheduler_never_dispatches_the_same_occurrence(hv, tmp_path):
+    first, sent_first = dispatcher(hv, tmp_path)
+    second, sent_second = dispatcher(hv, tmp_path)
+    for tick in (1, 10, 20, 30):
+        now = T0 + timedelta(seconds=tick)
+        second.tick(now + timedelta(milliseconds=5))
+        first.tick(now)
+    assert len(sent_first.batches) + len(sent_second.batches) == 3
+    assert len(hv.store.occurrences()) == 3 * 3  # three entries (incl. the skipped one) x three occurrences
+
+
+def test_after_downtime_a_missed_occurrence_runs_once(hv, tmp_path):
+    before, sent_before = dispatcher(hv, tmp_path)
+    before.tick(T0 + timedelta(seconds=1))
+    before.tick(T0 + timedelta(seconds=10))
+    assert len(sent_before.batches) == 1
+    # down for two days: many `every 10s` ticks and two 03:00 occurrences were missed
+    after, sent_after = dispatcher(hv, tmp_path)
+    after.tick(T0 + timedelta(days=2, seconds=5))
+    assert sorted(sent_after.batches) == [[("ok", 1), ("ok", 2)]]  # the 10s entries once
+    after.tick(T0 + timedelta(days=2, hours=15, seconds=1))  # past 03:00 of day 3
+    assert [("ok", 5)] in sent_after.batches
+
+
+def test_a_new_entry_does_not_fire_for_the_past(hv, tmp_path):
+    only_daily, sent = dispatcher(
+        hv, tmp_path, SCHEDULE.split("  fast:")[0] + SCHEDULE.split("        params: {value: 4}")[1]
+    )
+    only_daily.tick(T0)  # 12:00, 03:00 already passed today
+    assert sent.batches == []
+
+
+def test_edits_are_picked_up_and_a_broken_edit_keeps_the_last_good_schedule(hv, tmp_path):
+    running, sent = dispatcher(hv, tmp_path)
+    path = tmp_path / "schedule.yaml"
+    path.write_text(
+        textwrap.dedent(SCHEDULE).replace("every 10s\n        enabled: false", "every 10s\n        enabled: true")
+    )
+    running.reload_requested = True  # what SIGHUP does; an mtime change does the same
+    running.reload_if_changed()
+    running.tick(T0 + timedelta(seconds=1))
+    running.tick(T0 + timedelta(seconds=10))
+    assert sent.batches == [[("ok", 1), ("ok", 2), ("ok", 3)]]
+    path.write_text("groups: [broken")
+    running.reload_requested = True
+    running.reload_if_changed()
+    assert running.error is not None
+    assert "schedule.yaml:1:" in running.error
+    running.tick(T0 + timedelta(seconds=20))
+    assert sent.batches[-1] == [("ok", 1), ("ok", 2), ("ok", 3)]
+
+
+def test_strict_start_up_refuses_a_bad_file(hv, tmp_path):
+    with pytest.raises(ConfigError, match=r"schedule.yaml:5: unknown collector 'okk'"):
+        dispatcher(
+            hv,
+            tmp_path,
+            SCHEDULE.replace(
+                "collector: ok\n        schedule: every 10s\n        params: {value: 1}",
+                "collector: okk\n        schedule: every 10s\n        params: {value: 1}",
+            ),
+        )
+
+
+def test_an_entry_with_targets_fans_out_to_one_run_per_target(hv, tmp_path):
+    text = """
+    groups:
+      customers:
+        tasks:
+          - collector: per_customer
+            schedule: every 10s
+    """
+    path = tmp_path / "schedule.yaml"
+    path.write_text(textwrap.dedent(text))
+    sent: list[list[str]] = []
+    fan = ScheduleDispatcher(
+        hv, path, strict=True, submit=lambda rs: sent.append([r.params["customer"] for r in rs]) or []
+    )
+    fan.tick(T0 + timedelta(seconds=1))
+    fan.tick(T0 + timedelta(seconds=10))
+    assert sent == [["acme", "globex"]]
+    assert len(hv.store.occurrences()) == 1
