@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -156,11 +157,10 @@ class Harvester:
     def entry_requests(self, entry: ScheduleEntry) -> list[RunRequest]:
         """The runs of one schedule entry: one, or one per target when its collector has ``targets()``."""
         targets = self.registry.get(entry.collector).targets()
-        if targets is None:
-            return [self.request(entry.collector, entry.params, trigger="schedule")]
+        param_sets = [entry.params] if targets is None else [{**entry.params, **t.model_dump()} for t in targets]
         return [
-            self.request(entry.collector, {**entry.params, **target.model_dump()}, trigger="schedule")
-            for target in targets
+            replace(self.request(entry.collector, params, trigger="schedule"), queue=entry.queue, overlap=entry.overlap)
+            for params in param_sets
         ]
 
     def run_batch(

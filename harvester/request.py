@@ -23,6 +23,8 @@ class RunRequest:
     run_id: str = field(default_factory=new_run_id)
     parent_run_id: str | None = None
     force: bool = False
+    queue: str | None = None  # overrides the collector's `queue` (a schedule entry's `queue:`)
+    overlap: Literal["skip", "queue"] | None = None  # overrides the collector's `overlap`
 
     def to_message(self) -> dict[str, Any]:
         """JSON body of the Celery task message."""

@@ -16,6 +16,7 @@ from harvester.collector import Collector
 from harvester.dispatch.celery_app import DEFAULT_QUEUE
 from harvester.dispatch.scheduler import ScheduleDispatcher, make_scheduler_class
 from harvester.errors import ConfigError
+from harvester.schedule.loader import load_schedule
 
 
 @click.command()
@@ -105,7 +106,7 @@ def up(state: CliState, no_examples: bool) -> None:
     where = "embedded (no server)" if hv.settings.embedded else hv.settings.effective_broker_url
     state.console.print(f"[bold]harvester up[/]: broker {where}; history {hv.store.engine.url!r}")
     state.console.print(f"collectors: {', '.join(hv.registry.names()) or 'none'}. Ctrl-C stops everything.")
-    queues = sorted({DEFAULT_QUEUE, *(cls.queue for cls in hv.registry if cls.queue)})
+    queues = sorted({DEFAULT_QUEUE, *(cls.queue for cls in hv.registry if cls.queue), *_entry_queues(state)})
     children = [_spawn("worker", "--queues", ",".join(queues)), _spawn("beat")]
     stopping = False
 
@@ -129,6 +130,15 @@ def up(state: CliState, no_examples: bool) -> None:
     state.console.print("stopping worker and scheduler...")
     _stop_all(children)
     raise click.exceptions.Exit(code)
+
+
+def _entry_queues(state: CliState) -> set[str]:
+    """Queues named by schedule entries, so `up`'s worker consumes what `up`'s scheduler sends."""
+    path = state.settings.schedule_file
+    if not path.exists():
+        return set()
+    loaded = load_schedule(path, state.unchecked_app.registry, strict=False)
+    return {entry.queue for entry in loaded.entries if entry.queue}
 
 
 def _runs_bare(cls: type[Collector]) -> bool:

@@ -130,7 +130,7 @@ def publish(hv: Harvester, requests: list[RunRequest] | tuple[RunRequest, ...] |
     with app.producer_or_acquire() as producer:
         for request in requests:
             cls = hv.registry.get(request.collector)
-            options: dict[str, Any] = {"queue": cls.queue or DEFAULT_QUEUE}
+            options: dict[str, Any] = {"queue": request.queue or cls.queue or DEFAULT_QUEUE}
             if cls.time_limit is not None:
                 options.update(soft_time_limit=cls.time_limit, time_limit=cls.time_limit + 30)
             # History is the result store: no result subscription per message (ignore_result).
@@ -145,12 +145,13 @@ def publish(hv: Harvester, requests: list[RunRequest] | tuple[RunRequest, ...] |
 
 
 def publish_batch(hv: Harvester, requests: list[RunRequest] | tuple[RunRequest, ...] | Any) -> None:
-    """Send recorded runs as one batch message; its time limit is the sum of its collectors' limits."""
+    """Send recorded runs as one batch message to the first run's queue; its time limit is the sum of
+    its collectors' limits."""
     limit = sum(hv.registry.get(r.collector).time_limit or hv.settings.task_time_limit for r in requests)
     hv.celery.send_task(
         BATCH_TASK,
         args=[{"runs": [r.to_message() for r in requests]}],
-        queue=DEFAULT_QUEUE,
+        queue=requests[0].queue or hv.registry.get(requests[0].collector).queue or DEFAULT_QUEUE,
         soft_time_limit=limit,
         time_limit=limit + 30,
         ignore_result=True,

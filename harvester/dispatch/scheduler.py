@@ -50,6 +50,7 @@ class ScheduleDispatcher:
         self.schedule = self._load()  # raises ScheduleError at start-up in strict mode
         self._mtime = self._stat()
         self._last: dict[str, datetime] = {}
+        self._keys: dict[tuple[str, int], str] = {}
         self._started: datetime | None = None
         self.reload_requested = False
         self.error: str | None = None
@@ -74,6 +75,7 @@ class ScheduleDispatcher:
         self._mtime, self.reload_requested = mtime, False
         try:
             self.schedule = self._load()
+            self._keys.clear()
             self.error = None
             log.info("schedule reloaded from %s: %d entries", self.path, len(self.schedule.entries))
         except ConfigError as exc:
@@ -111,8 +113,13 @@ class ScheduleDispatcher:
         return requests
 
     def _key(self, entry: ScheduleEntry) -> str:
-        collector, params_key = entry_key(entry, self.hv.registry)
-        return f"{entry.group}:{collector}:{params_key}"
+        """Stable across edits that move the entry; computed once per loaded schedule."""
+        position = (entry.group, entry.index)
+        key = self._keys.get(position)
+        if key is None:
+            collector, params_key = entry_key(entry, self.hv.registry)
+            key = self._keys[position] = f"{entry.group}:{collector}:{params_key}"
+        return key
 
 
 def make_scheduler_class(dispatcher: ScheduleDispatcher | None) -> type[PersistentScheduler]:

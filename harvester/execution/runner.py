@@ -167,7 +167,7 @@ class Runner:
     def _overlap(self, request: RunRequest, cls: type[Collector], attempt: int, lock_key: str) -> RunResult:
         holder = self.locks.holder(lock_key)
         message = f"{cls.name} with these params is already running (run {holder})"
-        if cls.overlap == "queue":
+        if (request.overlap or cls.overlap) == "queue":
             self.store.finish(request.run_id, attempt, Outcome("queued", error_message=message))
             return RunResult(request.run_id, "deferred", attempt, retry_in=self.config.queue_wait)
         self.store.finish(request.run_id, attempt, Outcome("skipped", error_message=f"skipped: {message}"))

@@ -162,3 +162,22 @@ def test_an_entry_with_targets_fans_out_to_one_run_per_target(hv, tmp_path):
     fan.tick(T0 + timedelta(seconds=10))
     assert sent == [["acme", "globex"]]
     assert len(hv.store.occurrences()) == 1
+
+
+def test_entry_queue_and_overlap_override_the_collectors(hv, tmp_path):
+    text = """
+    groups:
+      g:
+        tasks:
+          - collector: ok
+            schedule: every 10s
+            queue: nightly
+            overlap: queue
+    """
+    path = tmp_path / "schedule.yaml"
+    path.write_text(textwrap.dedent(text))
+    sent = []
+    overriding = ScheduleDispatcher(hv, path, strict=True, submit=lambda rs: sent.extend(rs) or [])
+    overriding.tick(T0 + timedelta(seconds=1))
+    overriding.tick(T0 + timedelta(seconds=10))
+    assert [(r.queue, r.overlap) for r in sent] == [("nightly", "queue")]
