@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from harvester.collector import Collector
 from harvester.execution.context import ProgressCallback
 from harvester.execution.heartbeat import Heartbeat
 from harvester.execution.locks import DatabaseLocks, Locks, RedisLocks
@@ -240,6 +239,3 @@ class Harvester:
         if self.store.lost_attempts(run["id"]) >= MAX_LOST_ATTEMPTS:
             return f"worker lost {MAX_LOST_ATTEMPTS} times"
         return None
-
-    def collectors(self) -> Iterable[type[Collector]]:
-        return iter(self.registry)

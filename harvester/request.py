@@ -6,7 +6,7 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-Trigger = Literal["cli", "api", "schedule", "parent", "reaper"]
+Trigger = Literal["cli", "api", "schedule", "parent"]
 
 
 def new_run_id() -> str:

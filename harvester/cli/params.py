@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import enum
 import json
-import types
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Any, get_args, get_origin
 
 import click
 from pydantic import BaseModel, SecretBytes, SecretStr
@@ -13,6 +12,8 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from harvester.collector import Collector
+from harvester.fields import TEXT_TYPES, choices, strip_optional
+from harvester.fields import decode as decode_text
 
 _SCALARS: dict[Any, click.ParamType[Any]] = {
     int: click.INT,
@@ -21,24 +22,6 @@ _SCALARS: dict[Any, click.ParamType[Any]] = {
     SecretStr: click.STRING,
     SecretBytes: click.STRING,
 }
-_TEXT = (str, SecretStr, SecretBytes)
-
-
-def _strip_optional(annotation: Any) -> Any:
-    if get_origin(annotation) in (Union, types.UnionType):
-        args = [a for a in get_args(annotation) if a is not type(None)]
-        if len(args) == 1:
-            return args[0]
-    return annotation
-
-
-def _choices(annotation: Any) -> dict[str, Any] | None:
-    """Command-line text -> value of a ``Literal`` or ``Enum`` field (``Literal[1, 2]`` must get ``1``, not ``"1"``)."""
-    if get_origin(annotation) is Literal:
-        return {str(v): v for v in get_args(annotation)}
-    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
-        return {str(m.value): m.value for m in annotation}
-    return None
 
 
 def _to_value(choices: dict[str, Any]) -> Any:
@@ -47,7 +30,7 @@ def _to_value(choices: dict[str, Any]) -> Any:
 
 def _option_for(name: str, field: FieldInfo) -> click.Option | None:
     """An option for a field a command line can express; None for nested/complex ones (use --param)."""
-    annotation = _strip_optional(field.annotation)
+    annotation = strip_optional(field.annotation)
     flag = "--" + name.replace("_", "-")
     default = None if field.default is PydanticUndefined else field.default
     shown = None if isinstance(default, SecretStr | SecretBytes) else default  # never print a secret default
@@ -63,12 +46,12 @@ def _option_for(name: str, field: FieldInfo) -> click.Option | None:
             default=None,
             help=help_text or None,
         )
-    if get_origin(annotation) is list and _strip_optional(get_args(annotation)[0]) in _SCALARS:
-        item = _SCALARS[_strip_optional(get_args(annotation)[0])]
+    if get_origin(annotation) is list and strip_optional(get_args(annotation)[0]) in _SCALARS:
+        item = _SCALARS[strip_optional(get_args(annotation)[0])]
         return click.Option([flag, name], type=item, multiple=True, default=None, help=help_text or None)
-    choices = _choices(annotation)
-    if choices is not None:
-        choice: click.ParamType[Any] = click.Choice(list(choices))
+    options = choices(annotation)
+    if options is not None:
+        choice: click.ParamType[Any] = click.Choice(list(options))
     elif annotation in _SCALARS:
         choice = _SCALARS[annotation]
     else:
@@ -78,7 +61,7 @@ def _option_for(name: str, field: FieldInfo) -> click.Option | None:
         type=choice,
         default=None,
         help=help_text or None,
-        callback=_to_value(choices) if choices is not None else None,
+        callback=_to_value(options) if options is not None else None,
     )
 
 
@@ -98,17 +81,8 @@ def parse_param_pairs(pairs: tuple[str, ...] | list[str], *, decode: bool = True
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise click.BadParameter(f"expected key=value, got {pair!r}", param_hint="--param")
-        params[key.strip().replace("-", "_")] = _decode(value) if decode else value
+        params[key.strip().replace("-", "_")] = decode_text(value) if decode else value
     return params
-
-
-def _decode(value: str) -> Any:
-    if value[:1] in "[{" or value in ("true", "false", "null"):
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            return value
-    return value
 
 
 def collect_params(cls: type[Collector], parsed: dict[str, Any], pairs: tuple[str, ...]) -> dict[str, Any]:
@@ -116,7 +90,7 @@ def collect_params(cls: type[Collector], parsed: dict[str, Any], pairs: tuple[st
     params = parse_param_pairs(pairs)
     fields = cls.Params.model_fields
     for name, raw in parse_param_pairs(pairs, decode=False).items():
-        if name in fields and _strip_optional(fields[name].annotation) in _TEXT:
+        if name in fields and strip_optional(fields[name].annotation) in TEXT_TYPES:
             params[name] = raw  # a text field keeps "true", "null" or "[x]" as typed
     known = set(fields)
     for name, value in parsed.items():

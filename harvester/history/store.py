@@ -418,11 +418,6 @@ class Store:
             row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
             return dict(row) if row else None
 
-    def get_run_by_task(self, task_id: str) -> dict[str, Any] | None:
-        with self._read.connect() as conn:
-            row = conn.execute(select(runs).where(runs.c.task_id == task_id)).mappings().first()
-            return dict(row) if row else None
-
     def list_runs(
         self,
         *,

@@ -9,49 +9,21 @@ Written without click so the schedule layer needs no CLI library.
 
 from __future__ import annotations
 
-import enum
-import json
-import types
 from collections.abc import Sequence
-from typing import Any, Literal, Union, get_args, get_origin
-
-from pydantic import SecretBytes, SecretStr
+from typing import Any, get_args, get_origin
 
 from harvester.collector import Collector
+from harvester.fields import TEXT_TYPES, choices, decode, strip_optional
 from harvester.schedule.entries import did_you_mean
-
-_TEXT = (str, SecretStr, SecretBytes)
-
-
-def _strip_optional(annotation: Any) -> Any:
-    if get_origin(annotation) in (Union, types.UnionType):
-        args = [a for a in get_args(annotation) if a is not type(None)]
-        if len(args) == 1:
-            return args[0]
-    return annotation
 
 
 def _from_text(annotation: Any, text: str) -> Any:
     """A ``Literal``/``Enum`` choice by its text (``Literal[1, 2]`` wants ``1``, not ``"1"``); else the text."""
-    annotation = _strip_optional(annotation)
+    annotation = strip_optional(annotation)
     if get_origin(annotation) is list:
-        annotation = _strip_optional(get_args(annotation)[0])
-    if get_origin(annotation) is Literal:
-        choices = {str(v): v for v in get_args(annotation)}
-    elif isinstance(annotation, type) and issubclass(annotation, enum.Enum):
-        choices = {str(m.value): m.value for m in annotation}
-    else:
-        return text
-    return choices.get(text, text)
-
-
-def _decode(value: str) -> Any:
-    if value[:1] in "[{" or value in ("true", "false", "null"):
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            return value
-    return value
+        annotation = strip_optional(get_args(annotation)[0])
+    options = choices(annotation)
+    return text if options is None else options.get(text, text)
 
 
 class _Parser:
@@ -82,7 +54,7 @@ class _Parser:
 
     def _is_flag(self, option: str) -> bool:
         name = self.options.get(option) or self.options.get("--" + option.removeprefix("--no-"))
-        return name is not None and _strip_optional(self.fields[name].annotation) is bool
+        return name is not None and strip_optional(self.fields[name].annotation) is bool
 
     def _check_known(self, option: str) -> None:
         if option == "--param" or option in self.options:
@@ -100,7 +72,7 @@ class _Parser:
 
     def _value(self, name: str, text: str) -> None:
         value = _from_text(self.fields[name].annotation, text)
-        if get_origin(_strip_optional(self.fields[name].annotation)) is list:
+        if get_origin(strip_optional(self.fields[name].annotation)) is list:
             self.params.setdefault(name, []).append(value)
         else:
             self.params[name] = value
@@ -111,8 +83,8 @@ class _Parser:
             raise ValueError(f"--param expects key=value, got '{pair}'")
         name = key.strip().replace("-", "_")
         field = self.fields.get(name)
-        text_field = field is not None and _strip_optional(field.annotation) in _TEXT
-        self.pairs[name] = value if text_field else _decode(value)
+        text_field = field is not None and strip_optional(field.annotation) in TEXT_TYPES
+        self.pairs[name] = value if text_field else decode(value)
 
 
 def parse_cli_args(cls: type[Collector], args: Sequence[str]) -> dict[str, Any]:
