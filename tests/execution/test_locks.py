@@ -13,7 +13,7 @@ from harvester.history.store import Store
 
 @pytest.fixture(params=["redis", "sqlite", "postgresql"])
 def locks(request, tmp_path):
-    ttl = 0.5
+    ttl = 1.5
     if request.param == "redis":
         yield RedisLocks(request.getfixturevalue("redis_url"), ttl, prefix=f"test:{uuid.uuid4()}:")
         return
@@ -40,10 +40,10 @@ def test_one_holder_at_a_time_reentrant_for_the_same_owner(locks):
 def test_lock_expires_unless_renewed(locks):
     key = str(uuid.uuid4())
     assert locks.acquire(key, "run-1")
-    time.sleep(0.3)
+    time.sleep(0.9)
     assert locks.renew(key, "run-1")
-    time.sleep(0.3)
-    assert not locks.acquire(key, "run-2")  # renewed 0.3 s ago, ttl 0.5 s
-    time.sleep(0.4)
+    time.sleep(0.9)  # past the first expiry (1.5 s), well before the renewed one (2.4 s)
+    assert not locks.acquire(key, "run-2")
+    time.sleep(1.2)
     assert locks.acquire(key, "run-2")  # expired: its holder stopped renewing
     assert not locks.renew(key, "run-1")
