@@ -60,7 +60,7 @@ def test_every_2s_entry_runs_at_its_cadence_and_a_group_runs_in_order(scheduled)
     cadence = runs_of(stack, "cadence")
     assert {r["trigger"] for r in cadence} == {"schedule"}
     gaps = [(b["queued_at"] - a["queued_at"]).total_seconds() for a, b in itertools.pairwise(cadence)]
-    assert all(1.0 <= gap <= 3.5 for gap in gaps[:3]), gaps
+    assert all(1.0 <= gap <= 4.5 for gap in gaps[:3]), gaps  # every 2 s, give or take a beat tick
     wait_until(lambda: any(r["status"] == "succeeded" for r in runs_of(stack, "second")))
     first = next(r for r in runs_of(stack, "first") if r["status"] == "succeeded")
     second = next(r for r in runs_of(stack, "second") if r["status"] == "succeeded")
