@@ -17,7 +17,7 @@ from celery import Celery
 from pydantic import BaseModel, ConfigDict
 
 from harvester.collector import Collector
-from harvester.dispatch.celery_app import EMBEDDED_POLLING_INTERVAL
+from harvester.dispatch.celery_app import file_broker_options
 
 BARE_TASK = "bench.noop"
 BARE_QUEUE = "bench"
@@ -41,20 +41,6 @@ class Noop(Collector):
         return None
 
 
-def filesystem_options(folder: Path) -> dict[str, Any]:
-    """The same transport options harvester uses for its embedded broker (see dispatch/celery_app.py)."""
-    queue_dir, control_dir = folder / "queue", folder / "control"
-    queue_dir.mkdir(parents=True, exist_ok=True)
-    control_dir.mkdir(parents=True, exist_ok=True)
-    return {
-        "data_folder_in": str(queue_dir),
-        "data_folder_out": str(queue_dir),
-        "control_folder": str(control_dir),
-        "store_processed": False,
-        "polling_interval": EMBEDDED_POLLING_INTERVAL,  # configured exactly like harvester's embedded broker
-    }
-
-
 def make_bare_app(broker_url: str, result_backend: str, fs_dir: str | None = None) -> Celery:
     """A plain Celery app on ``broker_url`` with one no-op task, tuned like harvester's app."""
     app = Celery("bench", broker=broker_url, backend=result_backend, set_as_current=False)
@@ -62,7 +48,7 @@ def make_bare_app(broker_url: str, result_backend: str, fs_dir: str | None = Non
     if broker_url.startswith("filesystem:"):
         if not fs_dir:
             raise RuntimeError("the filesystem:// broker needs BENCH_FS_DIR")
-        options = filesystem_options(Path(fs_dir))
+        options = file_broker_options(Path(fs_dir))  # exactly like harvester's embedded broker
     app.conf.update(
         task_serializer="json",
         result_serializer="json",

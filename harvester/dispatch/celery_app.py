@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from billiard.exceptions import TimeLimitExceeded
@@ -23,21 +24,25 @@ DEFAULT_QUEUE = "harvester"
 EMBEDDED_POLLING_INTERVAL = 0.02
 
 
+def file_broker_options(folder: Path) -> dict[str, Any]:
+    """kombu ``filesystem://`` options keeping every file under ``folder`` (messages are deleted once read)."""
+    queue_dir, control_dir = folder / "queue", folder / "control"
+    queue_dir.mkdir(parents=True, exist_ok=True)
+    control_dir.mkdir(parents=True, exist_ok=True)
+    return {
+        "data_folder_in": str(queue_dir),
+        "data_folder_out": str(queue_dir),
+        "control_folder": str(control_dir),
+        "store_processed": False,
+        "polling_interval": EMBEDDED_POLLING_INTERVAL,
+    }
+
+
 def broker_options(hv: Harvester) -> dict[str, Any]:
     settings = hv.settings
     if settings.embedded:
-        broker_dir = settings.data_dir.resolve() / "broker"
-        queue_dir, control_dir = broker_dir / "queue", broker_dir / "control"
-        queue_dir.mkdir(parents=True, exist_ok=True)
-        control_dir.mkdir(parents=True, exist_ok=True)
         (settings.data_dir.resolve() / "results").mkdir(parents=True, exist_ok=True)
-        return {
-            "data_folder_in": str(queue_dir),
-            "data_folder_out": str(queue_dir),
-            "control_folder": str(control_dir),
-            "store_processed": False,
-            "polling_interval": EMBEDDED_POLLING_INTERVAL,
-        }
+        return file_broker_options(settings.data_dir.resolve() / "broker")
     return {"visibility_timeout": settings.visibility_timeout}
 
 
