@@ -8,7 +8,8 @@ from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any
 
 from harvester.collector import Phase
-from harvester.history.store import StateWrite, Store
+from harvester.history.data import StateWrite
+from harvester.history.store import Store
 
 ProgressCallback = Callable[[int, int | None], None]
 

@@ -23,8 +23,9 @@ from harvester.execution.context import ProgressCallback, StoreContext
 from harvester.execution.heartbeat import Heartbeat
 from harvester.execution.locks import Locks
 from harvester.execution.retry import RetryPolicy
+from harvester.history.data import StateConflict
 from harvester.history.engine import utcnow
-from harvester.history.store import Claim, Outcome, StateConflict, Store
+from harvester.history.store import Claim, Outcome, Store
 from harvester.registry import Registry
 from harvester.request import RunRequest
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
@@ -58,3 +59,34 @@ def make_engine(url: str) -> Engine:
         return engine
     # No pre-ping (a round trip per checkout); a dropped connection fails the run as `database`, which retries.
     return create_engine(url, pool_size=5, max_overflow=10, pool_recycle=1800)
+
+
+def aware(moment: datetime) -> datetime:
+    """Aggregates bypass the column type on SQLite: give the zone back."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+class Database:
+    """An engine plus the three ways harvester talks to it: single statements (autocommit on a
+    server), transactions, and reads (which on SQLite never take the write lock)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = normalise_url(url)
+        self.engine = make_engine(self.url)
+        postgres = self.engine.dialect.name == "postgresql"
+        self._insert = postgresql.insert if postgres else sqlite.insert
+        # One statement needs no BEGIN/COMMIT round trips on a server database.
+        self._single = self.engine.execution_options(isolation_level="AUTOCOMMIT") if postgres else self.engine
+        self._read = self.engine.execution_options(**{READ_ONLY: True})
+
+    def after_fork(self) -> None:
+        self.engine.dispose(close=False)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def upgrade(self) -> None:
+        """Bring the schema to the newest migration."""
+        from harvester.history.migrate import upgrade
+
+        upgrade(self.engine)

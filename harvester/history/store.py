@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import socket
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, Update, and_, bindparam, delete, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
-from harvester.history.engine import READ_ONLY, make_engine, normalise_url, utcnow
-from harvester.history.models import collector_state, occurrences, records, run_attempts, runs
+from harvester.history.data import DataStore, StateWrite
+from harvester.history.engine import aware, utcnow
+from harvester.history.models import run_attempts, runs
 
 FINISHED = ("succeeded", "failed", "skipped")
 WAITING = ("queued", "retrying")
@@ -79,27 +77,6 @@ class Outcome:
     retry_in: float | None = None
 
 
-@dataclass(frozen=True)
-class StateWrite:
-    collector: str
-    params_key: str
-    data: Any
-    version: int | None  # the version read; None when no row existed
-
-
-class StateConflict(Exception):
-    """Another run changed this collector's state since it was read."""
-
-
-def _aware(moment: datetime) -> datetime:
-    """Aggregates bypass the column type on SQLite: give the zone back."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-
-
-def content_hash(payload: Mapping[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-
-
 # The two statements of every run, built once: building a statement costs as much as running it.
 _CLAIM_WAITING = (
     update(runs)
@@ -136,34 +113,13 @@ _FINISH = (
 )
 
 
-class Store:
+class Store(DataStore):
     """The history database. Safe to share between threads; call :meth:`after_fork` in a child process.
 
     A run's row describes its current (or last) attempt; ``run_attempts`` keeps the attempts that
     ended without ending the run (retried or lost). So the common path of a run costs two
     single-statement round trips: the claim and the finish.
     """
-
-    def __init__(self, url: str) -> None:
-        self.url = normalise_url(url)
-        self.engine = make_engine(self.url)
-        postgres = self.engine.dialect.name == "postgresql"
-        self._insert = postgresql.insert if postgres else sqlite.insert
-        # One statement needs no BEGIN/COMMIT round trips on a server database.
-        self._single = self.engine.execution_options(isolation_level="AUTOCOMMIT") if postgres else self.engine
-        self._read = self.engine.execution_options(**{READ_ONLY: True})
-
-    def after_fork(self) -> None:
-        self.engine.dispose(close=False)
-
-    def close(self) -> None:
-        self.engine.dispose()
-
-    def upgrade(self) -> None:
-        """Bring the schema to the newest migration."""
-        from harvester.history.migrate import upgrade
-
-        upgrade(self.engine)
 
     # -- runs ------------------------------------------------------------------------------
 
@@ -485,7 +441,7 @@ class Store:
             .group_by(runs.c.collector, runs.c.params_key)
         )
         with self._read.connect() as conn:
-            return {(c, k): _aware(t) for c, k, t in conn.execute(query) if t is not None}
+            return {(c, k): aware(t) for c, k, t in conn.execute(query) if t is not None}
 
     def prune(self, older_than: datetime) -> int:
         """Delete finished runs queued before ``older_than``; returns how many went."""
@@ -493,117 +449,3 @@ class Store:
             old = select(runs.c.id).where(runs.c.queued_at < older_than, runs.c.status.in_(FINISHED))
             conn.execute(delete(run_attempts).where(run_attempts.c.run_id.in_(old)))
             return conn.execute(delete(runs).where(runs.c.queued_at < older_than, runs.c.status.in_(FINISHED))).rowcount
-
-    # -- schedule occurrences ----------------------------------------------------------------
-
-    def claim_occurrence(self, entry_key: str, due_at: datetime, *, run_id: str | None, note: str | None) -> bool:
-        """Record that this occurrence was dispatched; False when another scheduler already did."""
-        stmt = (
-            self._insert(occurrences)
-            .values(entry_key=entry_key, due_at=due_at, dispatched_at=utcnow(), run_id=run_id, note=note)
-            .on_conflict_do_nothing()
-            .returning(occurrences.c.entry_key)
-        )
-        with self._single.begin() as conn:
-            return conn.execute(stmt).first() is not None
-
-    def last_occurrences(self) -> dict[str, datetime]:
-        """The latest dispatched occurrence of each schedule entry (where a restarted scheduler resumes)."""
-        query = select(occurrences.c.entry_key, func.max(occurrences.c.due_at)).group_by(occurrences.c.entry_key)
-        with self._read.connect() as conn:
-            return {key: _aware(due_at) for key, due_at in conn.execute(query)}
-
-    def occurrences(self, entry_key: str | None = None) -> list[dict[str, Any]]:
-        query = select(occurrences).order_by(occurrences.c.due_at)
-        if entry_key is not None:
-            query = query.where(occurrences.c.entry_key == entry_key)
-        with self._read.connect() as conn:
-            return [dict(r) for r in conn.execute(query).mappings()]
-
-    # -- state -----------------------------------------------------------------------------
-
-    def load_state(self, collector: str, params_key: str) -> tuple[Any, int | None]:
-        """The stored state and its version, or ``({}, None)`` when there is none yet."""
-        with self._read.connect() as conn:
-            row = conn.execute(
-                select(collector_state.c.data, collector_state.c.version).where(
-                    collector_state.c.collector == collector, collector_state.c.params_key == params_key
-                )
-            ).first()
-        return (row.data, row.version) if row else ({}, None)
-
-    def _write_state(self, conn: Connection, state: StateWrite, run_id: str, now: datetime) -> None:
-        if state.version is None:
-            done = conn.execute(
-                self._insert(collector_state)
-                .values(
-                    collector=state.collector,
-                    params_key=state.params_key,
-                    data=state.data,
-                    version=1,
-                    updated_at=now,
-                    run_id=run_id,
-                )
-                .on_conflict_do_nothing()
-                .returning(collector_state.c.version)
-            )
-        else:
-            done = conn.execute(
-                update(collector_state)
-                .where(
-                    collector_state.c.collector == state.collector,
-                    collector_state.c.params_key == state.params_key,
-                    collector_state.c.version == state.version,
-                )
-                .values(data=state.data, version=state.version + 1, updated_at=now, run_id=run_id)
-                .returning(collector_state.c.version)
-            )
-        if done.first() is None:
-            raise StateConflict(
-                f"state of collector '{state.collector}' was changed by another run since this run read it"
-            )
-
-    # -- records ---------------------------------------------------------------------------
-
-    def upsert_records(self, collector: str, run_id: str | None, batch: Sequence[Mapping[str, Any]], key: str) -> None:
-        """Insert new records, update changed ones, leave unchanged ones alone."""
-        now = utcnow()
-        rows: dict[str, dict[str, Any]] = {}
-        for record in batch:
-            record_key = str(record[key])
-            rows[record_key] = {
-                "collector": collector,
-                "key": record_key,
-                "payload": dict(record),
-                "content_hash": content_hash(record),
-                "first_seen": now,
-                "last_seen": now,
-                "run_id": run_id,
-            }
-        if not rows:
-            return
-        stmt = self._insert(records)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[records.c.collector, records.c.key],
-            set_={
-                "payload": stmt.excluded.payload,
-                "content_hash": stmt.excluded.content_hash,
-                "last_seen": stmt.excluded.last_seen,
-                "run_id": stmt.excluded.run_id,
-            },
-            where=records.c.content_hash != stmt.excluded.content_hash,
-        )
-        with self.engine.begin() as conn:
-            conn.execute(stmt, list(rows.values()))
-
-    def count_records(self, collector: str | None = None) -> int:
-        query = select(func.count()).select_from(records)
-        if collector:
-            query = query.where(records.c.collector == collector)
-        with self._read.connect() as conn:
-            return int(conn.execute(query).scalar_one())
-
-    def get_records(self, collector: str) -> list[dict[str, Any]]:
-        with self._read.connect() as conn:
-            query = select(records).where(records.c.collector == collector).order_by(records.c.key)
-            return [dict(r) for r in conn.execute(query).mappings()]

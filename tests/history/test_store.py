@@ -8,14 +8,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
+from harvester.history.data import StateConflict, StateWrite
 from harvester.history.engine import utcnow
 from harvester.history.store import (
     MAX_LOST_ATTEMPTS,
     Claim,
     NewRun,
     Outcome,
-    StateConflict,
-    StateWrite,
     Store,
 )
 
