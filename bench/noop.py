@@ -17,7 +17,7 @@ from celery import Celery
 from pydantic import BaseModel, ConfigDict
 
 from harvester.collector import Collector
-from harvester.dispatch.celery_app import file_broker_options
+from harvester.dispatch.celery_app import SAFE_DELIVERY, file_broker_options
 
 BARE_TASK = "bench.noop"
 BARE_QUEUE = "bench"
@@ -50,20 +50,11 @@ def make_bare_app(broker_url: str, result_backend: str, fs_dir: str | None = Non
             raise RuntimeError("the filesystem:// broker needs BENCH_FS_DIR")
         options = file_broker_options(Path(fs_dir))  # exactly like harvester's embedded broker
     app.conf.update(
-        task_serializer="json",
-        result_serializer="json",
-        accept_content=["json"],
-        result_accept_content=["json"],
-        task_acks_late=True,
-        task_reject_on_worker_lost=True,
+        **SAFE_DELIVERY,  # the same delivery settings as harvester's own app
         task_default_queue=BARE_QUEUE,
         worker_prefetch_multiplier=1,
         broker_transport_options=options,
-        broker_connection_retry_on_startup=True,
         result_expires=3600,
-        enable_utc=True,
-        timezone="UTC",
-        worker_hijack_root_logger=False,
     )
 
     @app.task(name=BARE_TASK, acks_late=True, shared=False)  # type: ignore[untyped-decorator]

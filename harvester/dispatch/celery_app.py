@@ -24,6 +24,22 @@ DEFAULT_QUEUE = "harvester"
 EMBEDDED_POLLING_INTERVAL = 0.02
 
 
+#: Celery settings harvester relies on whatever the deployment: JSON only, a message is acknowledged
+#: only after its run ended (and requeued when the process running it dies), UTC, our logging.
+SAFE_DELIVERY: dict[str, Any] = {
+    "task_serializer": "json",
+    "result_serializer": "json",
+    "accept_content": ["json"],
+    "result_accept_content": ["json"],
+    "task_acks_late": True,
+    "task_reject_on_worker_lost": True,
+    "broker_connection_retry_on_startup": True,
+    "enable_utc": True,
+    "timezone": "UTC",
+    "worker_hijack_root_logger": False,
+}
+
+
 def file_broker_options(folder: Path) -> dict[str, Any]:
     """kombu ``filesystem://`` options keeping every file under ``folder`` (messages are deleted once read)."""
     queue_dir, control_dir = folder / "queue", folder / "control"
@@ -56,12 +72,7 @@ def make_celery(hv: Harvester) -> Celery:
         set_as_current=False,
     )
     app.conf.update(
-        task_serializer="json",
-        result_serializer="json",
-        accept_content=["json"],
-        result_accept_content=["json"],
-        task_acks_late=True,
-        task_reject_on_worker_lost=True,
+        **SAFE_DELIVERY,
         task_default_queue=DEFAULT_QUEUE,
         worker_prefetch_multiplier=settings.prefetch_multiplier,
         worker_max_tasks_per_child=settings.max_tasks_per_child,
@@ -69,11 +80,7 @@ def make_celery(hv: Harvester) -> Celery:
         task_soft_time_limit=settings.task_time_limit,
         task_time_limit=settings.task_time_limit + 30,
         broker_transport_options=broker_options(hv),
-        broker_connection_retry_on_startup=True,
         result_expires=86400,
-        enable_utc=True,
-        timezone="UTC",
-        worker_hijack_root_logger=False,
         beat_schedule={
             "harvester-reap": {"task": REAP_TASK, "schedule": max(settings.lost_after / 2, 1.0)},
         },

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Protocol
 
-from sqlalchemy import delete, or_, update
+from sqlalchemy import delete, or_, select, update
 
 from harvester.history.engine import utcnow
 from harvester.history.models import locks
@@ -109,8 +109,6 @@ class DatabaseLocks:
             conn.execute(delete(locks).where(locks.c.key == key, locks.c.owner == owner))
 
     def holder(self, key: str) -> str | None:
-        from sqlalchemy import select
-
         with self.store.engine.connect() as conn:
             row = conn.execute(select(locks.c.owner, locks.c.expires_at).where(locks.c.key == key)).first()
         return row.owner if row is not None and row.expires_at >= utcnow() else None
