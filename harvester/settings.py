@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 EMBEDDED_BROKER = "filesystem://localhost//"
@@ -56,6 +56,17 @@ class Settings(BaseSettings):
     visibility_timeout: int = Field(
         3600, ge=1, description="Redis broker: seconds before an unacknowledged message is redelivered."
     )
+    api_token: SecretStr | None = Field(
+        None,
+        description="Bearer token for mutating API routes; unset: none needed, `harvester api` binds loopback only.",
+    )
+    api_sync_timeout: float = Field(
+        30.0, gt=0, description="Seconds a synchronous API trigger waits for its run before answering 202."
+    )
+    health_enforce_freshness: bool = Field(
+        False, description="A stale or never-run scheduled entry makes /health answer 503."
+    )
+    health_timeout: float = Field(2.0, gt=0, description="Seconds each /health check may take before it fails.")
     log_format: Literal["text", "json"] = Field("text", description="Log line format.")
     log_level: str = Field("INFO", description="Log level of harvester's processes.")
 

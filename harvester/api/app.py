@@ -1,0 +1,36 @@
+"""create_app: the FastAPI application of one Harvester (JSON API, /health, /metrics)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from harvester.api import errors, health, metrics, routes_collect, routes_collectors, routes_runs
+from harvester.api.limits import MAX_BODY_BYTES, BodySizeLimit
+from harvester.app import Harvester
+
+DESCRIPTION = """\
+Trigger collectors, follow their runs, read run history; `/health` and `/metrics` for operations.
+
+When `HARVESTER_API_TOKEN` is set, mutating routes need `Authorization: Bearer <token>`.
+Bodies over 1 MiB are refused (413). Secret params are masked in every answer.
+"""
+
+
+def create_app(hv: Harvester) -> FastAPI:
+    """The API of ``hv``; routes close over it, so two apps in one process stay apart (tests)."""
+    from importlib.metadata import version
+
+    app = FastAPI(title="harvester", version=version("harvester"), description=DESCRIPTION)
+    app.state.harvester = hv
+    hv.celery  # noqa: B018 - built here once, not raced by the health checks' threads
+    errors.install(app)
+    for router in (
+        routes_collect.router(hv),
+        routes_collectors.router(hv),
+        routes_runs.router(hv),
+        health.router(hv),
+        metrics.router(hv),
+    ):
+        app.include_router(router)
+    app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
+    return app

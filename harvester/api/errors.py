@@ -1,0 +1,44 @@
+"""How harvester's errors become HTTP answers: one body shape, field names, never input values."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from harvester.errors import ParamsError
+
+
+def params_problems(exc: ParamsError) -> list[dict[str, Any]]:
+    """One problem per bad field. The pydantic error behind a ParamsError gives the fields; an unknown
+    field has none behind it, and its message names the field itself."""
+    cause = exc.__context__
+    if isinstance(cause, ValidationError):
+        return [
+            {
+                "loc": ["body", "params", *err["loc"]],
+                "msg": f"{'.'.join(map(str, err['loc']))}: {err['msg']}",
+                "type": "params",
+            }
+            for err in cause.errors(include_input=False, include_url=False)
+        ]
+    return [{"loc": ["body", "params"], "msg": str(exc), "type": "params"}]
+
+
+def _validation_problems(exc: RequestValidationError) -> list[dict[str, Any]]:
+    return [
+        {"loc": list(err.get("loc", ())), "msg": str(err.get("msg", "")), "type": str(err.get("type", ""))}
+        for err in exc.errors()
+    ]
+
+
+async def _bad_request(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return JSONResponse({"detail": _validation_problems(exc)}, status_code=422)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _bad_request)

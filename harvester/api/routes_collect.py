@@ -1,0 +1,114 @@
+"""``POST /api/v1/collect/trigger`` and ``GET /api/v1/collect/status/{task_id}``."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Path
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from harvester.api.errors import params_problems
+from harvester.api.models import Accepted, ErrorBody, Run, Status, TriggerBody, ValidationErrorBody
+from harvester.api.rows import run_out
+from harvester.api.security import token_guard
+from harvester.app import Harvester
+from harvester.errors import ParamsError
+from harvester.history.store import FINISHED
+from harvester.request import RunRequest
+
+#: Seconds between history polls of a synchronous trigger.
+POLL_INTERVAL = 0.1
+STATUS_PATH = "/api/v1/collect/status/{task_id}"
+
+
+def router(hv: Harvester) -> APIRouter:
+    api = APIRouter(prefix="/api/v1/collect", tags=["collect"])
+    guard = token_guard(hv.settings.api_token)
+
+    @api.post(
+        "/trigger",
+        status_code=202,
+        response_model=Accepted,
+        dependencies=[Depends(guard)],
+        responses={
+            200: {"model": Run, "description": "Synchronous trigger (async_mode=false): the finished run."},
+            401: {
+                "model": ErrorBody,
+                "description": "HARVESTER_API_TOKEN is set and the bearer token is missing or wrong.",
+            },
+            404: {"model": ErrorBody, "description": "No collector of that name."},
+            413: {"model": ErrorBody, "description": "Body over 1 MiB."},
+            422: {"model": ValidationErrorBody, "description": "Malformed JSON or invalid params (names the field)."},
+        },
+        summary="Run a collector on the workers",
+    )
+    async def trigger(body: TriggerBody) -> Any:
+        """Record the run as queued and send it to the workers.
+
+        `async_mode=true` answers 202 at once. `async_mode=false` waits for the run and answers 200
+        with the finished run; if it outlives HARVESTER_API_SYNC_TIMEOUT, 202 with the run id, and
+        the run goes on.
+        """
+        request = _request(hv, body)
+        await run_in_threadpool(hv.submit, [request])
+        if body.async_mode:
+            return await _accepted(hv, request, body, status="queued")
+        row = await _wait(hv, request.run_id, hv.settings.api_sync_timeout)
+        if row is not None and row["status"] in FINISHED:
+            return JSONResponse(Run.model_validate(run_out(row)).model_dump(mode="json"), status_code=200)
+        return await _accepted(hv, request, body)
+
+    @api.get(
+        "/status/{task_id}",
+        response_model=Status,
+        responses={404: {"model": ErrorBody, "description": "No run with this task id."}},
+        summary="Where a run is",
+    )
+    def status(task_id: Annotated[str, Path(description="task_id (= run_id) from the trigger.")]) -> Any:
+        """State, progress, result and error of a run, from run history (the same answer from every API
+        process; an id that history does not know is 404, never a made-up "pending")."""
+        row = hv.store.get_run(task_id)
+        if row is None:
+            raise HTTPException(404, f"no run with task id {task_id!r}")
+        out = run_out(row)
+        return {**out, "state": row["status"], "task_id": row["task_id"] or row["id"]}
+
+    return api
+
+
+def _request(hv: Harvester, body: TriggerBody) -> RunRequest:
+    if body.collector not in hv.registry:
+        raise HTTPException(404, hv.registry.unknown_message(body.collector))
+    try:
+        return hv.request(body.collector, body.params, trigger="api", force=body.force)
+    except ParamsError as exc:
+        raise HTTPException(422, params_problems(exc)) from None
+
+
+async def _wait(hv: Harvester, run_id: str, timeout: float) -> dict[str, Any] | None:
+    """Poll history until the run finishes or ``timeout`` passes; the event loop stays free."""
+    deadline = time.monotonic() + timeout
+    while True:
+        row = await run_in_threadpool(hv.store.get_run, run_id)
+        if row is None or row["status"] in FINISHED or time.monotonic() >= deadline:
+            return row
+        await asyncio.sleep(min(POLL_INTERVAL, max(deadline - time.monotonic(), 0)))
+
+
+async def _accepted(hv: Harvester, request: RunRequest, body: TriggerBody, status: str | None = None) -> JSONResponse:
+    row = await run_in_threadpool(hv.store.get_run, request.run_id)
+    assert row is not None  # submit() recorded it
+    accepted = Accepted(
+        task_id=request.run_id,
+        run_id=request.run_id,
+        status=status or row["status"],
+        started_at=row["queued_at"],
+        async_mode=body.async_mode,
+        collector=request.collector,
+        params=row["params"],
+        status_url=STATUS_PATH.format(task_id=request.run_id),
+    )
+    return JSONResponse(accepted.model_dump(mode="json"), status_code=202)

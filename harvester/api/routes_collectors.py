@@ -1,0 +1,56 @@
+"""``GET /api/v1/collectors``: every registered collector with its params schema, schedule and last run."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter
+
+from harvester.api.models import CollectorOut
+from harvester.api.overview import entry_views, read_schedule
+from harvester.app import Harvester
+from harvester.collector import Collector
+
+
+def params_schema(cls: type[Collector]) -> dict[str, Any]:
+    """JSON schema of ``Params``; secret fields are marked ``x-secret`` and their defaults left out."""
+    schema = cls.Params.model_json_schema()
+    properties = schema.get("properties", {})
+    for name in cls.secret_fields():
+        field = properties.get(name)
+        if isinstance(field, dict):
+            field.pop("default", None)
+            field["x-secret"] = True
+    return schema
+
+
+def router(hv: Harvester) -> APIRouter:
+    api = APIRouter(prefix="/api/v1", tags=["collectors"])
+
+    @api.get("/collectors", response_model=list[CollectorOut], summary="Registered collectors")
+    def collectors() -> Any:
+        """Each collector: description, params JSON schema, its enabled schedule entries (next run,
+        freshness) and its newest run."""
+        now = datetime.now(UTC)
+        loaded = read_schedule(hv).schedule
+        views = entry_views(hv, loaded, now) if loaded is not None else []
+        last = hv.store.last_runs()
+        out = []
+        for cls in hv.registry:
+            run = last.get(cls.name)
+            out.append(
+                {
+                    "name": cls.name,
+                    "description": cls.description,
+                    "queue": cls.queue or "harvester",
+                    "overlap": cls.overlap,
+                    "params_schema": params_schema(cls),
+                    "secret_params": cls.secret_fields(),
+                    "schedule": [v.as_dict() for v in views if v.fresh.entry.collector == cls.name],
+                    "last_run": None if run is None else {**run, "run_id": run["id"]},
+                }
+            )
+        return out
+
+    return api

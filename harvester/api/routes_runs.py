@@ -1,0 +1,54 @@
+"""``GET /api/v1/runs`` (filters, keyset pages) and ``GET /api/v1/runs/{run_id}``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path, Query
+
+from harvester.api.models import ErrorBody, RunDetail, RunsPage, RunStatus
+from harvester.api.rows import run_out
+from harvester.app import Harvester
+from harvester.history.queries import CursorError, children_ids, page_runs
+
+
+def router(hv: Harvester) -> APIRouter:
+    api = APIRouter(prefix="/api/v1/runs", tags=["runs"])
+
+    @api.get(
+        "",
+        response_model=RunsPage,
+        responses={422: {"description": "A filter or the cursor is invalid."}},
+        summary="Run history, newest first",
+    )
+    def list_runs(
+        collector: Annotated[str | None, Query(description="Only runs of this collector.")] = None,
+        status: Annotated[RunStatus | None, Query(description="Only runs in this state.")] = None,
+        since: Annotated[
+            datetime | None, Query(description="Only runs queued at or after this time (ISO 8601; UTC if no zone).")
+        ] = None,
+        cursor: Annotated[str | None, Query(description="next_cursor of the previous page.")] = None,
+        limit: Annotated[int, Query(ge=1, le=500, description="Runs per page.")] = 50,
+    ) -> Any:
+        if since is not None and since.tzinfo is None:
+            since = since.replace(tzinfo=UTC)
+        try:
+            page = page_runs(hv.store, collector=collector, status=status, since=since, cursor=cursor, limit=limit)
+        except CursorError as exc:
+            raise HTTPException(422, [{"loc": ["query", "cursor"], "msg": str(exc), "type": "cursor"}]) from None
+        return {"items": [run_out(r) for r in page.rows], "next_cursor": page.next_cursor}
+
+    @api.get(
+        "/{run_id}",
+        response_model=RunDetail,
+        responses={404: {"model": ErrorBody, "description": "No run with this id."}},
+        summary="One run with its attempts and children",
+    )
+    def get_run(run_id: Annotated[str, Path(description="run_id (= task_id).")]) -> Any:
+        row = hv.store.get_run(run_id)
+        if row is None:
+            raise HTTPException(404, f"no run {run_id!r}")
+        return {**run_out(row), "attempts": hv.store.attempts(run_id), "children": children_ids(hv.store, run_id)}
+
+    return api
