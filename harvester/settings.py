@@ -77,6 +77,14 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    @field_validator("api_token", mode="before")
+    @classmethod
+    def _empty_token_is_none(cls, value: object) -> object:
+        # `HARVESTER_API_TOKEN=` must not become a token everyone knows (the empty string).
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
     @property
     def embedded(self) -> bool:
         """True when the broker is the embedded filesystem transport."""

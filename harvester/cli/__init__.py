@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from harvester.cli import collectors, history, listing, processes, schedule
+from harvester.cli import api, collectors, history, listing, processes, scaffold, schedule
 from harvester.cli.context import CliState
 from harvester.errors import HarvesterError
 from harvester.history.engine import DatabaseError
@@ -25,8 +25,16 @@ def cli(ctx: click.Context) -> None:
     ctx.call_on_close(ctx.obj.close)
 
 
-for command in (*collectors.COMMANDS, *listing.COMMANDS, *history.COMMANDS, *processes.COMMANDS, *schedule.COMMANDS):
+for command in (
+    *api.COMMANDS,
+    *collectors.COMMANDS,
+    *listing.COMMANDS,
+    *history.COMMANDS,
+    *processes.COMMANDS,
+    *schedule.COMMANDS,
+):
     cli.add_command(command)
+cli.add_command(scaffold.startcollector)
 
 
 def main() -> None:

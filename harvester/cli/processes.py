@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -93,21 +94,31 @@ def _stop_all(children: list[subprocess.Popen[bytes]], grace: float = 20.0) -> N
 @click.option(
     "--no-examples", is_flag=True, help="Do not enqueue one run of each collector whose params all have defaults."
 )
+@click.option(
+    "--api-port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="Port of the API on 127.0.0.1."
+)
+@click.option("--no-api", is_flag=True, help="Do not start the HTTP API.")
 @click.pass_obj
-def up(state: CliState, no_examples: bool) -> None:
-    """One-machine stack: migrations, a worker and the scheduler, stopped together on Ctrl-C.
+def up(state: CliState, no_examples: bool, api_port: int, no_api: bool) -> None:
+    """One-machine stack: migrations, a worker, the scheduler and the HTTP API on 127.0.0.1, stopped
+    together on Ctrl-C.
 
     With no HARVESTER_* variable set this is the embedded default: SQLite and a file-based
     broker under ./.harvester, no server to install.
     """
     hv = state.unchecked_app
     check_schedule(state)
+    if not no_api and not _port_free(api_port):
+        fail(2, f"port {api_port} on 127.0.0.1 is in use: choose another with --api-port, or --no-api")
     hv.store.upgrade()  # `up` is the one-machine stack: it migrates whatever database it is given
     where = "embedded (no server)" if hv.settings.embedded else hv.settings.effective_broker_url
     state.console.print(f"[bold]harvester up[/]: broker {where}; history {hv.store.engine.url!r}")
     state.console.print(f"collectors: {', '.join(hv.registry.names()) or 'none'}. Ctrl-C stops everything.")
     queues = sorted({DEFAULT_QUEUE, *(cls.queue for cls in hv.registry if cls.queue), *_entry_queues(state)})
     children = [_spawn("worker", "--queues", ",".join(queues)), _spawn("beat")]
+    if not no_api:
+        children.append(_spawn("api", "--host", "127.0.0.1", "--port", str(api_port)))
+        state.console.print(f"dashboard and API: http://127.0.0.1:{api_port}/ (OpenAPI at /docs)")
     stopping = False
 
     def _on_signal(signum: int, frame: FrameType | None) -> None:
@@ -127,9 +138,19 @@ def up(state: CliState, no_examples: bool) -> None:
             code = 1
             break
         time.sleep(0.5)
-    state.console.print("stopping worker and scheduler...")
+    state.console.print("stopping worker and scheduler, and the API...")
     _stop_all(children)
     raise click.exceptions.Exit(code)
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT is no obstacle
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def _entry_queues(state: CliState) -> set[str]:
