@@ -25,6 +25,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from harvester.api.broker import probe_connection
 from harvester.api.models import Check, Health
 from harvester.api.overview import entry_views, read_schedule
 from harvester.app import Harvester
@@ -48,15 +49,13 @@ def _database(hv: Harvester) -> dict[str, Any]:
 
 
 def _broker(hv: Harvester) -> dict[str, Any]:
-    with hv.celery.connection_for_write(connect_timeout=hv.settings.health_timeout) as conn:
-        conn.ensure_connection(max_retries=0)
-    return {}
+    with probe_connection(hv, hv.settings.health_timeout):
+        return {}
 
 
 def _workers(hv: Harvester) -> dict[str, Any]:
     timeout = hv.settings.health_timeout
-    with hv.celery.connection_for_write(connect_timeout=timeout) as conn:
-        conn.ensure_connection(max_retries=0)
+    with probe_connection(hv, timeout) as conn:
         replies = hv.celery.control.ping(timeout=timeout * PING_SHARE, limit=1, connection=conn)
     if not replies:
         raise CheckFailed("no_workers")

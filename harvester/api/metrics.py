@@ -29,6 +29,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from harvester.api.broker import probe_connection
 from harvester.api.overview import read_schedule
 from harvester.app import Harvester
 from harvester.dispatch.celery_app import DEFAULT_QUEUE
@@ -120,8 +121,7 @@ def queue_depths(hv: Harvester, queues: Iterable[str]) -> dict[str, int]:
         return {}
     depths: dict[str, int] = {}
     try:
-        with hv.celery.connection_for_read(connect_timeout=BROKER_TIMEOUT) as conn:
-            conn.ensure_connection(max_retries=0)
+        with probe_connection(hv, BROKER_TIMEOUT) as conn:
             channel = conn.default_channel
             for queue in sorted(queues):
                 try:

@@ -1,0 +1,80 @@
+"""Helpers of the API tests: settings on tmp paths, a synchronous httpx client over ASGI, and an
+in-process stand-in for the broker."""
+
+from __future__ import annotations
+
+import threading
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import httpx
+from anyio.from_thread import start_blocking_portal
+from fastapi import FastAPI
+
+from harvester import Harvester, Settings
+
+
+def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "data_dir": tmp_path / "data",
+        "collectors": ["sample_collectors"],
+        "schedule_file": tmp_path / "schedule.yaml",
+        "health_timeout": 2.0,
+        "api_sync_timeout": 0.3,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+class Client:
+    """A synchronous face on ``httpx.AsyncClient`` + ``ASGITransport``: the app runs on an event
+    loop in a portal thread, as under uvicorn."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self._stack = ExitStack()
+        self.portal = self._stack.enter_context(start_blocking_portal())
+        self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+
+    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        return self.portal.call(lambda: self.http.request(method, url, **kwargs))
+
+    def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("GET", url, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("POST", url, **kwargs)
+
+    def close(self) -> None:
+        self.portal.call(self.http.aclose)
+        self._stack.close()
+
+
+def build(tmp_path: Path, **overrides: Any) -> Harvester:
+    app = Harvester(make_settings(tmp_path, **overrides))
+    app.store.upgrade()
+    return app
+
+
+class InlineWorkers:
+    """Stands in for the broker: ``submit()`` still records the runs; their deliveries either wait
+    (``hold``, the default: runs stay queued) or run once each in a thread, through the runner a
+    worker uses (``run``)."""
+
+    def __init__(self, hv: Harvester) -> None:
+        self.hv = hv
+        self.mode = "hold"
+        self.sent: list[Any] = []
+        self.threads: list[threading.Thread] = []
+
+    def publish(self, hv: Harvester, requests: Any) -> None:
+        for request in requests:
+            self.sent.append(request)
+            if self.mode == "run":
+                thread = threading.Thread(target=hv.runner.execute, args=(request,))
+                thread.start()
+                self.threads.append(thread)
+
+    def join(self) -> None:
+        for thread in self.threads:
+            thread.join(timeout=30)
