@@ -1,0 +1,73 @@
+"""How the dashboard writes times, durations and JSON (Jinja filters; ``now`` is passed in)."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime
+from typing import Any
+
+_UNITS = (("d", 86400), ("h", 3600), ("m", 60))
+
+
+def span(seconds: float) -> str:
+    """A coarse length of time for ages: ``45s``, ``12m``, ``3h``, ``2d``."""
+    seconds = abs(seconds)
+    for unit, size in _UNITS:
+        if seconds >= size:
+            return f"{seconds // size:.0f}{unit}"
+    return f"{seconds:.0f}s"
+
+
+def ago(moment: datetime | None, now: datetime) -> str:
+    if moment is None:
+        return "never"
+    seconds = (now - moment).total_seconds()
+    if seconds < 5:
+        return "just now"
+    return f"{span(seconds)} ago"
+
+
+def until(moment: datetime | None, now: datetime) -> str:
+    if moment is None:
+        return "-"
+    seconds = (moment - now).total_seconds()
+    return "now" if seconds < 1 else f"in {span(seconds)}"
+
+
+def duration(seconds: float | None) -> str:
+    """A run's duration, precise when short: ``0.42 s``, ``12.3 s``, ``4m 05s``, ``1h 02m``."""
+    if seconds is None:
+        return "-"
+    if seconds < 10:
+        return f"{seconds:.2f} s"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s"
+    return f"{minutes // 60}h {minutes % 60:02d}m"
+
+
+def timestamp(moment: datetime | None) -> str:
+    return "-" if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def percent(rate: float | None) -> str:
+    """Rounded down, so 99.6% never reads as a perfect 100%."""
+    return "-" if rate is None else f"{math.floor(rate * 100)}%"
+
+
+def pretty(value: Any) -> str:
+    """JSON as the run stored it, indented (non-JSON values such as dates as text)."""
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str, sort_keys=True)
+
+
+FILTERS = {
+    "ago": ago,
+    "until": until,
+    "duration": duration,
+    "timestamp": timestamp,
+    "percent": percent,
+    "pretty": pretty,
+}

@@ -1,0 +1,150 @@
+"""The dashboard's routes: three server-rendered pages, the fragments their script re-fetches every
+few seconds (the same templates, so a live update can never drift from a reload), static files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from harvester.app import Harvester
+from harvester.dashboard.filters import FILTERS
+from harvester.dashboard.overview import build_overview
+from harvester.history.engine import utcnow
+from harvester.history.stats import children, runs_page
+from harvester.history.store import FINISHED
+
+HERE = Path(__file__).parent
+STATUSES = ("queued", "running", "retrying", "succeeded", "failed", "skipped")
+#: Runs per page of the run list, and on the overview.
+PAGE_SIZE = 50
+OVERVIEW_RUNS = 10
+#: The API route the trigger buttons post to (served by harvester.api).
+TRIGGER_PATH = "/api/v1/collect/trigger"
+
+
+def _templates() -> Jinja2Templates:
+    env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True, undefined=StrictUndefined)
+    env.filters.update(FILTERS)
+    return Jinja2Templates(env=env)
+
+
+class _Pages:
+    """Renders the pages of one Harvester; every view is sync, so FastAPI runs its reads in a thread."""
+
+    def __init__(self, hv: Harvester) -> None:
+        self.hv = hv
+        self.templates = _templates()
+
+    def render(self, request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
+        root = request.scope.get("root_path", "")
+
+        def href(route: str, query: dict[str, Any] | None = None, **params: Any) -> str:
+            path = root + str(request.app.url_path_for(route, **params))
+            kept = {k: v for k, v in (query or {}).items() if v not in (None, "")}
+            return f"{path}?{urlencode(kept)}" if kept else path
+
+        context = {**context, "now": utcnow(), "href": href, "trigger_url": root + TRIGGER_PATH}
+        response = self.templates.TemplateResponse(request, name, context, status_code=status_code)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    def overview(self) -> dict[str, Any]:
+        return {
+            "nav": "collectors",
+            "overview": build_overview(self.hv, utcnow()),
+            "runs": self.hv.store.list_runs(limit=OVERVIEW_RUNS),
+        }
+
+    def run_list(self, collector: str | None, status: str | None, page: int) -> dict[str, Any]:
+        rows, total = runs_page(
+            self.hv.store, collector=collector, status=status, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE
+        )
+        return {
+            "nav": "runs",
+            "runs": rows,
+            "total": total,
+            "page": page,
+            "pages": max(1, -(-total // PAGE_SIZE)),
+            "first": (page - 1) * PAGE_SIZE + 1 if rows else 0,
+            "filters": {"collector": collector or "", "status": status or ""},
+            "collectors": [cls.name for cls in self.hv.registry],
+            "statuses": STATUSES,
+        }
+
+    def run_detail(self, run_id: str) -> dict[str, Any] | None:
+        run = self.hv.store.get_run(run_id)
+        if run is None:
+            return None
+        return {
+            "nav": "runs",
+            "run": run,
+            "finished": run["status"] in FINISHED,
+            "attempts": self.hv.store.attempts(run_id),
+            "children": children(self.hv.store, run_id),
+        }
+
+    def not_found(self, request: Request, run_id: str) -> Response:
+        context = {"nav": "runs", "title": "Run not found", "message": f"There is no run {run_id!r} in the history."}
+        return self.render(request, "message.html", context, status_code=404)
+
+    def bad_status(self, request: Request, status: str) -> Response:
+        message = f"Unknown status {status!r}: expected one of {', '.join(STATUSES)}."
+        return self.render(request, "message.html", {"nav": "runs", "title": "Bad filter", "message": message}, 400)
+
+
+def router(hv: Harvester) -> APIRouter:
+    """The dashboard's pages (left out of the OpenAPI schema: they are HTML for people)."""
+    pages = _Pages(hv)
+    routes = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
+
+    @routes.get("/", name="dashboard_overview")
+    def overview(request: Request) -> Response:
+        return pages.render(request, "overview.html", pages.overview())
+
+    @routes.get("/fragments/overview", name="dashboard_overview_fragment")
+    def overview_fragment(request: Request) -> Response:
+        return pages.render(request, "_overview_live.html", pages.overview())
+
+    def runs_view(request: Request, template: str, collector: str | None, status: str | None, page: int) -> Response:
+        if status and status not in STATUSES:
+            return pages.bad_status(request, status)
+        return pages.render(request, template, pages.run_list(collector or None, status or None, page))
+
+    @routes.get("/runs", name="dashboard_runs")
+    def run_list(
+        request: Request, collector: str | None = None, status: str | None = None, page: int = Query(1, ge=1)
+    ) -> Response:
+        return runs_view(request, "runs.html", collector, status, page)
+
+    @routes.get("/fragments/runs", name="dashboard_runs_fragment")
+    def run_list_fragment(
+        request: Request, collector: str | None = None, status: str | None = None, page: int = Query(1, ge=1)
+    ) -> Response:
+        return runs_view(request, "_runs_live.html", collector, status, page)
+
+    @routes.get("/runs/{run_id}", name="dashboard_run")
+    def run_detail(request: Request, run_id: str) -> Response:
+        context = pages.run_detail(run_id)
+        return pages.not_found(request, run_id) if context is None else pages.render(request, "run.html", context)
+
+    @routes.get("/fragments/runs/{run_id}", name="dashboard_run_fragment")
+    def run_detail_fragment(request: Request, run_id: str) -> Response:
+        context = pages.run_detail(run_id)
+        if context is None:
+            return pages.not_found(request, run_id)
+        return pages.render(request, "_run_live.html", context)
+
+    return routes
+
+
+def mount(app: FastAPI, hv: Harvester) -> None:
+    """Serve the dashboard at ``/`` and its CSS and script at ``/static`` of ``app``."""
+    app.include_router(router(hv))
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

@@ -1,0 +1,145 @@
+// harvester dashboard: live refresh of [data-live] regions and the trigger buttons. Plain JS, no build.
+(function () {
+  "use strict";
+
+  var REFRESH_MS = 2500;
+  var TOKEN_KEY = "harvester.apiToken";
+  var body = document.body;
+  var liveState = document.getElementById("live-state");
+
+  // -- live refresh: fetch each region's fragment URL and swap its content -------------------
+
+  var refreshing = false;
+
+  function setOnline(online) {
+    if (!liveState) return;
+    liveState.classList.toggle("offline", !online);
+    liveState.textContent = online ? "live" : "offline";
+  }
+
+  function refresh() {
+    if (refreshing || document.hidden) return Promise.resolve();
+    var regions = Array.prototype.slice.call(document.querySelectorAll("[data-live]"));
+    if (!regions.length) return Promise.resolve();
+    refreshing = true;
+    return Promise.all(regions.map(function (region) {
+      return fetch(region.getAttribute("data-live"), { cache: "no-store", headers: { Accept: "text/html" } })
+        .then(function (response) {
+          if (!response.ok) throw new Error("HTTP " + response.status);
+          return response.text();
+        })
+        .then(function (html) {
+          region.innerHTML = html;
+          if (region.querySelector("[data-live-done]")) region.removeAttribute("data-live");
+          setOnline(true);
+        });
+    })).catch(function () {
+      setOnline(false); // the server restarts or the network dropped: the next tick tries again
+    }).then(function () {
+      refreshing = false;
+    });
+  }
+
+  function tick() {
+    refresh().then(function () { window.setTimeout(tick, REFRESH_MS); });
+  }
+
+  window.setTimeout(tick, REFRESH_MS);
+  document.addEventListener("visibilitychange", function () { if (!document.hidden) refresh(); });
+
+  // -- toasts ------------------------------------------------------------------------------
+
+  function toast(message, kind, link) {
+    var box = document.getElementById("toasts");
+    if (!box) return;
+    var item = document.createElement("div");
+    item.className = "toast" + (kind === "error" ? " error" : "");
+    item.textContent = message;
+    if (link) {
+      var a = document.createElement("a");
+      a.href = link;
+      a.textContent = "view";
+      item.appendChild(a);
+    }
+    box.appendChild(item);
+    window.setTimeout(function () { item.remove(); }, kind === "error" ? 9000 : 5000);
+  }
+
+  function problem(data, status) {
+    var detail = data && data.detail;
+    if (typeof detail === "string") return detail;
+    if (Array.isArray(detail) && detail.length) {
+      return detail.map(function (d) { return (d.loc || []).join(".") + ": " + d.msg; }).join("; ");
+    }
+    return "the API answered " + status;
+  }
+
+  // -- trigger: POST to the API; on 401 ask for the token once and keep it for the session ----
+
+  function post(name, token) {
+    var headers = { "Content-Type": "application/json", Accept: "application/json" };
+    if (token) headers.Authorization = "Bearer " + token;
+    return fetch(body.getAttribute("data-trigger-url"), {
+      method: "POST",
+      headers: headers,
+      body: JSON.stringify({ collector: name, params: {}, async_mode: true, force: false }),
+    });
+  }
+
+  function askToken() {
+    var token = window.prompt("This harvester needs its API token (HARVESTER_API_TOKEN) to trigger runs:");
+    return token ? token.trim() : "";
+  }
+
+  function trigger(button) {
+    var name = button.getAttribute("data-trigger");
+    var token = window.sessionStorage.getItem(TOKEN_KEY) || "";
+    button.disabled = true;
+    button.classList.add("busy");
+    post(name, token)
+      .then(function (response) {
+        if (response.status !== 401) return response;
+        window.sessionStorage.removeItem(TOKEN_KEY);
+        token = askToken();
+        if (!token) return null;
+        return post(name, token);
+      })
+      .then(function (response) {
+        if (response === null) {
+          toast(name + ": not triggered (no token given)", "error");
+          return;
+        }
+        return response.json().catch(function () { return {}; }).then(function (data) {
+          if (!response.ok) {
+            toast(name + ": " + problem(data, response.status), "error");
+            return;
+          }
+          if (token) window.sessionStorage.setItem(TOKEN_KEY, token);
+          var runId = String(data.run_id || data.task_id || "");
+          toast(name + ": run " + runId.slice(0, 8) + " " + (data.status || "queued"), "ok",
+            body.getAttribute("data-run-url").replace("RUN_ID", encodeURIComponent(runId)));
+          return refresh();
+        });
+      })
+      .catch(function () { toast(name + ": the API did not answer", "error"); })
+      .then(function () {
+        button.disabled = false;
+        button.classList.remove("busy");
+      });
+  }
+
+  // Delegated: buttons are re-rendered by every refresh.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("button[data-trigger]");
+    if (button && !button.disabled) {
+      event.preventDefault();
+      trigger(button);
+    }
+  });
+
+  // Filters apply as soon as a select changes.
+  document.addEventListener("change", function (event) {
+    var form = event.target.closest && event.target.closest("form[data-autosubmit]");
+    if (form) form.submit();
+  });
+})();

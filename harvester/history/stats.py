@@ -1,0 +1,122 @@
+"""Read-only aggregates of the run history for the dashboard: success rate and median duration per
+collector, each collector's latest runs, a page of runs with its total, a run's children.
+
+Each is one SQL statement (window functions and ``CASE`` sums, which SQLite and PostgreSQL both
+have), so the overview costs a fixed number of round trips however many runs there are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, and_, case, func, select, true
+
+from harvester.history.engine import READ_ONLY
+from harvester.history.models import runs
+from harvester.history.store import Store
+
+#: Finished outcomes that say whether a collector works (``skipped`` says nothing about it).
+_VERDICTS = ("succeeded", "failed")
+
+
+@dataclass(frozen=True)
+class CollectorStats:
+    """One collector's finished runs since a moment: how many, how many succeeded, median duration."""
+
+    finished: int
+    succeeded: int
+    p50_duration: float | None
+
+    @property
+    def success_rate(self) -> float | None:
+        """Succeeded / (succeeded + failed); None without a finished run."""
+        return self.succeeded / self.finished if self.finished else None
+
+
+def _reader(store: Store) -> Engine:
+    """Reads never queue behind SQLite's write lock."""
+    return store.engine.execution_options(**{READ_ONLY: True})
+
+
+def collector_stats(store: Store, since: datetime) -> dict[str, CollectorStats]:
+    """Per collector, the runs queued since ``since`` that succeeded or failed.
+
+    The median is the mean of the one or two middle durations, ranked by ``row_number()``
+    (portable where ``percentile_cont`` is not: SQLite has none).
+    """
+    finished = and_(runs.c.queued_at >= since, runs.c.status.in_(_VERDICTS))
+    ranked = (
+        select(
+            runs.c.collector,
+            runs.c.duration,
+            func.row_number().over(partition_by=runs.c.collector, order_by=runs.c.duration).label("rank"),
+            func.count().over(partition_by=runs.c.collector).label("n"),
+        )
+        .where(finished, runs.c.duration.is_not(None))
+        .subquery()
+    )
+    medians = (
+        select(ranked.c.collector, func.avg(ranked.c.duration))
+        .where(ranked.c.rank.in_([(ranked.c.n + 1) // 2, (ranked.c.n + 2) // 2]))
+        .group_by(ranked.c.collector)
+    )
+    counts = (
+        select(runs.c.collector, func.count(), func.sum(case((runs.c.status == "succeeded", 1), else_=0)))
+        .where(finished)
+        .group_by(runs.c.collector)
+    )
+    with _reader(store).connect() as conn:
+        p50 = {collector: float(value) for collector, value in conn.execute(medians)}
+        return {
+            collector: CollectorStats(int(total), int(ok or 0), p50.get(collector))
+            for collector, total, ok in conn.execute(counts)
+        }
+
+
+def recent_runs(store: Store, per_collector: int) -> dict[str, list[dict[str, Any]]]:
+    """The latest ``per_collector`` runs of each collector, oldest first (the overview's bar)."""
+    ranked = select(
+        runs.c.collector,
+        runs.c.id,
+        runs.c.status,
+        runs.c.queued_at,
+        runs.c.duration,
+        func.row_number()
+        .over(partition_by=runs.c.collector, order_by=(runs.c.queued_at.desc(), runs.c.id.desc()))
+        .label("rank"),
+    ).subquery()
+    query = (
+        select(ranked.c.collector, ranked.c.id, ranked.c.status, ranked.c.queued_at, ranked.c.duration)
+        .where(ranked.c.rank <= per_collector)
+        .order_by(ranked.c.collector, ranked.c.rank.desc())
+    )
+    found: dict[str, list[dict[str, Any]]] = {}
+    with _reader(store).connect() as conn:
+        for row in conn.execute(query).mappings():
+            found.setdefault(row["collector"], []).append(dict(row))
+    return found
+
+
+def runs_page(
+    store: Store, *, collector: str | None = None, status: str | None = None, offset: int = 0, limit: int = 50
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of runs, newest first, and how many match the filters in all."""
+    conditions = []
+    if collector:
+        conditions.append(runs.c.collector == collector)
+    if status:
+        conditions.append(runs.c.status == status)
+    where = and_(true(), *conditions)
+    page = select(runs).where(where).order_by(runs.c.queued_at.desc(), runs.c.id.desc()).offset(offset).limit(limit)
+    with _reader(store).connect() as conn:
+        total = conn.execute(select(func.count()).select_from(runs).where(where)).scalar_one()
+        return [dict(r) for r in conn.execute(page).mappings()], int(total)
+
+
+def children(store: Store, run_id: str) -> list[dict[str, Any]]:
+    """The runs a fan-out run started, in the order they were queued."""
+    query = select(runs).where(runs.c.parent_run_id == run_id).order_by(runs.c.queued_at, runs.c.id)
+    with _reader(store).connect() as conn:
+        return [dict(r) for r in conn.execute(query).mappings()]

@@ -1,0 +1,61 @@
+"""Screenshots of the dashboard for the docs: ``python tests/dashboard/screenshots.py`` writes
+docs/img/overview.png and docs/img/run-detail.png (1280 px wide) from the demo history."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def launch(playwright):  # type: ignore[no-untyped-def]
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def capture(base_url: str, run_id: str, out: Path, browser) -> list[Path]:  # type: ignore[no-untyped-def]
+    """Full-page shots of the overview and of one run, at 1280 px, device scale 1."""
+    out.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    shots = []
+    for url, name in ((base_url + "/", "overview.png"), (f"{base_url}/runs/{run_id}", "run-detail.png")):
+        page.goto(url)
+        page.wait_for_selector("main")
+        path = out / name
+        page.screenshot(path=str(path), full_page=True)
+        shots.append(path)
+    page.close()
+    return shots
+
+
+def main() -> None:
+    sys.path.insert(0, str(HERE))
+    from dashboard_demo import dashboard_app, make_harvester, seed
+    from dashboard_server import serve
+    from playwright.sync_api import sync_playwright
+
+    from harvester.history.engine import utcnow
+
+    hv = make_harvester(Path(tempfile.mkdtemp(prefix="harvester-shots-")))
+    ids = seed(hv, utcnow())
+    with serve(dashboard_app(hv)) as base_url, sync_playwright() as p:
+        browser = launch(p)
+        for path in capture(base_url, ids["failed"], REPO / "docs" / "img", browser):
+            print(path.relative_to(REPO))
+        browser.close()
+    hv.close()
+
+
+if __name__ == "__main__":
+    main()
