@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from harvester.api import errors, health, metrics, routes_collect, routes_collectors, routes_runs
 from harvester.api.limits import MAX_BODY_BYTES, BodySizeLimit
 from harvester.app import Harvester
+from harvester.dashboard import mount
 
 DESCRIPTION = """\
 Trigger collectors, follow their runs, read run history; `/health` and `/metrics` for operations.
@@ -32,5 +33,6 @@ def create_app(hv: Harvester) -> FastAPI:
         metrics.router(hv),
     ):
         app.include_router(router)
+    mount(app, hv)  # the dashboard at / (its pages stay out of the OpenAPI schema)
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
     return app

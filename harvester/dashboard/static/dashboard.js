@@ -69,7 +69,7 @@
     var detail = data && data.detail;
     if (typeof detail === "string") return detail;
     if (Array.isArray(detail) && detail.length) {
-      return detail.map(function (d) { return (d.loc || []).join(".") + ": " + d.msg; }).join("; ");
+      return detail.map(function (d) { return d.msg || (d.loc || []).join("."); }).join("; ");
     }
     return "the API answered " + status;
   }
