@@ -106,8 +106,12 @@ def _cell(text: object) -> str:
     return " ".join(str(text).split()).replace("|", "\\|") or "-"
 
 
-def _code(value: object) -> str:
-    return _cell(f"`{value if isinstance(value, str) else json.dumps(value, default=str)}`")
+def _code(text: str) -> str:
+    return _cell(f"`{text}`")
+
+
+def _json(value: object) -> str:
+    return _code(json.dumps(value, default=str))
 
 
 def markdown_catalogue(hv: Harvester, loaded: Schedule | None) -> str:
@@ -140,7 +144,7 @@ def _params_markdown(cls: type[Collector]) -> list[str]:
         return ["No params.", ""]
     lines = ["| param | type | default | description |", "|---|---|---|---|"]
     for param in described:
-        default = "required" if param["required"] else _code(param["default"])
+        default = "required" if param["required"] else _json(param["default"])
         description = cls.Params.model_fields[param["name"]].description or ""
         lines.append(f"| `{param['name']}` | {_code(param['type'])} | {default} | {_cell(description)} |")
     return [*lines, ""]
@@ -151,7 +155,7 @@ def _entries_markdown(entries: list[ScheduleEntry]) -> list[str]:
         return ["Not in the schedule file."]
     lines = ["| group | schedule | params | enabled | freshness |", "|---|---|---|---|---|"]
     for e in entries:
-        params = _code(e.params) if e.params else "-"
+        params = _json(e.params) if e.params else "-"
         lines.append(
             f"| `{e.group}` | {_cell(e.schedule_text)} | {params} | {'yes' if e.enabled else 'no'} "
             f"| {format_duration(e.freshness)} |"
