@@ -57,7 +57,9 @@ def browser() -> Iterator[Any]:
         if os.environ.get("HARVESTER_REQUIRE_SERVICES") == "1":
             pytest.fail(message + "; HARVESTER_REQUIRE_SERVICES=1 makes this a failure")
         pytest.skip(message)
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=15_000)  # a loaded CI machine; the page refreshes every 2.5 s
 
     with sync_playwright() as playwright:
         launched = launch(playwright)

@@ -10,6 +10,7 @@
   // -- live refresh: fetch each region's fragment URL and swap its content -------------------
 
   var refreshing = false;
+  var again = false; // asked for while a refresh was under way: run once more after it
 
   function setOnline(online) {
     if (!liveState) return;
@@ -18,7 +19,11 @@
   }
 
   function refresh() {
-    if (refreshing || document.hidden) return Promise.resolve();
+    if (document.hidden) return Promise.resolve();
+    if (refreshing) {
+      again = true;
+      return Promise.resolve();
+    }
     var regions = Array.prototype.slice.call(document.querySelectorAll("[data-live]"));
     if (!regions.length) return Promise.resolve();
     refreshing = true;
@@ -37,6 +42,10 @@
       setOnline(false); // the server restarts or the network dropped: the next tick tries again
     }).then(function () {
       refreshing = false;
+      if (again) {
+        again = false;
+        return refresh();
+      }
     });
   }
 
