@@ -185,7 +185,15 @@ class Seeder:
         return run_id
 
     def attempt(
-        self, run_id: str, attempt: int, message: str, *, at: float, took: float, retry_in: float | None = None
+        self,
+        run_id: str,
+        attempt: int,
+        message: str,
+        *,
+        at: float,
+        took: float,
+        retry_in: float | None = None,
+        category: str = "network",
     ) -> None:
         """A closed (retried) attempt ``at`` seconds after the run was queued; moves the run's current
         attempt after it."""
@@ -199,7 +207,7 @@ class Seeder:
                 "started_at": start,
                 "finished_at": start + timedelta(seconds=took),
                 "worker": row["worker"],
-                "error_category": "transient",
+                "error_category": category,
                 "error_message": message,
                 "retry_in": retry_in,
             }
@@ -242,7 +250,7 @@ def seed(hv: Harvester, now: datetime) -> dict[str, str]:
             duration=None if ok else 30.2,
             records=40 if ok else 0,
             result={"stations": 40} if ok else None,
-            error_category=None if ok else "transient",
+            error_category=None if ok else "network",
             error_phase=None if ok else "collect",
             error_message=None if ok else WEATHER_ERROR,
         )
@@ -251,11 +259,11 @@ def seed(hv: Harvester, now: datetime) -> dict[str, str]:
         5 * minutes,
         "failed",
         duration=31.84,
-        error_category="transient",
+        error_category="network",
         error_phase="collect",
         error_message=WEATHER_ERROR,
     )
-    s.attempt(failed, 1, "read timed out after 30 s", at=0.3, took=30.0, retry_in=62.4)
+    s.attempt(failed, 1, "read timed out after 30 s", at=0.3, took=30.0, retry_in=62.4, category="timeout")
     s.attempt(failed, 2, "upstream answered 503 Service Unavailable", at=92.8, took=1.7, retry_in=118.9)
     retried = first_parent = ""
     for n in range(1, 17):
@@ -276,7 +284,15 @@ def seed(hv: Harvester, now: datetime) -> dict[str, str]:
             if n == 2 and customer == "globex":
                 retried = child
                 s.runs[-1]["duration"] = 4.12
-                s.attempt(child, 1, "billing API answered 429 Too Many Requests", at=0.2, took=0.3, retry_in=2.0)
+                s.attempt(
+                    child,
+                    1,
+                    "billing API answered 429 Too Many Requests",
+                    at=0.2,
+                    took=0.3,
+                    retry_in=2.0,
+                    category="rate_limit",
+                )
         parent_row = next(r for r in s.runs if r["id"] == parent)
         took = round(s.rng.uniform(3, 6), 2)
         parent_row.update(

@@ -30,7 +30,7 @@ def test_run_detail_of_a_failed_run_shows_its_error(page, demo):
     page.locator('tr[data-collector="weather_stations"] .bar').last.click()
     expect(page).to_have_url(f"{demo.base_url}/runs/{demo.ids['failed']}")
     expect(page.locator(".error-box")).to_contain_text("upstream answered 503 Service Unavailable")
-    expect(page.locator(".error-box")).to_contain_text("transient")
+    expect(page.locator(".error-box")).to_contain_text("network")
     expect(page.locator(".summary-status .badge")).to_have_text("failed")
 
 

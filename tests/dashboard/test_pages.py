@@ -148,7 +148,7 @@ def test_failed_run_detail_shows_error_timings_attempts_and_redacted_params(http
     assert 'class="badge status-failed">failed<' in html
     assert "upstream answered 503 Service Unavailable" in html
     assert "in phase <strong>collect</strong>" in html
-    assert ">transient<" in html
+    assert ">network<" in html
     for label in ("Queued", "Started", "Finished", "Duration"):
         assert f"<dt>{label}</dt>" in html
     assert "31.8 s" in html
