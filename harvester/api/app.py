@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from harvester.api import errors, health, metrics, routes_collect, routes_collectors, routes_runs
+from harvester.api import errors, health, metrics, openapi, routes_collect, routes_collectors, routes_runs
 from harvester.api.limits import MAX_BODY_BYTES, BodySizeLimit
 from harvester.app import Harvester
 from harvester.dashboard import mount
@@ -33,6 +33,7 @@ def create_app(hv: Harvester) -> FastAPI:
         metrics.router(hv),
     ):
         app.include_router(router)
+    openapi.install(app, hv)
     mount(app, hv)  # the dashboard at / (its pages stay out of the OpenAPI schema)
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
     return app

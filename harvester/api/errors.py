@@ -12,19 +12,24 @@ from pydantic import ValidationError
 from harvester.errors import ParamsError
 
 
+def validation_problems(exc: ValidationError) -> list[dict[str, Any]]:
+    """One problem per bad params field, named in ``loc`` and in the message."""
+    return [
+        {
+            "loc": ["body", "params", *err["loc"]],
+            "msg": f"{'.'.join(map(str, err['loc']))}: {err['msg']}",
+            "type": "params",
+        }
+        for err in exc.errors(include_input=False, include_url=False)
+    ]
+
+
 def params_problems(exc: ParamsError) -> list[dict[str, Any]]:
-    """One problem per bad field. The pydantic error behind a ParamsError gives the fields; an unknown
-    field has none behind it, and its message names the field itself."""
+    """The pydantic error behind a ParamsError gives the fields; an unknown field has none behind it,
+    and its message names the field itself."""
     cause = exc.__context__
     if isinstance(cause, ValidationError):
-        return [
-            {
-                "loc": ["body", "params", *err["loc"]],
-                "msg": f"{'.'.join(map(str, err['loc']))}: {err['msg']}",
-                "type": "params",
-            }
-            for err in cause.errors(include_input=False, include_url=False)
-        ]
+        return validation_problems(cause)
     return [{"loc": ["body", "params"], "msg": str(exc), "type": "params"}]
 
 

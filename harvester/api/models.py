@@ -68,6 +68,7 @@ class TriggerBody(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,  # `"force": 0` is a mistake, not false
         json_schema_extra={
             "examples": [
                 {"collector": "system_metrics", "params": {"sample_seconds": 0.5}},

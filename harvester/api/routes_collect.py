@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 
-from harvester.api.errors import params_problems
+from harvester.api.errors import params_problems, validation_problems
 from harvester.api.models import Accepted, ErrorBody, Run, Status, TriggerBody, ValidationErrorBody
 from harvester.api.rows import run_out
 from harvester.api.security import token_guard
@@ -83,7 +85,11 @@ def _request(hv: Harvester, body: TriggerBody) -> RunRequest:
     if body.collector not in hv.registry:
         raise HTTPException(404, hv.registry.unknown_message(body.collector))
     try:
+        # JSON in, so JSON rules, strictly: `"fail": 0` is not false here, as the schema promises.
+        hv.registry.get(body.collector).Params.model_validate_json(json.dumps(body.params), strict=True)
         return hv.request(body.collector, body.params, trigger="api", force=body.force)
+    except ValidationError as exc:
+        raise HTTPException(422, validation_problems(exc)) from None
     except ParamsError as exc:
         raise HTTPException(422, params_problems(exc)) from None
 

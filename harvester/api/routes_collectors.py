@@ -8,21 +8,9 @@ from typing import Any
 from fastapi import APIRouter
 
 from harvester.api.models import CollectorOut
+from harvester.api.openapi import params_schema
 from harvester.api.overview import entry_views, read_schedule
 from harvester.app import Harvester
-from harvester.collector import Collector
-
-
-def params_schema(cls: type[Collector]) -> dict[str, Any]:
-    """JSON schema of ``Params``; secret fields are marked ``x-secret`` and their defaults left out."""
-    schema = cls.Params.model_json_schema()
-    properties = schema.get("properties", {})
-    for name in cls.secret_fields():
-        field = properties.get(name)
-        if isinstance(field, dict):
-            field.pop("default", None)
-            field["x-secret"] = True
-    return schema
 
 
 def router(hv: Harvester) -> APIRouter:

@@ -26,15 +26,20 @@ def router(hv: Harvester) -> APIRouter:
         collector: Annotated[str | None, Query(description="Only runs of this collector.")] = None,
         status: Annotated[RunStatus | None, Query(description="Only runs in this state.")] = None,
         since: Annotated[
-            datetime | None, Query(description="Only runs queued at or after this time (ISO 8601; UTC if no zone).")
+            str | None,
+            Query(
+                description="Only runs queued at or after this time (ISO 8601; UTC if no zone).",
+                json_schema_extra={"format": "date-time"},
+                examples=["2026-01-05T00:00:00Z"],
+            ),
         ] = None,
         cursor: Annotated[str | None, Query(description="next_cursor of the previous page.")] = None,
         limit: Annotated[int, Query(ge=1, le=500, description="Runs per page.")] = 50,
     ) -> Any:
-        if since is not None and since.tzinfo is None:
-            since = since.replace(tzinfo=UTC)
         try:
-            page = page_runs(hv.store, collector=collector, status=status, since=since, cursor=cursor, limit=limit)
+            page = page_runs(
+                hv.store, collector=collector, status=status, since=_moment(since), cursor=cursor, limit=limit
+            )
         except CursorError as exc:
             raise HTTPException(422, [{"loc": ["query", "cursor"], "msg": str(exc), "type": "cursor"}]) from None
         return {"items": [run_out(r) for r in page.rows], "next_cursor": page.next_cursor}
@@ -52,3 +57,15 @@ def router(hv: Harvester) -> APIRouter:
         return {**run_out(row), "attempts": hv.store.attempts(run_id), "children": children_ids(hv.store, run_id)}
 
     return api
+
+
+def _moment(text: str | None) -> datetime | None:
+    """An ISO 8601 time; only that (pydantic would also take 0.5 as a Unix time)."""
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        problem = {"loc": ["query", "since"], "msg": "since must be an ISO 8601 time", "type": "datetime"}
+        raise HTTPException(422, [problem]) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

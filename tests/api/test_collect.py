@@ -139,7 +139,7 @@ def test_invalid_params_are_422_naming_the_field(client, workers):
     [
         (b'{"collector": "ok",', "json_invalid"),
         (b'["ok"]', "model_attributes_type"),
-        (b'{"collector": "ok", "async_mode": "maybe"}', "bool_parsing"),
+        (b'{"collector": "ok", "async_mode": "maybe"}', "bool_type"),
         (b'{"collector": "ok", "colour": 1}', "extra_forbidden"),
     ],
 )
@@ -181,3 +181,46 @@ def test_force_is_passed_on(client, workers):
     client.post(TRIGGER, json={"collector": "ok", "force": True})
     client.post(TRIGGER, json={"collector": "ok"})
     assert [r.force for r in workers.sent] == [True, False]
+
+
+def test_params_follow_json_types_strictly(client, workers):
+    answer = client.post(TRIGGER, json={"collector": "stateful", "params": {"fail": 0}})
+    assert answer.status_code == 422
+    assert answer.json()["detail"][0]["loc"] == ["body", "params", "fail"]
+    assert client.post(TRIGGER, json={"collector": "stateful", "params": {"fail": False}}).status_code == 202
+
+
+def test_openapi_has_each_collectors_params_and_examples(client, hv):
+    document = client.get("/openapi.json").json()
+    schemas = document["components"]["schemas"]
+    body = schemas["TriggerBody"]
+    assert len(body["oneOf"]) == len(hv.registry)
+    assert body["discriminator"]["mapping"]["ok"] == "#/components/schemas/Trigger.ok"
+    assert body["examples"][0]["collector"] == "system_metrics"
+    ok = schemas["Trigger.ok"]
+    assert ok["properties"]["collector"]["const"] == "ok"
+    assert ok["properties"]["params"]["additionalProperties"] is False
+    assert ok["required"] == ["collector"]
+    secretive = schemas["Trigger.secretive"]
+    assert secretive["required"] == ["collector", "params"]
+    assert secretive["properties"]["params"]["properties"]["api_key"]["x-secret"] is True
+    for name in ("Run", "RunDetail", "RunsPage", "Status", "Accepted", "CollectorOut", "Health", "ErrorBody"):
+        assert schemas[name]["examples"], name
+    trigger = document["paths"]["/api/v1/collect/trigger"]["post"]
+    assert set(trigger["responses"]) == {"200", "202", "401", "404", "413", "422"}
+    assert "security" not in trigger  # no token configured: nothing to send
+    assert client.get("/openapi.json").json() == document  # built once
+
+
+def test_the_schema_declares_the_bearer_token_when_one_is_set(tmp_path):
+    from api_support import Client, build
+
+    hv = build(tmp_path / "guarded", api_token="t0k3n")
+    client = Client(create_app(hv))
+    try:
+        document = client.get("/openapi.json").json()
+    finally:
+        client.close()
+        hv.close()
+    assert document["paths"]["/api/v1/collect/trigger"]["post"]["security"] == [{"HTTPBearer": []}]
+    assert "security" not in document["paths"]["/api/v1/runs"]["get"]
