@@ -148,3 +148,10 @@ def test_the_fixture_works_as_a_pytest_plugin(tmp_path):
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 passed" in done.stdout
+
+
+def test_run_collector_registers_more_collectors_with_also(tmp_path):
+    outcome = run_collector(Counter, data_dir=tmp_path, also=[Misconfigured, "harvester.examples"])
+    assert outcome.ok
+    with CollectorHarness(data_dir=tmp_path) as harness:
+        assert harness.runs("counter")[0]["status"] == "succeeded"
