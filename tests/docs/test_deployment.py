@@ -119,3 +119,16 @@ def test_systemd_covers_every_process():
         "harvester-migrate.service",
         "harvester-worker@.service",
     } <= names
+
+
+def test_compose_only_variables_are_explained_where_people_read():
+    """Variables for Compose itself (not harvester settings) are named in the file's header and the guide."""
+    text = COMPOSE.read_text()
+    header = text.split("\nx-harvester", 1)[0]
+    guide = (REPO / "docs" / "deployment.md").read_text()
+    compose_only = {m[1] for m in INTERPOLATION.finditer(text)} - set(VARIABLE.findall(text))
+    required = {m[1] for m in INTERPOLATION.finditer(text) if m[0].startswith(f"${{{m[1]}:?")}
+    assert compose_only == {"POSTGRES_PASSWORD", "FLOWER_BASIC_AUTH"}
+    for name in required:
+        assert name in header, f"docker-compose.yml's header does not say to set {name}"
+        assert name in guide, f"docs/deployment.md does not say to set {name}"
