@@ -19,7 +19,7 @@ FLOWER_MISSING = "Flower is not installed; it is an optional extra: pip install 
 @click.option("--loglevel", "-l", default=None, help="Log level [default: HARVESTER_LOG_LEVEL].")
 @click.pass_obj
 def api(state: CliState, host: str, port: int, loglevel: str | None) -> None:
-    """Serve the HTTP API, /health and /metrics (uvicorn).
+    """Serve the HTTP API, the dashboard, /health and /metrics (uvicorn).
 
     Anything but a loopback address (127.0.0.1, ::1, localhost) needs HARVESTER_API_TOKEN, so
     the network never reaches an unauthenticated trigger.
