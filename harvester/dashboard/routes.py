@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -17,7 +17,8 @@ from harvester.app import Harvester
 from harvester.dashboard.filters import FILTERS
 from harvester.dashboard.overview import build_overview
 from harvester.history.engine import utcnow
-from harvester.history.stats import children, runs_page
+from harvester.history.queries import CursorError, page_runs
+from harvester.history.stats import children, count_runs
 from harvester.history.store import FINISHED
 
 HERE = Path(__file__).parent
@@ -55,47 +56,56 @@ class _Pages:
         response.headers["Cache-Control"] = "no-store"
         return response
 
-    def overview(self) -> dict[str, Any]:
-        return {
+    # -- views: (request, template) -> response; the page and its fragment share one -------------
+
+    def overview(self, request: Request, template: str) -> Response:
+        context = {
             "nav": "collectors",
             "overview": build_overview(self.hv, utcnow()),
             "runs": self.hv.store.list_runs(limit=OVERVIEW_RUNS),
         }
+        return self.render(request, template, context)
 
-    def run_list(self, collector: str | None, status: str | None, page: int) -> dict[str, Any]:
-        rows, total = runs_page(
-            self.hv.store, collector=collector, status=status, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE
-        )
-        return {
+    def run_list(
+        self, request: Request, template: str, collector: str | None, status: str | None, before: str | None
+    ) -> Response:
+        """Runs older than the cursor ``before`` (keyset: a page stays put while new runs arrive)."""
+        if status and status not in STATUSES:
+            return self.bad_filter(request, f"Unknown status {status!r}: expected one of {', '.join(STATUSES)}.")
+        store, collector, status = self.hv.store, collector or None, status or None
+        try:
+            page = page_runs(store, collector=collector, status=status, cursor=before or None, limit=PAGE_SIZE)
+        except CursorError:
+            return self.bad_filter(request, "This page link is broken or out of date: start from the newest runs.")
+        context = {
             "nav": "runs",
-            "runs": rows,
-            "total": total,
-            "page": page,
-            "pages": max(1, -(-total // PAGE_SIZE)),
-            "first": (page - 1) * PAGE_SIZE + 1 if rows else 0,
+            "runs": page.rows,
+            "total": count_runs(store, collector=collector, status=status),
+            "cursor": before or "",
+            "next_cursor": page.next_cursor,
             "filters": {"collector": collector or "", "status": status or ""},
             "collectors": [cls.name for cls in self.hv.registry],
             "statuses": STATUSES,
         }
+        return self.render(request, template, context)
 
-    def run_detail(self, run_id: str) -> dict[str, Any] | None:
+    def run_detail(self, request: Request, template: str, run_id: str) -> Response:
         run = self.hv.store.get_run(run_id)
         if run is None:
-            return None
-        return {
+            message = f"There is no run {run_id!r} in the history."
+            return self.render(
+                request, "message.html", {"nav": "runs", "title": "Run not found", "message": message}, 404
+            )
+        context = {
             "nav": "runs",
             "run": run,
             "finished": run["status"] in FINISHED,
             "attempts": self.hv.store.attempts(run_id),
             "children": children(self.hv.store, run_id),
         }
+        return self.render(request, template, context)
 
-    def not_found(self, request: Request, run_id: str) -> Response:
-        context = {"nav": "runs", "title": "Run not found", "message": f"There is no run {run_id!r} in the history."}
-        return self.render(request, "message.html", context, status_code=404)
-
-    def bad_status(self, request: Request, status: str) -> Response:
-        message = f"Unknown status {status!r}: expected one of {', '.join(STATUSES)}."
+    def bad_filter(self, request: Request, message: str) -> Response:
         return self.render(request, "message.html", {"nav": "runs", "title": "Bad filter", "message": message}, 400)
 
 
@@ -106,40 +116,27 @@ def router(hv: Harvester) -> APIRouter:
 
     @routes.get("/", name="dashboard_overview")
     def overview(request: Request) -> Response:
-        return pages.render(request, "overview.html", pages.overview())
+        return pages.overview(request, "overview.html")
 
     @routes.get("/fragments/overview", name="dashboard_overview_fragment")
     def overview_fragment(request: Request) -> Response:
-        return pages.render(request, "_overview_live.html", pages.overview())
-
-    def runs_view(request: Request, template: str, collector: str | None, status: str | None, page: int) -> Response:
-        if status and status not in STATUSES:
-            return pages.bad_status(request, status)
-        return pages.render(request, template, pages.run_list(collector or None, status or None, page))
+        return pages.overview(request, "_overview_live.html")
 
     @routes.get("/runs", name="dashboard_runs")
-    def run_list(
-        request: Request, collector: str | None = None, status: str | None = None, page: int = Query(1, ge=1)
-    ) -> Response:
-        return runs_view(request, "runs.html", collector, status, page)
+    def run_list(request: Request, collector: str = "", status: str = "", before: str = "") -> Response:
+        return pages.run_list(request, "runs.html", collector, status, before)
 
     @routes.get("/fragments/runs", name="dashboard_runs_fragment")
-    def run_list_fragment(
-        request: Request, collector: str | None = None, status: str | None = None, page: int = Query(1, ge=1)
-    ) -> Response:
-        return runs_view(request, "_runs_live.html", collector, status, page)
+    def run_list_fragment(request: Request, collector: str = "", status: str = "", before: str = "") -> Response:
+        return pages.run_list(request, "_runs_live.html", collector, status, before)
 
     @routes.get("/runs/{run_id}", name="dashboard_run")
     def run_detail(request: Request, run_id: str) -> Response:
-        context = pages.run_detail(run_id)
-        return pages.not_found(request, run_id) if context is None else pages.render(request, "run.html", context)
+        return pages.run_detail(request, "run.html", run_id)
 
     @routes.get("/fragments/runs/{run_id}", name="dashboard_run_fragment")
     def run_detail_fragment(request: Request, run_id: str) -> Response:
-        context = pages.run_detail(run_id)
-        if context is None:
-            return pages.not_found(request, run_id)
-        return pages.render(request, "_run_live.html", context)
+        return pages.run_detail(request, "_run_live.html", run_id)
 
     return routes
 

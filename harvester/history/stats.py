@@ -1,5 +1,5 @@
 """Read-only aggregates of the run history for the dashboard: success rate and median duration per
-collector, each collector's latest runs, a page of runs with its total, a run's children.
+collector, each collector's latest runs, how many runs match a filter, a run's children.
 
 Each is one SQL statement (window functions and ``CASE`` sums, which SQLite and PostgreSQL both
 have), so the overview costs a fixed number of round trips however many runs there are.
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, case, func, select, true
+from sqlalchemy import Engine, and_, case, func, select
 
 from harvester.history.engine import READ_ONLY
 from harvester.history.models import runs
@@ -99,20 +99,15 @@ def recent_runs(store: Store, per_collector: int) -> dict[str, list[dict[str, An
     return found
 
 
-def runs_page(
-    store: Store, *, collector: str | None = None, status: str | None = None, offset: int = 0, limit: int = 50
-) -> tuple[list[dict[str, Any]], int]:
-    """One page of runs, newest first, and how many match the filters in all."""
-    conditions = []
+def count_runs(store: Store, *, collector: str | None = None, status: str | None = None) -> int:
+    """How many runs match the run list's filters (its pages come from ``queries.page_runs``)."""
+    query = select(func.count()).select_from(runs)
     if collector:
-        conditions.append(runs.c.collector == collector)
+        query = query.where(runs.c.collector == collector)
     if status:
-        conditions.append(runs.c.status == status)
-    where = and_(true(), *conditions)
-    page = select(runs).where(where).order_by(runs.c.queued_at.desc(), runs.c.id.desc()).offset(offset).limit(limit)
+        query = query.where(runs.c.status == status)
     with _reader(store).connect() as conn:
-        total = conn.execute(select(func.count()).select_from(runs).where(where)).scalar_one()
-        return [dict(r) for r in conn.execute(page).mappings()], int(total)
+        return int(conn.execute(query).scalar_one())
 
 
 def children(store: Store, run_id: str) -> list[dict[str, Any]]:

@@ -4,10 +4,15 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
+import httpx
 import pytest
+from dashboard_demo import Seeder, dashboard_app, make_harvester, seed
+from dashboard_server import serve
 
 from harvester.dashboard.routes import PAGE_SIZE
+from harvester.history.engine import utcnow
 
 
 def rows(html: str, attribute: str) -> list[str]:
@@ -86,21 +91,39 @@ def test_overview_fragment_is_the_live_part_without_the_frame(http):
 def test_run_list_pages_newest_first(http, demo):
     first = http.get("/runs")
     assert first.status_code == 200
-    total = len(demo.hv.store.list_runs(limit=10_000))
-    assert f"1\N{EN DASH}{PAGE_SIZE} of {total} runs" in first.text
-    assert 'rel="next" href="/runs?page=2"' in first.text
-    assert 'rel="prev"' not in first.text
-    newest = rows(first.text, "data-run")
-    assert newest == [r["id"] for r in demo.hv.store.list_runs(limit=PAGE_SIZE)]
-    second = http.get("/runs", params={"page": 2})
-    assert 'rel="prev" href="/runs"' in second.text
-    assert not set(rows(second.text, "data-run")) & set(newest)
-    last_page = -(-total // PAGE_SIZE)
-    last = http.get("/runs", params={"page": last_page})
-    assert 'rel="next"' not in last.text
-    beyond = http.get("/runs", params={"page": last_page + 5})
-    assert beyond.status_code == 200
-    assert "No runs match" in beyond.text
+    everything = [r["id"] for r in demo.hv.store.list_runs(limit=10_000)]
+    assert f"{PAGE_SIZE} newest runs of {len(everything)}" in first.text
+    assert 'rel="first"' not in first.text
+    assert rows(first.text, "data-run") == everything[:PAGE_SIZE]
+    seen = []
+    page = first.text
+    while (older := re.search(r'rel="next" href="(/runs\?before=[^"]+)"', page)) is not None:
+        page = http.get(older.group(1)).text
+        assert 'rel="first" href="/runs"' in page
+        seen.extend(rows(page, "data-run"))
+    assert seen == everything[PAGE_SIZE:]
+    assert "older runs of" in page
+
+
+def test_an_older_page_stays_put_while_new_runs_arrive(tmp_path):
+    hv = make_harvester(tmp_path)  # its own history: this test adds a run
+    seed(hv, utcnow())
+    with serve(dashboard_app(hv)) as base_url, httpx.Client(base_url=base_url) as client:
+        older = re.search(r'rel="next" href="/runs\?before=([^"]+)"', client.get("/runs").text).group(1)
+        before = rows(client.get("/fragments/runs", params={"before": older}).text, "data-run")
+        seeder = Seeder(hv, utcnow())
+        seeder.run("sitemap_crawl", timedelta(0), "queued")
+        seeder.save()
+        after = client.get("/fragments/runs", params={"before": older}).text
+    assert rows(after, "data-run") == before
+    assert f"of {len(hv.store.list_runs(limit=10_000))}" in after  # the total moved on
+    hv.close()
+
+
+def test_a_broken_page_link_is_a_400_not_a_500(http):
+    response = http.get("/runs", params={"before": "not-a-cursor"})
+    assert response.status_code == 400
+    assert "start from the newest runs" in response.text
 
 
 @pytest.mark.parametrize(
@@ -137,7 +160,7 @@ def test_run_list_with_an_unknown_status_says_which_are_known(http):
 
 
 def test_empty_filters_mean_no_filter(http):
-    html = http.get("/runs", params={"collector": "", "status": ""}).text
+    html = http.get("/runs", params={"collector": "", "status": "", "before": ""}).text
     assert len(rows(html, "data-run")) == PAGE_SIZE
 
 

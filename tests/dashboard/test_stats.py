@@ -10,7 +10,7 @@ from dashboard_demo import Seeder, make_harvester
 from sqlalchemy import text
 
 from harvester.history.engine import utcnow
-from harvester.history.stats import CollectorStats, children, collector_stats, recent_runs, runs_page
+from harvester.history.stats import CollectorStats, children, collector_stats, count_runs, recent_runs
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -58,20 +58,17 @@ def test_recent_runs_are_the_latest_n_per_collector_oldest_first(seeder):
     assert len(recent["invoices"]) == 1
 
 
-def test_runs_page_counts_every_match(seeder):
+def test_count_runs_matches_the_filters(seeder):
     minutes = timedelta(minutes=1)
-    ids = [seeder.run("github_stars", n * minutes, "failed" if n % 3 == 0 else "succeeded") for n in range(1, 11)]
+    for n in range(1, 11):
+        seeder.run("github_stars", n * minutes, "failed" if n % 3 == 0 else "succeeded")
     seeder.run("invoices", minutes)
     seeder.save()
     store = seeder.hv.store
-    rows, total = runs_page(store, collector="github_stars", offset=2, limit=3)
-    assert total == 10
-    assert [r["id"] for r in rows] == ids[2:5]
-    rows, total = runs_page(store, collector="github_stars", status="failed")
-    assert total == 3
-    assert {r["status"] for r in rows} == {"failed"}
-    assert runs_page(store)[1] == 11
-    assert runs_page(store, offset=50) == ([], 11)
+    assert count_runs(store) == 11
+    assert count_runs(store, collector="github_stars") == 10
+    assert count_runs(store, collector="github_stars", status="failed") == 3
+    assert count_runs(store, status="running") == 0
 
 
 def test_children_in_queue_order(seeder):
