@@ -17,7 +17,7 @@ For several runs against one database use :class:`CollectorHarness`, or the
 
 The harness reads no ``HARVESTER_*`` variable and no ``.env``: a test never reaches the
 database or broker a developer has configured. Retries wait 0 s unless you pass
-``retry_delay``.
+``retry_delay``. The module imports pytest (for the fixture), which your tests have anyway.
 """
 
 from __future__ import annotations
