@@ -124,7 +124,7 @@ def build_overview(hv: Harvester, now: datetime) -> Overview:
     for (collector, _key), moment in by_key.items():
         successes[collector] = max(moment, successes.get(collector, moment))
     stats = collector_stats(hv.store, now - STATS_WINDOW)
-    recent = recent_runs(hv.store, RECENT_RUNS)
+    recent = recent_runs(hv.store, [cls.name for cls in hv.registry], RECENT_RUNS)
     rows = [
         CollectorRow(
             name=cls.name,

@@ -52,10 +52,12 @@ def test_recent_runs_are_the_latest_n_per_collector_oldest_first(seeder):
     ids = [seeder.run("github_stars", n * minutes, "failed" if n == 1 else "succeeded") for n in range(1, 8)]
     seeder.run("invoices", minutes)
     seeder.save()
-    recent = recent_runs(seeder.hv.store, 5)
+    recent = recent_runs(seeder.hv.store, ["github_stars", "invoices", "sitemap_crawl"], 5)
     assert [r["id"] for r in recent["github_stars"]] == list(reversed(ids[:5]))
     assert recent["github_stars"][-1]["status"] == "failed"
     assert len(recent["invoices"]) == 1
+    assert "sitemap_crawl" not in recent  # never ran
+    assert recent_runs(seeder.hv.store, [], 5) == {}
 
 
 def test_count_runs_matches_the_filters(seeder):
