@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 from screenshots import capture
 
 from harvester.history.engine import utcnow
+from harvester.history.models import runs
 
 
 def test_overview_lists_collectors_with_their_status(page, demo):
@@ -76,3 +77,20 @@ def test_screenshots_of_the_overview_and_a_run(browser, demo, tmp_path):
     for shot in shots:
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert int.from_bytes(shot.read_bytes()[16:20], "big") == 1280  # width from the IHDR chunk
+
+
+def test_a_running_run_updates_until_it_finishes_then_stops_polling(page, demo):
+    running = demo.hv.store.list_runs(collector="github_stars", status="running", limit=1)[0]
+    page.goto(f"{demo.base_url}/runs/{running['id']}")
+    expect(page.locator("#live-state")).to_be_visible()
+    expect(page.locator(".summary-status")).to_contain_text("running since")
+    with demo.hv.store.engine.begin() as conn:
+        conn.execute(
+            runs.update()
+            .where(runs.c.id == running["id"])
+            .values(status="succeeded", finished_at=utcnow(), duration=21.5, result={"repos": 24})
+        )
+    expect(page.locator(".summary-status .badge")).to_have_text("succeeded")
+    expect(page.locator("[data-live]")).to_have_count(0)
+    expect(page.locator("#live-state")).to_be_hidden()
+    expect(page.locator("pre.json").last).to_contain_text('"repos": 24')

@@ -14,9 +14,12 @@
 
   function setOnline(online) {
     if (!liveState) return;
+    liveState.hidden = !document.querySelector("[data-live]");
     liveState.classList.toggle("offline", !online);
     liveState.textContent = online ? "live" : "offline";
   }
+
+  setOnline(true);
 
   function refresh() {
     if (document.hidden) return Promise.resolve();
