@@ -1,7 +1,9 @@
 """No-op workloads for the throughput benchmark.
 
-- ``Noop``: a harvester collector that does nothing (``HARVESTER_COLLECTORS=bench.noop``).
-- ``app`` / ``noop``: a bare Celery app with a no-op task, for ``celery -A bench.noop worker``.
+- ``Noop``: a harvester collector that does nothing (``HARVESTER_COLLECTORS=bench.noop``);
+  ``NoopFanout``: a fan-out parent of N ``Noop`` members.
+- ``app`` / ``noop``: a bare Celery app with a no-op task (and a chord callback that counts its
+  results), for ``celery -A bench.noop worker``.
   The bare app is configured from ``BENCH_BROKER_URL``, ``BENCH_RESULT_BACKEND`` and (for the
   ``filesystem://`` broker) ``BENCH_FS_DIR``, and is only built when first used, so importing this
   module as a harvester collector module does not create (or make current) a second Celery app.
@@ -18,8 +20,10 @@ from pydantic import BaseModel, ConfigDict
 
 from harvester.collector import Collector
 from harvester.dispatch.celery_app import SAFE_DELIVERY, file_broker_options
+from harvester.dispatch.embedded import celery_url
 
 BARE_TASK = "bench.noop"
+BARE_GATHER = "bench.gather"
 BARE_QUEUE = "bench"
 
 
@@ -41,9 +45,31 @@ class Noop(Collector):
         return None
 
 
+class NoopFanoutParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    members: int = 1000
+    seq: int = 0
+
+
+class NoopFanout(Collector):
+    """A fan-out of ``members`` no-op runs; gather counts them (the fan-out benchmark)."""
+
+    name = "bench_fanout"
+    description = "Fans out to no-op members (fan-out benchmark)."
+    Params = NoopFanoutParams
+
+    def subcollectors(self) -> list[Collector]:
+        base = self.params.seq * 1_000_000  # distinct member params: no overlap lock is shared
+        return [Noop(seq=base + i) for i in range(self.params.members)]
+
+    def gather(self, results: list[Any]) -> int:
+        return sum(1 for r in results if r.ok)
+
+
 def make_bare_app(broker_url: str, result_backend: str, fs_dir: str | None = None) -> Celery:
     """A plain Celery app on ``broker_url`` with one no-op task, tuned like harvester's app."""
-    app = Celery("bench", broker=broker_url, backend=result_backend, set_as_current=False)
+    # the embedded broker's transport, exactly as harvester uses it (messages written atomically)
+    app = Celery("bench", broker=celery_url(broker_url), backend=result_backend, set_as_current=False)
     options: dict[str, Any] = {}
     if broker_url.startswith("filesystem:"):
         if not fs_dir:
@@ -60,6 +86,10 @@ def make_bare_app(broker_url: str, result_backend: str, fs_dir: str | None = Non
     @app.task(name=BARE_TASK, acks_late=True, shared=False)  # type: ignore[untyped-decorator]
     def noop() -> None:
         return None
+
+    @app.task(name=BARE_GATHER, acks_late=True, shared=False)  # type: ignore[untyped-decorator]
+    def gather(results: list[Any]) -> int:
+        return len(results)
 
     return app
 

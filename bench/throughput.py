@@ -307,13 +307,9 @@ def bare_batch(app: Any, n: int, proc: subprocess.Popen[bytes], log: Path, timeo
     return elapsed
 
 
-def bench_bare(sc: Scenario, args: argparse.Namespace) -> dict[str, Any]:
-    env = {"BENCH_BROKER_URL": sc.bare_broker, "BENCH_RESULT_BACKEND": sc.bare_backend}
-    if sc.bare_fs_dir:
-        env["BENCH_FS_DIR"] = sc.bare_fs_dir
-    app = make_bare_app(sc.bare_broker, sc.bare_backend, sc.bare_fs_dir)
-    log = sc.workdir / "bare-worker.log"
-    argv = [
+def bare_worker_argv(args: argparse.Namespace) -> list[str]:
+    """``celery worker`` for the bare app, configured like harvester's worker."""
+    return [
         sys.executable,
         "-m",
         "celery",
@@ -330,6 +326,15 @@ def bench_bare(sc: Scenario, args: argparse.Namespace) -> dict[str, Any]:
         f"bench-{os.getpid()}@%h",
         *args.bare_worker_arg,
     ]
+
+
+def bench_bare(sc: Scenario, args: argparse.Namespace) -> dict[str, Any]:
+    env = {"BENCH_BROKER_URL": sc.bare_broker, "BENCH_RESULT_BACKEND": sc.bare_backend}
+    if sc.bare_fs_dir:
+        env["BENCH_FS_DIR"] = sc.bare_fs_dir
+    app = make_bare_app(sc.bare_broker, sc.bare_backend, sc.bare_fs_dir)
+    log = sc.workdir / "bare-worker.log"
+    argv = bare_worker_argv(args)
     proc = PROCESSES.start(argv, child_env(env), sc.workdir, log)
     try:
         bare_batch(app, args.warmup, proc, log, timeout=120)
@@ -467,11 +472,32 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     print()
 
 
+def print_fanout_table(rows: list[dict[str, Any]]) -> None:
+    head = f"{'scenario':<10} {'members':>8} {'bare chord s':>13} {'harvester s':>12} {'ratio':>7}"
+    print()
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        if "error" in r:
+            print(f"{r['scenario']:<10} {'':>8} error: {r['error']}")
+            continue
+        print(
+            f"{r['scenario']:<10} {r['fanout']:>8} {r['bare']['seconds']:>13.2f} "
+            f"{r['harvester']['seconds']:>12.2f} {r['ratio']:>6.2f}x"
+        )
+    print("ratio = bare chord time / harvester time (1.0 = as fast as a bare chord)")
+    print()
+
+
 def run_scenario(name: str, args: argparse.Namespace) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix=f"harvester-bench-{name}-"))
     factory = redis_scenario if name == "redis" else embedded_scenario
     try:
         with factory(args, workdir) as sc:
+            if args.fanout:
+                from bench.fanout import run as run_fanout
+
+                return run_fanout(sc, args)
             print(
                 f"[{name}] bare Celery: {sc.tasks} tasks x {args.repeat}, concurrency {args.concurrency} ...",
                 flush=True,
@@ -542,12 +568,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=100,
         help="for both workers, so they are configured alike [default: 100, harvester's default]",
     )
-    p.add_argument("--output", type=Path, default=RESULTS)
+    p.add_argument(
+        "--fanout",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead of throughput: one fan-out of N no-op members vs. a bare Celery chord of N (bench/fanout.py)",
+    )
+    p.add_argument("--output", type=Path, default=None, help=f"[default: {RESULTS}, or fanout.json with --fanout]")
     p.add_argument("--keep", action="store_true", help="keep the temp dirs (worker logs, SQLite, broker files)")
     args = p.parse_args(argv)
     bad = [k for k, *_ in args.harvester_env if not k.startswith("HARVESTER_")]
     if bad or any(len(kv) != 2 for kv in args.harvester_env):
         p.error("--harvester-env takes HARVESTER_NAME=VALUE")
+    args.output = args.output or (RESULTS.with_name("fanout.json") if args.fanout else RESULTS)
     args.harvester_env = {"HARVESTER_MAX_TASKS_PER_CHILD": str(args.max_tasks_per_child), **dict(args.harvester_env)}
     args.bare_worker_arg = [f"--max-tasks-per-child={args.max_tasks_per_child}", *args.bare_worker_arg]
     return args
@@ -571,7 +605,7 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append({"scenario": name, "error": str(exc)})
     finally:
         PROCESSES.stop_all()
-    print_table(rows)
+    (print_fanout_table if args.fanout else print_table)(rows)
     report = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "settings": {
@@ -581,6 +615,7 @@ def main(argv: list[str] | None = None) -> int:
             "batch": args.batch,
             "loglevel": args.loglevel,
             "target_ratio": TARGET_RATIO,
+            "fanout": args.fanout,
             "harvester_env": args.harvester_env,
             "bare_worker_args": args.bare_worker_arg,
         },

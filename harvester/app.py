@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: What becomes of a fan-out parent's recorded members: run here, or sent to the workers.
+FanOut = Callable[[RunRequest, RunResult, ProgressCallback | None], RunResult]
+
 
 class Harvester:
     """One explicit app object. Nothing connects until it is used."""
@@ -127,23 +130,55 @@ class Harvester:
             raise
 
     def _execute_waiting(
-        self, request: RunRequest, on_progress: ProgressCallback | None = None, on_wait: Any = None
+        self,
+        request: RunRequest,
+        on_progress: ProgressCallback | None = None,
+        on_wait: Any = None,
+        fan_out: FanOut | None = None,
     ) -> RunResult:
-        """Execute a recorded request here until it ends; retries and overlap waits sleep in between."""
+        """Execute a recorded request here until it ends; retries and overlap waits sleep in between.
+
+        A fan-out parent hands its members to ``fan_out`` (default: run them here, then gather).
+        """
         while True:
             result = self.runner.execute(request, on_progress=on_progress)
+            if result.status == "fanout":
+                return (fan_out or self._fan_out_inline)(request, result, on_progress)
             if result.status not in ("retrying", "deferred"):
                 return result
             if on_wait is not None:
                 on_wait(result)
             time.sleep(result.retry_in or 0)
 
+    def _fan_out_inline(
+        self, request: RunRequest, result: RunResult, on_progress: ProgressCallback | None
+    ) -> RunResult:
+        """The fan-out flow without workers: members one after another in this process, then gather."""
+        total = len(result.members)
+        for done, member in enumerate(result.members, 1):
+            self._execute_waiting(member)
+            if on_progress is not None:
+                on_progress(done, total)
+        return self.runner.gather(request)
+
+    def dispatch_fanout(
+        self, request: RunRequest, result: RunResult, on_progress: ProgressCallback | None = None
+    ) -> RunResult:
+        """On a worker: the members go out as a Celery chord whose callback gathers the parent."""
+        if not result.members:
+            return self.runner.gather(request)
+        from harvester.dispatch.celery_app import publish_fanout
+
+        publish_fanout(self, request, result.members)
+        return result
+
     def execute_batch(self, requests: Sequence[RunRequest]) -> list[RunResult]:
         """A worker's half of a scheduled batch: recorded runs, one after another, in order.
 
-        A redelivered batch skips what already finished (the claim drops those deliveries).
+        A redelivered batch skips what already finished (the claim drops those deliveries). A fan-out
+        entry hands its members to the workers and the batch goes on (its gather ends that run).
         """
-        return [self._execute_waiting(request) for request in requests]
+        return [self._execute_waiting(request, fan_out=self.dispatch_fanout) for request in requests]
 
     def submit_batch(self, requests: Sequence[RunRequest]) -> list[str]:
         """Record the runs as queued and send them as one batch: one worker runs them in order."""
@@ -201,12 +236,44 @@ class Harvester:
         return [r.run_id for r in requests]
 
     def reap(self) -> int:
-        """Close lost runs (no heartbeat for ``lost_after``): re-enqueue, or fail when that is impossible."""
+        """Close lost runs (no heartbeat for ``lost_after``): re-enqueue, or fail when that is impossible.
+
+        Also the fan-out backstop: a parent whose gathering process died, or whose members all
+        finished without the chord calling back (a member closed outside its task), is gathered.
+        """
         stale_before = utcnow() - timedelta(seconds=self.settings.lost_after)
         reaped = 0
         for run in self.store.lost_runs(stale_before):
-            reaped += self._reap_one(run)
+            if run["members"] is None:
+                reaped += self._reap_one(run)
+            else:
+                self.store.release_gather(run["id"], stale_before)  # waiting again: gathered below
+        for parent in self.store.stalled_fanouts(stale_before):
+            reaped += self._regather(parent)
         return reaped
+
+    def _regather(self, run: dict[str, Any]) -> int:
+        from harvester.dispatch.celery_app import publish_gather
+
+        why = self._cannot_resend(run)
+        if why is not None:
+            message = f"fan-out not gathered: {why}"
+            self.store.abandon(
+                run["id"], Outcome("failed", error_category="unknown", error_phase="gather", error_message=message)
+            )
+            return 1
+        publish_gather(self, self._stored_request(run))
+        log.warning("fan-out run %s of %s: gather sent again by the reaper", run["id"], run["collector"])
+        return 1
+
+    def _stored_request(self, run: dict[str, Any]) -> RunRequest:
+        return RunRequest(
+            collector=run["collector"],
+            params=run["params"],
+            trigger=run["trigger"],
+            run_id=run["id"],
+            parent_run_id=run["parent_run_id"],
+        )
 
     def _reap_one(self, run: dict[str, Any]) -> int:
         why = self._cannot_requeue(run)
@@ -214,28 +281,30 @@ class Harvester:
             closed = self.store.mark_lost(
                 run["id"], run["attempt"], requeue=False, message=f"worker lost; not re-enqueued: {why}"
             )
+            if closed and run["parent_run_id"] is not None:
+                from harvester.dispatch.celery_app import settle_member
+
+                settle_member(self, run["id"])
             return int(closed)
         if not self.store.mark_lost(run["id"], run["attempt"], requeue=True, message="worker lost; re-enqueued"):
             return 0
         from harvester.dispatch.celery_app import publish
 
-        request = RunRequest(
-            collector=run["collector"],
-            params=run["params"],
-            trigger=run["trigger"],
-            run_id=run["id"],
-            parent_run_id=run["parent_run_id"],
-        )
-        publish(self, [request])
+        publish(self, [self._stored_request(run)])
         log.warning("run %s of %s lost its worker; re-enqueued", run["id"], run["collector"])
         return 1
 
     def _cannot_requeue(self, run: dict[str, Any]) -> str | None:
         """Why a lost run cannot be sent again, or None when it can."""
+        why = self._cannot_resend(run)
+        if why is None and self.store.lost_attempts(run["id"]) >= MAX_LOST_ATTEMPTS:
+            return f"worker lost {MAX_LOST_ATTEMPTS} times"
+        return why
+
+    def _cannot_resend(self, run: dict[str, Any]) -> str | None:
+        """Why a run cannot be rebuilt from history, or None when it can."""
         if run["collector"] not in self.registry:
             return "collector no longer registered"
         if self.registry.get(run["collector"]).secret_fields():
             return "its params hold secrets, which history does not keep"
-        if self.store.lost_attempts(run["id"]) >= MAX_LOST_ATTEMPTS:
-            return f"worker lost {MAX_LOST_ATTEMPTS} times"
         return None

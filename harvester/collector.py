@@ -6,12 +6,13 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterable, Mapping, MutableMapping
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol, get_args
 
 from pydantic import BaseModel, ConfigDict, SecretBytes, SecretStr, ValidationError
 from pydantic_core import to_jsonable_python
 
-from harvester.errors import ConfigError, ParamsError, classify_failure
+from harvester.errors import ConfigError, FailureCategory, MemberFailed, ParamsError, classify_failure
 
 Phase = Literal["validate", "collect", "gather", "after_run"]
 OverlapPolicy = Literal["skip", "queue"]
@@ -56,6 +57,27 @@ class LocalContext:
 
     def enter_phase(self, phase: Phase) -> None:
         self.phases.append(phase)
+
+
+@dataclass(frozen=True)
+class MemberError:
+    """Why a member of a fan-out did not succeed: a FailureCategory value (or ``skipped``) and a message."""
+
+    category: str
+    message: str
+
+
+@dataclass(frozen=True)
+class SubcollectorResult:
+    """One member of a fan-out as ``gather()`` sees it, in the order ``subcollectors()`` gave them."""
+
+    name: str
+    ok: bool
+    value: Any = None
+    error: MemberError | None = None
+    run_id: str | None = None
+    status: str = "succeeded"  # succeeded | failed | skipped
+    params: dict[str, Any] = field(default_factory=dict)  # redacted
 
 
 class NoParams(BaseModel):
@@ -125,6 +147,10 @@ class Collector:
     - ``overlap`` (``"skip"`` | ``"queue"``, default ``"skip"``): what a run does when the same
       collector + params is already running: be recorded as ``skipped``, or wait its turn.
     - ``queue`` (str, default ``"harvester"``): the Celery queue its runs go to.
+
+    Fan-out (see docs/fanout.md): override ``subcollectors()`` and its members run in parallel
+    on workers, each a run of its own; ``gather()`` then runs once with their results, followed
+    by the methods named in ``steps``. ``require_all = True`` fails the parent when a member fails.
     """
 
     name: ClassVar[str] = ""
@@ -135,6 +161,14 @@ class Collector:
     time_limit: ClassVar[int | None] = None
     overlap: ClassVar[OverlapPolicy] = "skip"
     queue: ClassVar[str | None] = None
+    steps: ClassVar[tuple[str, ...]] = ()
+    require_all: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        missing = [step for step in cls.steps if not callable(getattr(cls, step, None))]
+        if missing:
+            raise TypeError(f"{cls.__qualname__}.steps names {', '.join(missing)}, which it has no method for")
 
     def __init__(self, **params: Any) -> None:
         self.params: Any = validate_params(type(self), params)
@@ -159,6 +193,22 @@ class Collector:
         """
         return None
 
+    def subcollectors(self) -> Iterable[Collector]:
+        """Fan-out: the members to run in parallel (registered collectors, built with their params).
+
+        Overriding this makes the collector a fan-out parent: ``collect()`` is not called;
+        ``gather()`` gets the members' results instead.
+        """
+        raise NotImplementedError
+
+    def gather(self, results: list[SubcollectorResult]) -> Any:
+        """Fan-out: combine the members' results (default: the values of those that succeeded)."""
+        return [result.value for result in results if result.ok]
+
+    @classmethod
+    def is_fanout(cls) -> bool:
+        return cls.subcollectors is not Collector.subcollectors
+
     def after_run(self) -> None:
         """Post-run sync phase (e.g. push what ``collect`` stored into a search index)."""
 
@@ -176,7 +226,12 @@ class Collector:
     # -- the fixed template ------------------------------------------------------------------
 
     def run(self) -> Any:
-        """validate_config -> collect -> after_run. Not to be overridden."""
+        """validate_config -> collect -> after_run. Not to be overridden.
+
+        A fan-out parent runs here without workers: its members one after another, then gather.
+        """
+        if self.is_fanout():
+            return self.finish_fanout([_run_member(member) for member in self.start_fanout()])
         try:
             self._enter("validate")
             self.validate_config()
@@ -190,6 +245,42 @@ class Collector:
             self._handle(exc)
             raise
         return result
+
+    def start_fanout(self) -> list[Collector]:
+        """Fan-out, first half: validate_config -> subcollectors() (recorded as the collect phase)."""
+        try:
+            self._enter("validate")
+            self.validate_config()
+            self._enter("collect")
+            members = list(self.subcollectors())
+            strangers = [repr(m) for m in members if not isinstance(m, Collector)]
+            if strangers:
+                raise TypeError(f"subcollectors() of {self.name} must give Collector instances, got {strangers[0]}")
+        except ConfigError:
+            raise
+        except Exception as exc:
+            self._handle(exc)
+            raise
+        return members
+
+    def finish_fanout(self, results: list[SubcollectorResult]) -> Any:
+        """Fan-out, second half: gather -> each of ``steps`` (given the previous output) -> after_run."""
+        try:
+            self._enter("gather")
+            failed = next((r for r in results if not r.ok), None)
+            if self.require_all and failed is not None:
+                raise _member_failed(failed)
+            value = self.gather(results)
+            for step in self.steps:
+                value = getattr(self, step)(value)
+            self._enter("after_run")
+            self.after_run()
+        except ConfigError:
+            raise
+        except Exception as exc:
+            self._handle(exc)
+            raise
+        return value
 
     # -- what collect() uses -----------------------------------------------------------------
 
@@ -255,3 +346,23 @@ class Collector:
     def _bind_logger(self) -> logging.LoggerAdapter[logging.Logger]:
         logger = logging.getLogger(f"harvester.collector.{self.name or type(self).__name__}")
         return _Adapter(logger, {"collector": self.name, "run_id": self.run_id})
+
+
+def _run_member(member: Collector) -> SubcollectorResult:
+    """A member run in this process (``Collector.run()`` of a fan-out parent, no history)."""
+    try:
+        value = member.run()
+    except Exception as exc:
+        error = MemberError(classify_failure(exc).value, f"{type(exc).__name__}: {exc}")
+        return SubcollectorResult(member.name, False, None, error, None, "failed", member.redacted_params())
+    return SubcollectorResult(member.name, True, value, None, None, "succeeded", member.redacted_params())
+
+
+def _member_failed(result: SubcollectorResult) -> MemberFailed:
+    error = result.error or MemberError(FailureCategory.UNKNOWN.value, result.status)
+    try:
+        category = FailureCategory(error.category)
+    except ValueError:  # skipped: not a failure category of its own
+        category = FailureCategory.UNKNOWN
+    where = f"run {result.run_id}" if result.run_id else "in-process"
+    return MemberFailed(f"member {result.name} ({where}) did not succeed: {error.message}", category)

@@ -66,6 +66,17 @@ class FailureCategory(StrEnum):
         return self.value
 
 
+class MemberFailed(HarvesterError):
+    """A fan-out parent with ``require_all = True`` had a member that did not succeed.
+
+    Carries that member's category, so the parent's failure is classified like its cause.
+    """
+
+    def __init__(self, message: str, category: FailureCategory) -> None:
+        super().__init__(message)
+        self.category = category
+
+
 RETRYABLE = frozenset(
     {FailureCategory.NETWORK, FailureCategory.RATE_LIMIT, FailureCategory.TIMEOUT, FailureCategory.DATABASE}
 )
@@ -194,6 +205,8 @@ def classify_failure(exc: BaseException) -> FailureCategory:
         return FailureCategory.CONFIG
     if isinstance(exc, TransientError):
         return FailureCategory.NETWORK
+    if isinstance(exc, MemberFailed):
+        return exc.category
     status = http_status(exc)
     if status is not None and status >= 400:
         return _by_status(status)

@@ -59,8 +59,9 @@ def show(state: CliState, run_id: str, as_json: bool) -> None:
     if row is None:
         fail(1, f"no run {run_id!r}")
     attempts = store.attempts(row["id"])
+    members = store.members(row["id"]) if row["members"] is not None else []
     if as_json:
-        click.echo(dumps({**run_json(row), "attempts": attempts}))
+        click.echo(dumps({**run_json(row), "attempts": attempts, "member_runs": [run_json(m) for m in members]}))
         return
     for key, value in run_json(row).items():
         state.console.print(f"[bold]{key:>15}[/] {status_text(value) if key == 'status' else value}")
@@ -70,6 +71,11 @@ def show(state: CliState, run_id: str, as_json: bool) -> None:
             f"  attempt {a['attempt']}: {status_text(a['status'])} on {a['worker']} "
             f"at {a['started_at']:%H:%M:%S}{retry} {a['error_message'] or ''}"
         )
+    if members:
+        state.console.print(f"[bold]{'member runs':>15}[/] (fan-out; `harvester runs show RUN_ID` for one)")
+    for m in members:
+        error = f" {m['error_category']}: {m['error_message']}" if m["error_category"] else ""
+        state.console.print(f"  {m['id'][:8]} {m['collector']} {status_text(m['status'])}{error}")
 
 
 @runs.command()

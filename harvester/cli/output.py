@@ -35,6 +35,8 @@ RUN_FIELDS = (
     "error_phase",
     "error_message",
     "parent_run_id",
+    "members",
+    "member_index",
     "task_id",
     "worker",
     "progress_done",

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from billiard.exceptions import TimeLimitExceeded
-from celery import Celery, Task
+from celery import Celery, Task, chord, states
 from celery.signals import worker_process_init
 
+from harvester.dispatch import embedded
 from harvester.errors import ConfigError
+from harvester.execution.runner import RunResult
 from harvester.history.store import Outcome
 from harvester.request import RunRequest
 
@@ -17,6 +20,8 @@ if TYPE_CHECKING:
     from harvester.app import Harvester
 
 RUN_TASK = "harvester.run"
+MEMBER_TASK = "harvester.member"
+GATHER_TASK = "harvester.gather"
 REAP_TASK = "harvester.reap"
 BATCH_TASK = "harvester.batch"
 DEFAULT_QUEUE = "harvester"
@@ -67,7 +72,7 @@ def make_celery(hv: Harvester) -> Celery:
     settings = hv.settings
     app = Celery(
         "harvester",
-        broker=settings.effective_broker_url,
+        broker=embedded.celery_url(settings.effective_broker_url),
         backend=settings.effective_result_backend,
         set_as_current=False,
     )
@@ -95,6 +100,13 @@ def make_celery(hv: Harvester) -> Celery:
 
 
 def _register_tasks(app: Celery, hv: Harvester) -> None:
+    _register_run_tasks(app, hv)
+    _register_flow_tasks(app, hv)
+
+
+def _register_run_tasks(app: Celery, hv: Harvester) -> None:
+    """The tasks that execute one run: ``run``, and ``member`` for a fan-out's members."""
+
     class RunTask(Task):  # type: ignore[misc]
         def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
             # A hard time limit kills the process: the run cannot record its end, so the worker does.
@@ -103,6 +115,15 @@ def _register_tasks(app: Celery, hv: Harvester) -> None:
                 hv.store.abandon(
                     task_id, Outcome("failed", error_category="timeout", error_phase="collect", error_message=message)
                 )
+
+    def deliver(task: Task[Any, Any], body: dict[str, Any]) -> RunResult:
+        request = RunRequest.from_message(body)
+        result = hv.runner.execute(request)
+        if result.status == "fanout":
+            result = hv.dispatch_fanout(request, result)
+        if result.status in ("retrying", "deferred"):
+            raise task.retry(countdown=result.retry_in, max_retries=None)
+        return result
 
     @app.task(
         name=RUN_TASK,
@@ -116,10 +137,26 @@ def _register_tasks(app: Celery, hv: Harvester) -> None:
     )
     def run(task: Task[Any, Any], body: dict[str, Any]) -> dict[str, Any]:
         """Run one collector; failures are re-raised so the task shows them too."""
-        request = RunRequest.from_message(body)
-        result = hv.runner.execute(request)
-        if result.status in ("retrying", "deferred"):
-            raise task.retry(countdown=result.retry_in, max_retries=None)
+        result = deliver(task, body)
+        if result.status == "failed" and result.error is not None:
+            raise result.error
+        return {"run_id": result.run_id, "status": result.status}
+
+    @app.task(name=MEMBER_TASK, shared=False, base=RunTask, bind=True, acks_late=True, reject_on_worker_lost=True)
+    def member(task: Task[Any, Any], body: dict[str, Any]) -> dict[str, Any]:
+        """Run one member of a fan-out. Its end, failed or not, completes its part of the chord:
+        the failure is in history, where gather reads it; a raised error would break the chord."""
+        result = deliver(task, body)
+        return {"run_id": result.run_id, "status": result.status}
+
+
+def _register_flow_tasks(app: Celery, hv: Harvester) -> None:
+    """The tasks around runs: a fan-out's gather, a schedule group's batch, the reaper."""
+
+    @app.task(name=GATHER_TASK, shared=False, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+    def gather(body: dict[str, Any]) -> dict[str, Any]:
+        """The chord's callback: finish the fan-out parent from its members' history."""
+        result = hv.runner.gather(RunRequest.from_message(body))
         if result.status == "failed" and result.error is not None:
             raise result.error
         return {"run_id": result.run_id, "status": result.status}
@@ -136,24 +173,52 @@ def _register_tasks(app: Celery, hv: Harvester) -> None:
         return hv.reap()
 
 
+def _options(hv: Harvester, request: RunRequest) -> dict[str, Any]:
+    """Where a run's message goes and its time limits: the collector's ``queue`` and ``time_limit``."""
+    cls = hv.registry.get(request.collector)
+    options: dict[str, Any] = {"queue": request.queue or cls.queue or DEFAULT_QUEUE}
+    if cls.time_limit is not None:
+        options.update(soft_time_limit=cls.time_limit, time_limit=cls.time_limit + 30)
+    return options
+
+
 def publish(hv: Harvester, requests: list[RunRequest] | tuple[RunRequest, ...] | Any) -> None:
-    """Send run messages; each collector's ``queue`` and ``time_limit`` travel with its message."""
+    """Send run messages; each collector's ``queue`` and ``time_limit`` travel with its message.
+
+    A fan-out member sent again (the reaper) stores its task result, so a polling chord sees it end.
+    """
     app = hv.celery
     with app.producer_or_acquire() as producer:
         for request in requests:
-            cls = hv.registry.get(request.collector)
-            options: dict[str, Any] = {"queue": request.queue or cls.queue or DEFAULT_QUEUE}
-            if cls.time_limit is not None:
-                options.update(soft_time_limit=cls.time_limit, time_limit=cls.time_limit + 30)
+            member = request.parent_run_id is not None
             # History is the result store: no result subscription per message (ignore_result).
             app.send_task(
-                RUN_TASK,
+                MEMBER_TASK if member else RUN_TASK,
                 args=[request.to_message()],
                 task_id=request.run_id,
                 producer=producer,
-                ignore_result=True,
-                **options,
+                ignore_result=not member,
+                **_options(hv, request),
             )
+
+
+def publish_fanout(hv: Harvester, parent: RunRequest, members: Sequence[RunRequest]) -> None:
+    """Send a fan-out's members as a Celery chord whose callback gathers the parent."""
+    app = hv.celery
+    header = [app.signature(MEMBER_TASK, args=[m.to_message()], task_id=m.run_id, **_options(hv, m)) for m in members]
+    callback = app.signature(GATHER_TASK, args=[parent.to_message()], immutable=True, **_options(hv, parent))
+    chord(header, app=app)(callback)
+
+
+def publish_gather(hv: Harvester, parent: RunRequest) -> None:
+    """Send a parent's gather on its own (the reaper's backstop when the chord cannot call back)."""
+    hv.celery.send_task(GATHER_TASK, args=[parent.to_message()], ignore_result=True, **_options(hv, parent))
+
+
+def settle_member(hv: Harvester, run_id: str) -> None:
+    """A member closed outside its task (the reaper failed it): store its task result anyway, so a
+    chord that polls for results (the embedded and database backends) ends instead of polling on."""
+    hv.celery.backend.store_result(run_id, {"run_id": run_id, "status": "failed"}, states.SUCCESS)
 
 
 def publish_batch(hv: Harvester, requests: list[RunRequest] | tuple[RunRequest, ...] | Any) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic_core import PydanticSerializationError, to_jsonable_python
 
-from harvester.collector import Collector
+from harvester.collector import Collector, MemberError, SubcollectorResult
 from harvester.errors import (
     ConfigError,
     FailureCategory,
@@ -25,7 +25,7 @@ from harvester.execution.locks import Locks
 from harvester.execution.retry import RetryPolicy
 from harvester.history.data import StateConflict
 from harvester.history.engine import utcnow
-from harvester.history.store import Claim, Outcome, Store
+from harvester.history.store import Claim, NewRun, Outcome, Store, worker_name
 from harvester.registry import Registry
 from harvester.request import RunRequest
 
@@ -39,12 +39,13 @@ class RunResult:
     """What happened to one delivery of a request; the Celery task and the CLI act on it."""
 
     run_id: str
-    status: str  # succeeded | failed | retrying | skipped | deferred | duplicate
+    status: str  # succeeded | failed | retrying | skipped | deferred | duplicate | fanout
     attempt: int = 0
     result: Any = None
     category: FailureCategory | None = None
     error: BaseException | None = None
     retry_in: float | None = None
+    members: tuple[RunRequest, ...] = ()  # ``fanout``: the recorded member runs, to run or dispatch
 
     @property
     def exit_code(self) -> int:
@@ -80,6 +81,14 @@ class Runner:
         return RetryPolicy(retries=retries, base=base, max_delay=self.config.retry_max_delay)
 
     def execute(self, request: RunRequest, on_progress: ProgressCallback | None = None) -> RunResult:
+        """One delivery of a request. A fan-out parent ends this with status ``fanout``: its members
+        are recorded and the caller runs or dispatches them; :meth:`gather` finishes the parent."""
+        result = self._execute(request, on_progress)
+        if request.parent_run_id is not None and result.status in ("succeeded", "failed", "skipped"):
+            self.store.member_finished(request.parent_run_id)
+        return result
+
+    def _execute(self, request: RunRequest, on_progress: ProgressCallback | None) -> RunResult:
         try:
             cls = self.registry.get(request.collector)
             collector = cls(**request.params)
@@ -95,6 +104,8 @@ class Runner:
             return self._overlap(request, cls, attempt, lock_key)
         self.heartbeat.add(request.run_id, lock_key)
         try:
+            if cls.is_fanout():
+                return self._fan_out(request, collector, attempt, lock_key)
             return self._run_phases(request, collector, attempt, on_progress)
         finally:
             self.heartbeat.remove(request.run_id)
@@ -127,6 +138,92 @@ class Runner:
             return self._failed(request, collector, attempt, exc, context, started)
         return RunResult(request.run_id, "succeeded", attempt, result=value)
 
+    # -- fan-out ---------------------------------------------------------------------------
+
+    def _fan_out(self, request: RunRequest, parent: Collector, attempt: int, lock_key: str | None) -> RunResult:
+        """validate -> subcollectors(); record the members and leave the parent waiting for them."""
+        context = StoreContext(self.store, parent.name, parent.params_key(), request.run_id)
+        parent.bind(context)
+        started = time.monotonic()
+        in_flight = (
+            None if lock_key is None else self.store.fanout_in_flight(parent.name, parent.params_key(), request.run_id)
+        )
+        if in_flight is not None and lock_key is not None:
+            return self._overlap(request, type(parent), attempt, lock_key, holder=in_flight)
+        try:
+            members = parent.start_fanout()
+            requests = [self._member_request(request, member) for member in members]
+        except Exception as exc:
+            return self._failed(request, parent, attempt, exc, context, started)
+        new = [
+            NewRun(
+                run_id=r.run_id,
+                collector=r.collector,
+                params=m.redacted_params(),
+                params_key=m.params_key(),
+                trigger="parent",
+                parent_run_id=request.run_id,
+                task_id=r.run_id,
+                member_index=i,
+            )
+            for i, (r, m) in enumerate(zip(requests, members, strict=True))
+        ]
+        if not self.store.fan_out(request.run_id, attempt, new):
+            return RunResult(request.run_id, "duplicate", attempt)
+        log.debug("run %s of %s fanned out to %d members", request.run_id, parent.name, len(new))
+        return RunResult(request.run_id, "fanout", attempt, members=tuple(requests))
+
+    def _member_request(self, parent: RunRequest, member: Collector) -> RunRequest:
+        registered = self.registry.get(member.name) if member.name in self.registry else None
+        if registered is not type(member):
+            raise ConfigError(
+                f"subcollector {type(member).__qualname__} ('{member.name}') is not a registered collector: "
+                "add its module to HARVESTER_COLLECTORS so workers can run it"
+            )
+        if member.is_fanout():
+            raise ConfigError(f"subcollector '{member.name}' is itself a fan-out collector: fan-outs do not nest")
+        return RunRequest(
+            collector=member.name,
+            params=member.wire_params(),
+            trigger="parent",
+            parent_run_id=parent.run_id,
+            force=parent.force,
+        )
+
+    def gather(self, request: RunRequest) -> RunResult:
+        """Finish a fan-out parent: its members' results -> gather -> steps -> after_run. Once only:
+        a second delivery (chord callback and reaper backstop both) finds it claimed and stops."""
+        attempt = self.store.claim_gather(request.run_id, worker_name())
+        if attempt is None:
+            return RunResult(request.run_id, "duplicate")
+        cls = self.registry.get(request.collector)
+        parent = cls(**request.params)
+        context = StoreContext(self.store, parent.name, parent.params_key(), request.run_id)
+        parent.bind(context)
+        self.heartbeat.add(request.run_id, None)
+        started = time.monotonic()
+        try:
+            results = [_member_result(row) for row in self.store.members(request.run_id)]
+            value = to_jsonable_python(parent.finish_fanout(results))
+        except Exception as exc:  # gather is not retried: the members already were
+            return self._failed(request, parent, attempt, exc, context, started, retry=False)
+        finally:
+            self.heartbeat.remove(request.run_id)
+        outcome = Outcome("succeeded", result=value, records=context.records_emitted, duration=self._flow_time(request))
+        try:
+            self.store.finish(request.run_id, attempt, outcome, state=context.state_write())
+        except StateConflict as exc:
+            return self._failed(request, parent, attempt, exc, context, started, retry=False)
+        return RunResult(request.run_id, "succeeded", attempt, result=value)
+
+    def _flow_time(self, request: RunRequest) -> float | None:
+        """A parent's duration is its whole flow: first start to gather's end."""
+        run = self.store.get_run(request.run_id)
+        started_at = run and run["started_at"]
+        return (utcnow() - started_at).total_seconds() if started_at else None
+
+    # -- failures --------------------------------------------------------------------------
+
     def _failed(
         self,
         request: RunRequest,
@@ -135,10 +232,12 @@ class Runner:
         exc: BaseException,
         context: StoreContext,
         started: float,
+        *,
+        retry: bool = True,
     ) -> RunResult:
         category = FailureCategory.DATABASE if isinstance(exc, StateConflict) else classify_failure(exc)
         policy = self.policy(type(collector))
-        retry = policy.should_retry(category, attempt)
+        retry = retry and policy.should_retry(category, attempt)
         delay = policy.delay(attempt, retry_after(exc)) if retry else None
         outcome = Outcome(
             "retrying" if retry else "failed",
@@ -165,8 +264,10 @@ class Runner:
         log.info("dropping duplicate delivery of run %s (%s)", request.run_id, claim.value)
         return RunResult(request.run_id, "duplicate", attempt)
 
-    def _overlap(self, request: RunRequest, cls: type[Collector], attempt: int, lock_key: str) -> RunResult:
-        holder = self.locks.holder(lock_key)
+    def _overlap(
+        self, request: RunRequest, cls: type[Collector], attempt: int, lock_key: str, holder: str | None = None
+    ) -> RunResult:
+        holder = holder or self.locks.holder(lock_key)
         message = f"{cls.name} with these params is already running (run {holder})"
         if (request.overlap or cls.overlap) == "queue":
             self.store.finish(request.run_id, attempt, Outcome("queued", error_message=message))
@@ -174,3 +275,20 @@ class Runner:
         self.store.finish(request.run_id, attempt, Outcome("skipped", error_message=f"skipped: {message}"))
         log.info("run %s skipped: %s", request.run_id, message)
         return RunResult(request.run_id, "skipped", attempt)
+
+
+def _member_result(row: dict[str, Any]) -> SubcollectorResult:
+    ok = row["status"] == "succeeded"
+    error = None
+    if not ok:
+        category = "skipped" if row["status"] == "skipped" else row["error_category"] or FailureCategory.UNKNOWN.value
+        error = MemberError(category, row["error_message"] or row["status"])
+    return SubcollectorResult(
+        name=row["collector"],
+        ok=ok,
+        value=row["result"] if ok else None,
+        error=error,
+        run_id=row["id"],
+        status=row["status"],
+        params=row["params"],
+    )

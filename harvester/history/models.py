@@ -75,6 +75,9 @@ runs = Table(
     Column("worker", String(255)),
     Column("progress_done", Integer),
     Column("progress_total", Integer),
+    # Fan-out: a parent's number of members (NULL for other runs); a member's position among them.
+    Column("members", Integer),
+    Column("member_index", Integer),
     Index(None, "collector", "queued_at"),
     Index(None, "status", "heartbeat_at"),
     Index(None, "task_id"),

@@ -61,6 +61,7 @@ class NewRun:
     trigger: str
     parent_run_id: str | None = None
     task_id: str | None = None
+    member_index: int | None = None
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,7 @@ class Store(DataStore):
                 "records": 0,
                 "parent_run_id": r.parent_run_id,
                 "task_id": r.task_id,
+                "member_index": r.member_index,
             }
             for r in new
         ]
@@ -166,7 +168,8 @@ class Store(DataStore):
         row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
         if row is None:
             return Claim.MISSING, 0
-        if row["status"] != "running":
+        if row["status"] != "running" or row["members"] is not None:
+            # A fan-out parent that handed out its members never starts over: only gather continues it.
             return Claim.FINISHED, row["attempt"]
         if not self._is_lost(row["heartbeat_at"], row["worker"], stale_before):
             return Claim.BUSY, row["attempt"]
@@ -332,7 +335,10 @@ class Store(DataStore):
         if ids:
             with self._single.begin() as conn:
                 conn.execute(
-                    update(runs).where(runs.c.id.in_(ids), runs.c.status == "running").values(heartbeat_at=utcnow())
+                    update(runs)
+                    # a NULL heartbeat is a fan-out parent waiting for its members: nobody holds it
+                    .where(runs.c.id.in_(ids), runs.c.status == "running", runs.c.heartbeat_at.is_not(None))
+                    .values(heartbeat_at=utcnow())
                 )
 
     def set_progress(self, run_id: str, done: int, total: int | None) -> None:
@@ -366,6 +372,121 @@ class Store(DataStore):
             self._record_attempt(conn, run, "lost", now, message)
             conn.execute(update(runs).where(runs.c.id == run_id).values(status="queued", heartbeat_at=None))
         return True
+
+    # -- fan-out ---------------------------------------------------------------------------
+    # A parent that handed out its members stays ``running`` with ``members`` set and no heartbeat
+    # (no process holds it) until one gather claims it: the chord's callback, or the reaper's
+    # backstop when the chord cannot fire (a member closed outside its task).
+
+    def fan_out(self, parent_run_id: str, attempt: int, members: Sequence[NewRun]) -> bool:
+        """Record the members as queued and the parent as waiting for them, in one transaction."""
+        rows = [
+            {
+                "id": m.run_id,
+                "collector": m.collector,
+                "params": m.params,
+                "params_key": m.params_key,
+                "trigger": m.trigger,
+                "status": "queued",
+                "attempt": 0,
+                "queued_at": utcnow(),
+                "records": 0,
+                "parent_run_id": parent_run_id,
+                "task_id": m.task_id,
+                "member_index": m.member_index,
+            }
+            for m in members
+        ]
+        with self.engine.begin() as conn:
+            waiting = conn.execute(
+                update(runs)
+                .where(runs.c.id == parent_run_id, runs.c.attempt == attempt, runs.c.status == "running")
+                .values(members=len(rows), heartbeat_at=None, progress_done=0, progress_total=len(rows))
+            ).rowcount
+            if waiting and rows:
+                conn.execute(runs.insert(), rows)
+        return bool(waiting)
+
+    def claim_gather(self, parent_run_id: str, worker: str | None = None) -> int | None:
+        """Make this process the one that gathers a waiting parent; its attempt, or None if taken or done."""
+        with self._single.begin() as conn:
+            row = conn.execute(
+                update(runs)
+                .where(
+                    runs.c.id == parent_run_id,
+                    runs.c.status == "running",
+                    runs.c.members.is_not(None),
+                    runs.c.heartbeat_at.is_(None),
+                )
+                .values(heartbeat_at=utcnow(), worker=worker or worker_name())
+                .returning(runs.c.attempt)
+            ).first()
+        return None if row is None else int(row.attempt)
+
+    def release_gather(self, parent_run_id: str, stale_before: datetime) -> bool:
+        """Put a parent whose gathering process died back to waiting (so a new gather can claim it)."""
+        with self._single.begin() as conn:
+            return bool(
+                conn.execute(
+                    update(runs)
+                    .where(
+                        runs.c.id == parent_run_id,
+                        runs.c.status == "running",
+                        runs.c.members.is_not(None),
+                        runs.c.heartbeat_at < stale_before,
+                    )
+                    .values(heartbeat_at=None)
+                ).rowcount
+            )
+
+    def members(self, parent_run_id: str) -> list[dict[str, Any]]:
+        """A parent's member runs, in the order its ``subcollectors()`` gave them."""
+        query = select(runs).where(runs.c.parent_run_id == parent_run_id).order_by(runs.c.member_index, runs.c.id)
+        with self._read.connect() as conn:
+            return [dict(r) for r in conn.execute(query).mappings()]
+
+    def member_finished(self, parent_run_id: str) -> None:
+        """Count a parent's finished members into its progress (finished members / members)."""
+        child = runs.alias("child")
+        done = (
+            select(func.count())
+            .where(child.c.parent_run_id == parent_run_id, child.c.status.in_(FINISHED))
+            .scalar_subquery()
+        )
+        with self._single.begin() as conn:
+            conn.execute(update(runs).where(runs.c.id == parent_run_id).values(progress_done=done))
+
+    def stalled_fanouts(self, finished_before: datetime) -> list[dict[str, Any]]:
+        """Waiting parents whose members all finished before ``finished_before``: their gather never came."""
+        child = runs.alias("child")
+        unfinished = select(child.c.id).where(
+            child.c.parent_run_id == runs.c.id,
+            or_(child.c.status.not_in(FINISHED), child.c.finished_at >= finished_before),
+        )
+        query = select(runs).where(
+            runs.c.status == "running",
+            runs.c.members.is_not(None),
+            runs.c.heartbeat_at.is_(None),
+            ~unfinished.exists(),
+        )
+        with self._read.connect() as conn:
+            return [dict(r) for r in conn.execute(query).mappings()]
+
+    def fanout_in_flight(self, collector: str, params_key: str, exclude_run_id: str) -> str | None:
+        """Another fan-out of the same collector + params still waiting or gathering (the overlap rule)."""
+        query = (
+            select(runs.c.id)
+            .where(
+                runs.c.collector == collector,
+                runs.c.params_key == params_key,
+                runs.c.status == "running",
+                runs.c.members.is_not(None),
+                runs.c.id != exclude_run_id,
+            )
+            .limit(1)
+        )
+        with self._read.connect() as conn:
+            return conn.execute(query).scalar_one_or_none()
 
     # -- reads -----------------------------------------------------------------------------
 

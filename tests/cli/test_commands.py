@@ -151,7 +151,7 @@ def test_server_database_must_be_migrated_explicitly(invoke, monkeypatch, postgr
         assert "run `harvester db upgrade`" in refused.output
         upgraded = invoke("db", "upgrade")
         assert upgraded.exit_code == 0
-        assert "database at revision 0001" in upgraded.output
+        assert "database at revision 0002" in upgraded.output
         assert invoke("runs").exit_code == 0
     finally:
         with admin.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:

@@ -1,0 +1,239 @@
+"""Fan-out without workers: the plain ``run()``, ``run_inline`` with history, the store's fan-out rows."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from harvester import Collector, ConfigError, Harvester, Settings
+from harvester.collector import LocalContext, SubcollectorResult
+from harvester.errors import FailureCategory, MemberFailed, classify_failure
+from harvester.examples.topic import Topic, TopicSource
+from harvester.history.engine import utcnow
+from harvester.history.store import Claim
+from harvester.registry import Registry
+from harvester.request import RunRequest
+
+
+class Piece(Collector):
+    name = "piece"
+
+    class Params(BaseModel):
+        n: int
+        fail: str = ""
+
+    def collect(self) -> int:
+        if self.params.fail == "config":
+            raise ConfigError("bad piece")
+        if self.params.fail:
+            raise ValueError(f"piece {self.params.n} is broken")
+        return self.params.n
+
+
+class Pieces(Collector):
+    name = "pieces"
+    steps = ("double", "label")
+
+    class Params(BaseModel):
+        fails: list[int] = []
+        count: int = 3
+
+    def subcollectors(self) -> list[Collector]:
+        return [Piece(n=i, fail="yes" if i in self.params.fails else "") for i in range(1, self.params.count + 1)]
+
+    def double(self, values: list[int]) -> list[int]:
+        return [v * 2 for v in values]
+
+    def label(self, values: list[int]) -> dict[str, Any]:
+        return {"values": values, "flow": self.run_id}
+
+
+class AllPieces(Pieces):
+    name = "all_pieces"
+    require_all = True
+
+
+class Stranger(Collector):  # not registered
+    name = "stranger"
+
+    def collect(self) -> int:
+        return 1
+
+
+class Invites(Collector):
+    name = "invites"
+
+    class Params(BaseModel):
+        who: str = "stranger"
+
+    def subcollectors(self) -> list[Collector]:
+        return [Stranger()] if self.params.who == "stranger" else [Pieces()]
+
+
+@pytest.fixture
+def hv(tmp_path):
+    registry = Registry([Piece, Pieces, AllPieces, Invites, Topic, TopicSource])
+    made = Harvester(Settings(data_dir=tmp_path / "data"), registry=registry)
+    made.store.upgrade()
+    yield made
+    made.close()
+
+
+def test_plain_run_is_the_whole_flow_in_process():
+    collector = Pieces(fails=[2])
+    context = LocalContext()
+    collector.bind(context)
+    assert collector.run() == {"values": [2, 6], "flow": None}
+    assert context.phases == ["validate", "collect", "gather", "after_run"]
+    assert Topic(topic="x").run()["item_count"] == len(
+        [i for s in (1, 2, 3) for i in TopicSource(topic="x", source=s).run() if 0 <= i < 100]
+    )
+
+
+def test_plain_run_with_require_all_names_the_member_and_its_category():
+    with pytest.raises(MemberFailed, match="member piece") as info:
+        AllPieces(fails=[1]).run()
+    assert classify_failure(info.value) is FailureCategory.VALIDATION
+
+
+def test_steps_must_name_methods():
+    with pytest.raises(TypeError, match="nope"):
+
+        class Broken(Collector):
+            name = "broken"
+            steps = ("nope",)
+
+            def subcollectors(self) -> list[Collector]:
+                return []
+
+
+def test_run_inline_records_each_member_in_order_and_ties_the_flow(hv):
+    seen: list[tuple[int, int | None]] = []
+    result = hv.run_inline(hv.request("pieces", {"count": 4}), on_progress=lambda d, t: seen.append((d, t)))
+    assert result.status == "succeeded"
+    assert result.result == {"values": [2, 4, 6, 8], "flow": result.run_id}
+    members = hv.store.members(result.run_id)
+    assert [m["params"]["n"] for m in members] == [1, 2, 3, 4]
+    assert {m["parent_run_id"] for m in members} == {result.run_id}
+    assert seen == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    parent = hv.store.get_run(result.run_id)
+    assert (parent["members"], parent["progress_done"], parent["progress_total"]) == (4, 4, 4)
+    assert parent["status"] == "succeeded"
+
+
+def test_failed_member_reaches_gather_with_its_error(hv):
+    class Spy(Pieces):
+        name = "spy"
+        seen: list[SubcollectorResult] = []
+
+        def gather(self, results: list[SubcollectorResult]) -> list[int]:
+            type(self).seen = results
+            return super().gather(results)
+
+    hv.registry.add(Spy)
+    result = hv.run_inline(hv.request("spy", {"fails": [2]}))
+    assert result.status == "succeeded"
+    broken = Spy.seen[1]
+    assert (broken.ok, broken.status, broken.error.category) == (False, "failed", "validation")
+    assert "piece 2 is broken" in broken.error.message
+    assert broken.run_id == hv.store.members(result.run_id)[1]["id"]
+    assert result.result["values"] == [2, 6]
+
+
+def test_require_all_fails_the_parent_in_gather(hv):
+    result = hv.run_inline(hv.request("all_pieces", {"fails": [3]}))
+    assert result.status == "failed"
+    row = hv.store.get_run(result.run_id)
+    assert (row["error_category"], row["error_phase"]) == ("validation", "gather")
+    assert row["attempt"] == 1  # gather is not retried: its members were
+
+
+def test_member_must_be_registered_and_must_not_fan_out(hv):
+    stranger = hv.run_inline(hv.request("invites"))
+    assert stranger.status == "failed"
+    assert "not a registered collector" in hv.store.get_run(stranger.run_id)["error_message"]
+    nested = hv.run_inline(hv.request("invites", {"who": "pieces"}))
+    assert "fan-outs do not nest" in hv.store.get_run(nested.run_id)["error_message"]
+    assert stranger.exit_code == 2
+
+
+def _waiting_parent(hv: Harvester, **params: Any) -> tuple[str, list[str]]:
+    """A parent fanned out on a 'worker' (members recorded, nothing run yet)."""
+    request = hv.request("pieces", params)
+    hv.store.create_runs([hv._new_run(request)])
+    result = hv.runner.execute(request)
+    assert result.status == "fanout"
+    return request.run_id, [m.run_id for m in result.members]
+
+
+def test_waiting_parent_is_never_restarted_nor_heartbeaten(hv):
+    parent, _ = _waiting_parent(hv)
+    claim, _ = hv.store.claim(parent, stale_before=utcnow())
+    assert claim is Claim.FINISHED  # a late duplicate of the parent's message must not fan out again
+    hv.store.heartbeat([parent])
+    assert hv.store.get_run(parent)["heartbeat_at"] is None
+    assert hv.store.lost_runs(utcnow() + timedelta(hours=1)) == []
+
+
+def test_second_fanout_of_same_params_is_skipped_while_the_first_waits(hv):
+    _waiting_parent(hv, count=2)
+    second = hv.run_inline(hv.request("pieces", {"count": 2}))
+    assert second.status == "skipped"
+    assert "already running" in hv.store.get_run(second.run_id)["error_message"]
+
+
+def _member_request(hv: Harvester, parent: str, run_id: str) -> RunRequest:
+    row = hv.store.get_run(run_id)
+    return RunRequest(collector=row["collector"], params=row["params"], run_id=run_id, parent_run_id=parent)
+
+
+@pytest.fixture
+def sent_gathers(monkeypatch) -> list[str]:
+    sent: list[str] = []
+    monkeypatch.setattr("harvester.dispatch.celery_app.publish_gather", lambda _hv, req: sent.append(req.run_id))
+    monkeypatch.setattr("harvester.app.utcnow", lambda: utcnow() + timedelta(hours=1))  # everything is stale
+    return sent
+
+
+def test_reaper_gathers_a_fanout_whose_chord_never_called_back(hv, sent_gathers):
+    parent, members = _waiting_parent(hv, count=2)
+    assert hv.reap() == 0  # members still queued: nothing to gather yet
+    for run_id in members:
+        assert hv._execute_waiting(_member_request(hv, parent, run_id)).status == "succeeded"
+    assert hv.reap() == 1
+    assert sent_gathers == [parent]
+    request = RunRequest(collector="pieces", params={"count": 2}, run_id=parent)
+    assert hv.runner.gather(request).status == "succeeded"
+    assert hv.runner.gather(request).status == "duplicate"  # the chord's callback, arriving late
+    assert hv.reap() == 0
+
+
+def test_reaper_regathers_when_the_gathering_process_died(hv, sent_gathers):
+    parent, members = _waiting_parent(hv, count=1)
+    hv._execute_waiting(_member_request(hv, parent, members[0]))
+    assert hv.store.claim_gather(parent, "elsewhere:1") == 1  # a gather started, then its process died
+    assert hv.store.claim_gather(parent) is None
+    assert hv.reap() == 1
+    assert sent_gathers == [parent]
+    assert hv.store.get_run(parent)["heartbeat_at"] is None  # waiting again, for the resent gather
+
+
+def test_cli_runs_the_example_flow_and_shows_its_members(monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    from harvester.cli import cli
+
+    monkeypatch.setenv("HARVESTER_DATA_DIR", str(tmp_path / "data"))
+    runner = CliRunner()
+    ran = runner.invoke(cli, ["run", "topic", "--topic", "rain"], catch_exceptions=False)
+    assert ran.exit_code == 0, ran.output
+    parent = json.loads(runner.invoke(cli, ["runs", "--collector", "topic", "--json"]).output)[0]
+    assert parent["result"]["item_count"] == Topic(topic="rain").run()["item_count"]
+    shown = runner.invoke(cli, ["runs", "show", parent["run_id"]], catch_exceptions=False)
+    assert shown.output.count("topic_source") == 3
+    as_json = json.loads(runner.invoke(cli, ["runs", "show", parent["run_id"], "--json"]).output)
+    assert [m["member_index"] for m in as_json["member_runs"]] == [0, 1, 2]
