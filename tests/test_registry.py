@@ -250,9 +250,9 @@ def test_discover_examples() -> None:
     assert registry.get("system_metrics") is SystemMetrics
 
 
-def test_discover_examples_finds_exactly_the_three(no_entry_points: None) -> None:
+def test_discover_examples_finds_exactly_the_shipped_ones(no_entry_points: None) -> None:
     registry = Registry.discover(["harvester.examples"])
-    assert registry.names() == ["flaky_source", "python_packages", "system_metrics"]
+    assert registry.names() == ["flaky_source", "python_packages", "system_metrics", "topic", "topic_source"]
 
 
 def test_discover_nothing() -> None:
