@@ -79,8 +79,12 @@ def page_runs(
 
 
 def children_ids(store: Store, run_id: str) -> list[str]:
-    """Ids of the runs a fan-out run started (``parent_run_id``), oldest first."""
-    query = select(runs.c.id).where(runs.c.parent_run_id == run_id).order_by(runs.c.queued_at, runs.c.id)
+    """Ids of the runs a fan-out run started (``parent_run_id``), in member order."""
+    query = (
+        select(runs.c.id)
+        .where(runs.c.parent_run_id == run_id)
+        .order_by(runs.c.member_index, runs.c.queued_at, runs.c.id)
+    )
     with _reader(store).connect() as conn:
         return list(conn.execute(query).scalars())
 

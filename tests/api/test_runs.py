@@ -78,7 +78,13 @@ def test_run_detail_has_attempts_and_fan_out_children(client, workers, hv):
     hv.store.create_runs(
         [
             NewRun(
-                run_id=f"child-{i}", collector="ok", params={}, params_key="k", trigger="parent", parent_run_id=parent
+                run_id=f"child-{i}",
+                collector="ok",
+                params={},
+                params_key="k",
+                trigger="parent",
+                parent_run_id=parent,
+                member_index=1 - i,
             )
             for i in range(2)
         ]
@@ -88,7 +94,7 @@ def test_run_detail_has_attempts_and_fan_out_children(client, workers, hv):
     assert [(a["attempt"], a["status"], a["error_category"]) for a in detail["attempts"]] == [
         (1, "retrying", "network")
     ]
-    assert detail["children"] == ["child-0", "child-1"]
+    assert detail["children"] == ["child-1", "child-0"]  # member order
     child = client.get("/api/v1/runs/child-1").json()
     assert (child["parent_run_id"], child["children"], child["attempts"]) == (parent, [], [])
 
