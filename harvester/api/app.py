@@ -1,4 +1,4 @@
-"""create_app: the FastAPI application of one Harvester (JSON API, /health, /metrics)."""
+"""create_app: the FastAPI application of one Harvester (JSON API, /health, /metrics, the dashboard)."""
 
 from __future__ import annotations
 
