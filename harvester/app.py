@@ -1,4 +1,4 @@
-"""Harvester: the composition root. Builds registry, store, locks and runner once from Settings;
+"""Harvester: the composition root. Builds registry, store, heartbeat and runner once from Settings;
 the CLI, the Celery app and (later) the API all take it as their one argument."""
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 from harvester.execution.context import ProgressCallback
 from harvester.execution.heartbeat import Heartbeat
-from harvester.execution.locks import DatabaseLocks, Locks, RedisLocks
 from harvester.execution.runner import Runner, RunnerConfig, RunResult
 from harvester.history.engine import utcnow
 from harvester.history.store import MAX_LOST_ATTEMPTS, NewRun, Outcome, Store
@@ -44,23 +43,20 @@ class Harvester:
         return Store(self.settings.effective_database_url)
 
     @cached_property
-    def locks(self) -> Locks:
-        broker = self.settings.effective_broker_url
-        if broker.startswith(("redis://", "rediss://")):
-            return RedisLocks(broker, self.settings.lock_ttl)
-        return DatabaseLocks(self.store, self.settings.lock_ttl)
-
-    @cached_property
     def heartbeat(self) -> Heartbeat:
-        return Heartbeat(self.store, self.locks, self.settings.heartbeat_interval)
+        return Heartbeat(self.store, self.settings.heartbeat_interval)
 
     @cached_property
     def runner(self) -> Runner:
         s = self.settings
         config = RunnerConfig(
-            retries=s.retries, retry_delay=s.retry_delay, retry_max_delay=s.retry_max_delay, lost_after=s.lost_after
+            retries=s.retries,
+            retry_delay=s.retry_delay,
+            retry_max_delay=s.retry_max_delay,
+            lost_after=s.lost_after,
+            lock_ttl=s.lock_ttl,
         )
-        return Runner(self.registry, self.store, self.locks, self.heartbeat, config)
+        return Runner(self.registry, self.store, self.heartbeat, config)
 
     @cached_property
     def celery(self) -> Celery:
@@ -71,8 +67,6 @@ class Harvester:
     def after_fork(self) -> None:
         """Drop connections inherited from the parent process (called in each worker child)."""
         self.store.after_fork()
-        if isinstance(self.locks, RedisLocks):
-            self.locks.after_fork()
 
     def close(self) -> None:
         """Stop what was started; touches nothing that was never used."""

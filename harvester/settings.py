@@ -52,7 +52,9 @@ class Settings(BaseSettings):
     lost_after: float = Field(
         60.0, gt=0, description="A running run without heartbeat for this many seconds is lost: re-enqueued or failed."
     )
-    lock_ttl: float = Field(60.0, gt=0, description="Overlap lock lifetime without renewal, seconds.")
+    lock_ttl: float = Field(
+        60.0, gt=0, description="Seconds after a dead holder's last heartbeat that its overlap lock is free."
+    )
     visibility_timeout: int = Field(
         3600, ge=1, description="Redis broker: seconds before an unacknowledged message is redelivered."
     )

@@ -136,5 +136,5 @@ def truncate_history(url: str) -> None:
 
     store = Store(url)
     with store.engine.begin() as conn:
-        conn.execute(text("TRUNCATE runs, run_attempts, collector_state, records, locks, occurrences"))
+        conn.execute(text("TRUNCATE runs, run_attempts, collector_state, records, occurrences"))
     store.close()

@@ -5,11 +5,15 @@ consumer polling the folder can move and read the file before the bytes are ther
 then dies on a JSON decode error. That shows as soon as a worker publishes while it consumes
 (a fan-out's chord). Here a message is written under a hidden temporary name and renamed into
 place, which is atomic on one filesystem: a consumer sees a whole message or none.
+
+The exchange table (which queue a routing key goes to) has the same gap once, when its file is
+first created: a reader can find it empty. A read that finds it empty tries again.
 """
 
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from time import monotonic
 from typing import Any
@@ -29,6 +33,14 @@ class Channel(filesystem.Channel):
         with open(partial, "wb") as f:
             f.write(dumps(payload).encode())  # type: ignore[no-untyped-call]
         os.replace(partial, final)
+
+    def get_table(self, exchange: Any) -> Any:
+        for _ in range(100):
+            try:
+                return super().get_table(exchange)  # type: ignore[no-untyped-call]
+            except ValueError:  # the file exists but its creator has not written it yet
+                time.sleep(0.01)
+        return super().get_table(exchange)  # type: ignore[no-untyped-call]
 
 
 class Transport(filesystem.Transport):

@@ -1,4 +1,4 @@
-"""Heartbeat: one thread per process that proves its runs are alive and keeps their locks."""
+"""Heartbeat: one thread per process that proves its runs are alive (and so keeps their overlap locks)."""
 
 from __future__ import annotations
 
@@ -6,48 +6,44 @@ import logging
 import os
 import threading
 
-from harvester.execution.locks import Locks
 from harvester.history.store import Store
 
 log = logging.getLogger(__name__)
 
 
 class Heartbeat:
-    """Every ``interval`` seconds: stamp ``heartbeat_at`` on the live runs, renew their overlap locks.
+    """Every ``interval`` seconds: stamp ``heartbeat_at`` on the live runs of this process.
+
+    A run's overlap lock is its own row (``runs.lock_key``): it holds while the stamps go on.
 
     One thread per process, started on first use (and again after a fork, since threads
     do not survive one); adding or removing a run costs a dictionary operation.
     """
 
-    def __init__(self, store: Store, locks: Locks, interval: float) -> None:
+    def __init__(self, store: Store, interval: float) -> None:
         self.store = store
-        self.locks = locks
         self.interval = interval
-        self._runs: dict[str, str | None] = {}
+        self._runs: set[str] = set()
         self._mutex = threading.Lock()
         self._pid: int | None = None
         self._stop = threading.Event()
 
-    def add(self, run_id: str, lock_key: str | None) -> None:
+    def add(self, run_id: str) -> None:
         with self._mutex:
-            self._runs[run_id] = lock_key
+            self._runs.add(run_id)
             if self._pid != os.getpid():
                 self._start()
 
     def remove(self, run_id: str) -> None:
         with self._mutex:
-            self._runs.pop(run_id, None)
+            self._runs.discard(run_id)
 
     def beat(self) -> None:
-        """One heartbeat: database stamp plus lock renewals."""
+        """One heartbeat: one UPDATE stamping every live run of this process."""
         with self._mutex:
-            runs = dict(self._runs)
-        if not runs:
-            return
-        self.store.heartbeat(runs)
-        for run_id, key in runs.items():
-            if key is not None and not self.locks.renew(key, run_id) and run_id in self._runs:
-                log.warning("run %s lost its overlap lock %s (expired?)", run_id, key)
+            runs = list(self._runs)
+        if runs:
+            self.store.heartbeat(runs)
 
     def stop(self) -> None:
         self._stop.set()

@@ -21,7 +21,6 @@ from harvester.errors import (
 )
 from harvester.execution.context import ProgressCallback, StoreContext
 from harvester.execution.heartbeat import Heartbeat
-from harvester.execution.locks import Locks
 from harvester.execution.retry import RetryPolicy
 from harvester.history.data import StateConflict
 from harvester.history.engine import utcnow
@@ -60,18 +59,16 @@ class RunnerConfig:
     retry_delay: float = 60.0
     retry_max_delay: float = 3600.0
     lost_after: float = 60.0
+    lock_ttl: float = 60.0  # an overlap lock outlives a dead holder's last heartbeat by this long
     queue_wait: float = 5.0  # how long an ``overlap = "queue"`` run waits before trying again
 
 
 class Runner:
     """Runs collectors and records every step in the store."""
 
-    def __init__(
-        self, registry: Registry, store: Store, locks: Locks, heartbeat: Heartbeat, config: RunnerConfig
-    ) -> None:
+    def __init__(self, registry: Registry, store: Store, heartbeat: Heartbeat, config: RunnerConfig) -> None:
         self.registry = registry
         self.store = store
-        self.locks = locks
         self.heartbeat = heartbeat
         self.config = config
 
@@ -94,23 +91,25 @@ class Runner:
             collector = cls(**request.params)
         except (RegistryError, ConfigError) as exc:
             return self._refuse(request, exc)
+        lock_key = None if request.force else f"{cls.name}:{collector.params_key()}"
+        now = utcnow()
         claim, attempt = self.store.claim(
-            request.run_id, stale_before=utcnow() - timedelta(seconds=self.config.lost_after)
+            request.run_id,
+            stale_before=now - timedelta(seconds=self.config.lost_after),
+            lock_key=lock_key,
+            lock_stale_before=now - timedelta(seconds=self.config.lock_ttl),
         )
+        if claim is Claim.LOCKED and lock_key is not None:
+            return self._overlap(request, cls, lock_key)
         if claim is not Claim.CLAIMED:
             return self._unclaimed(request, claim, attempt)
-        lock_key = None if request.force else f"{cls.name}:{collector.params_key()}"
-        if lock_key is not None and not self.locks.acquire(lock_key, request.run_id):
-            return self._overlap(request, cls, attempt, lock_key)
-        self.heartbeat.add(request.run_id, lock_key)
+        self.heartbeat.add(request.run_id)
         try:
             if cls.is_fanout():
-                return self._fan_out(request, collector, attempt, lock_key)
+                return self._fan_out(request, collector, attempt)
             return self._run_phases(request, collector, attempt, on_progress)
         finally:
             self.heartbeat.remove(request.run_id)
-            if lock_key is not None:
-                self.locks.release(lock_key, request.run_id)
 
     def _run_phases(
         self, request: RunRequest, collector: Collector, attempt: int, on_progress: ProgressCallback | None
@@ -140,16 +139,12 @@ class Runner:
 
     # -- fan-out ---------------------------------------------------------------------------
 
-    def _fan_out(self, request: RunRequest, parent: Collector, attempt: int, lock_key: str | None) -> RunResult:
-        """validate -> subcollectors(); record the members and leave the parent waiting for them."""
+    def _fan_out(self, request: RunRequest, parent: Collector, attempt: int) -> RunResult:
+        """validate -> subcollectors(); record the members and leave the parent waiting for them
+        (still ``running``, so still holding its overlap lock, until gather finishes it)."""
         context = StoreContext(self.store, parent.name, parent.params_key(), request.run_id)
         parent.bind(context)
         started = time.monotonic()
-        in_flight = (
-            None if lock_key is None else self.store.fanout_in_flight(parent.name, parent.params_key(), request.run_id)
-        )
-        if in_flight is not None and lock_key is not None:
-            return self._overlap(request, type(parent), attempt, lock_key, holder=in_flight)
         try:
             members = parent.start_fanout()
             requests = [self._member_request(request, member) for member in members]
@@ -200,7 +195,7 @@ class Runner:
         parent = cls(**request.params)
         context = StoreContext(self.store, parent.name, parent.params_key(), request.run_id)
         parent.bind(context)
-        self.heartbeat.add(request.run_id, None)
+        self.heartbeat.add(request.run_id)
         started = time.monotonic()
         try:
             results = [_member_result(row) for row in self.store.members(request.run_id)]
@@ -264,17 +259,15 @@ class Runner:
         log.info("dropping duplicate delivery of run %s (%s)", request.run_id, claim.value)
         return RunResult(request.run_id, "duplicate", attempt)
 
-    def _overlap(
-        self, request: RunRequest, cls: type[Collector], attempt: int, lock_key: str, holder: str | None = None
-    ) -> RunResult:
-        holder = holder or self.locks.holder(lock_key)
+    def _overlap(self, request: RunRequest, cls: type[Collector], lock_key: str) -> RunResult:
+        holder = self.store.lock_holder(lock_key)
         message = f"{cls.name} with these params is already running (run {holder})"
         if (request.overlap or cls.overlap) == "queue":
-            self.store.finish(request.run_id, attempt, Outcome("queued", error_message=message))
-            return RunResult(request.run_id, "deferred", attempt, retry_in=self.config.queue_wait)
-        self.store.finish(request.run_id, attempt, Outcome("skipped", error_message=f"skipped: {message}"))
+            self.store.note_waiting(request.run_id, f"waiting: {message}")
+            return RunResult(request.run_id, "deferred", retry_in=self.config.queue_wait)
+        self.store.skip(request.run_id, f"skipped: {message}")
         log.info("run %s skipped: %s", request.run_id, message)
-        return RunResult(request.run_id, "skipped", attempt)
+        return RunResult(request.run_id, "skipped", 1)
 
 
 def _member_result(row: dict[str, Any]) -> SubcollectorResult:

@@ -1,4 +1,4 @@
-"""Tables of the run history, collector state, emitted records and overlap locks (SQLAlchemy Core)."""
+"""Tables of the run history, collector state, emitted records and schedule occurrences (SQLAlchemy Core)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 
 
@@ -78,11 +79,21 @@ runs = Table(
     # Fan-out: a parent's number of members (NULL for other runs); a member's position among them.
     Column("members", Integer),
     Column("member_index", Integer),
+    # Overlap protection: collector + params key of a run that checks overlap. Unique among
+    # running runs, so the claim that makes a run `running` is also the one that takes the lock.
+    Column("lock_key", String(255)),
     Index(None, "collector", "queued_at"),
     Index(None, "status", "heartbeat_at"),
     Index(None, "task_id"),
     Index(None, "parent_run_id"),
     Index(None, "queued_at"),
+    Index(
+        "ux_runs_lock_key_running",
+        "lock_key",
+        unique=True,
+        postgresql_where=text("status = 'running'"),
+        sqlite_where=text("status = 'running'"),
+    ),
 )
 
 run_attempts = Table(
@@ -134,12 +145,4 @@ occurrences = Table(
     Column("dispatched_at", UTCDateTime, nullable=False),
     Column("run_id", String(36)),
     Column("note", Text),
-)
-
-locks = Table(
-    "locks",
-    metadata,
-    Column("key", String(255), primary_key=True),
-    Column("owner", String(64), nullable=False),
-    Column("expires_at", UTCDateTime, nullable=False),
 )

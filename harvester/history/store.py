@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, Update, and_, bindparam, delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from harvester.history.data import DataStore, StateWrite
 from harvester.history.engine import aware, utcnow
@@ -47,6 +48,7 @@ class Claim(StrEnum):
     """Outcome of :meth:`Store.claim` for one delivery of a run's message."""
 
     CLAIMED = "claimed"  # this delivery runs it
+    LOCKED = "locked"  # another live run of the same collector + params holds the overlap lock
     FINISHED = "finished"  # a duplicate delivery of a finished run: drop it
     BUSY = "busy"  # another live attempt runs it: look again later
     MISSING = "missing"  # no such run (history pruned or wrong database)
@@ -68,7 +70,7 @@ class NewRun:
 class Outcome:
     """How an attempt ended, as the store records it."""
 
-    status: str  # succeeded | failed | retrying | skipped | queued (deferred)
+    status: str  # succeeded | failed | retrying
     result: Any = None
     records: int = 0
     duration: float | None = None
@@ -90,6 +92,7 @@ _CLAIM_WAITING = (
         finished_at=None,
         heartbeat_at=bindparam("b_now"),
         worker=bindparam("b_worker"),
+        lock_key=bindparam("b_lock_key"),
         error_category=None,
         error_phase=None,
         error_message=None,
@@ -147,20 +150,94 @@ class Store(DataStore):
             with self.engine.begin() as conn:
                 conn.execute(runs.insert(), rows)
 
-    def claim(self, run_id: str, *, stale_before: datetime, worker: str | None = None) -> tuple[Claim, int]:
+    def claim(
+        self,
+        run_id: str,
+        *,
+        stale_before: datetime,
+        worker: str | None = None,
+        lock_key: str | None = None,
+        lock_stale_before: datetime | None = None,
+    ) -> tuple[Claim, int]:
         """Make this delivery the run's live attempt; returns the outcome and the attempt number.
 
-        The common case (a queued or retrying run) is one UPDATE; a run marked running is taken
-        over only when its attempt is provably dead (stale heartbeat, or its process is gone).
+        The common case (a queued or retrying run) is one UPDATE, which also takes the overlap
+        lock: ``lock_key`` is unique among running runs, so a second live run of the same
+        collector + params fails that UPDATE (``LOCKED``). A holder whose heartbeat stopped before
+        ``lock_stale_before`` loses the lock to it. A run marked running is taken over only when
+        its attempt is provably dead (stale heartbeat, or its process is gone).
         """
         worker = worker or worker_name()
         now = utcnow()
-        with self._single.begin() as conn:
-            fresh = conn.execute(_CLAIM_WAITING, {"b_run_id": run_id, "b_now": now, "b_worker": worker}).first()
+        values = {"b_run_id": run_id, "b_now": now, "b_worker": worker, "b_lock_key": lock_key}
+        try:
+            fresh = self._claim_waiting(values)
+        except IntegrityError:
+            if not self._free_stale_lock(lock_key, lock_stale_before or stale_before):
+                return Claim.LOCKED, 0
+            try:
+                fresh = self._claim_waiting(values)
+            except IntegrityError:
+                return Claim.LOCKED, 0
         if fresh is not None:
-            return Claim.CLAIMED, fresh.attempt
+            return Claim.CLAIMED, fresh
         with self.engine.begin() as conn:
             return self._claim_running(conn, run_id, stale_before, worker, now)
+
+    def _claim_waiting(self, values: dict[str, Any]) -> int | None:
+        with self._single.begin() as conn:
+            row = conn.execute(_CLAIM_WAITING, values).first()
+        return None if row is None else int(row.attempt)
+
+    def _free_stale_lock(self, lock_key: str | None, stale_before: datetime) -> bool:
+        """Take the overlap lock away from a holder that stopped beating (its process died)."""
+        if lock_key is None:
+            return False
+        with self._single.begin() as conn:
+            freed = conn.execute(
+                update(runs)
+                .where(
+                    runs.c.lock_key == lock_key,
+                    runs.c.status == "running",
+                    # a fan-out parent waiting for its members has no heartbeat, and keeps its lock
+                    or_(
+                        runs.c.heartbeat_at < stale_before,
+                        and_(runs.c.heartbeat_at.is_(None), runs.c.members.is_(None)),
+                    ),
+                )
+                .values(lock_key=None)
+            ).rowcount
+        return bool(freed)
+
+    def lock_holder(self, lock_key: str) -> str | None:
+        """The running run that holds an overlap lock, if any."""
+        query = select(runs.c.id).where(runs.c.lock_key == lock_key, runs.c.status == "running").limit(1)
+        with self._read.connect() as conn:
+            return conn.execute(query).scalar_one_or_none()
+
+    def skip(self, run_id: str, message: str) -> None:
+        """Record a run refused by overlap protection (``overlap = "skip"``): it never started."""
+        now = utcnow()
+        with self._single.begin() as conn:
+            conn.execute(
+                update(runs)
+                .where(runs.c.id == run_id, runs.c.status.in_(WAITING))
+                .values(
+                    status="skipped",
+                    attempt=runs.c.attempt + 1,
+                    attempt_started_at=now,
+                    finished_at=now,
+                    heartbeat_at=None,
+                    error_message=message,
+                )
+            )
+
+    def note_waiting(self, run_id: str, message: str) -> None:
+        """Say why a queued run waits (``overlap = "queue"``); the wait is not an attempt."""
+        with self._single.begin() as conn:
+            conn.execute(
+                update(runs).where(runs.c.id == run_id, runs.c.status.in_(WAITING)).values(error_message=message)
+            )
 
     def _claim_running(
         self, conn: Connection, run_id: str, stale_before: datetime, worker: str, now: datetime
@@ -261,9 +338,6 @@ class Store(DataStore):
 
     def finish(self, run_id: str, attempt: int, outcome: Outcome, state: StateWrite | None = None) -> None:
         """Record how an attempt ended (and commit state with a success, atomically)."""
-        if outcome.status == "queued":
-            self._defer(run_id, attempt, outcome.error_message)
-            return
         now = utcnow()
         values: dict[str, Any] = {
             "status": outcome.status,
@@ -298,21 +372,6 @@ class Store(DataStore):
                 conn, run, "retrying", now, outcome.error_message, outcome.error_category, outcome.retry_in
             )
             conn.execute(update(runs).where(runs.c.id == run_id, runs.c.attempt == attempt).values(**values))
-
-    def _defer(self, run_id: str, attempt: int, message: str | None) -> None:
-        """Undo a claim that could not run yet (overlap ``queue``): the wait is not an attempt."""
-        with self._single.begin() as conn:
-            conn.execute(
-                update(runs)
-                .where(runs.c.id == run_id, runs.c.attempt == attempt)
-                .values(
-                    status="queued",
-                    attempt=attempt - 1,
-                    heartbeat_at=None,
-                    error_message=message,
-                    started_at=runs.c.started_at if attempt > 1 else None,  # waiting is not running
-                )
-            )
 
     def abandon(self, run_id: str, outcome: Outcome) -> None:
         """Fail a run from outside its attempt: the collector is unknown on the worker, or the user hit Ctrl-C."""
@@ -471,22 +530,6 @@ class Store(DataStore):
         )
         with self._read.connect() as conn:
             return [dict(r) for r in conn.execute(query).mappings()]
-
-    def fanout_in_flight(self, collector: str, params_key: str, exclude_run_id: str) -> str | None:
-        """Another fan-out of the same collector + params still waiting or gathering (the overlap rule)."""
-        query = (
-            select(runs.c.id)
-            .where(
-                runs.c.collector == collector,
-                runs.c.params_key == params_key,
-                runs.c.status == "running",
-                runs.c.members.is_not(None),
-                runs.c.id != exclude_run_id,
-            )
-            .limit(1)
-        )
-        with self._read.connect() as conn:
-            return conn.execute(query).scalar_one_or_none()
 
     # -- reads -----------------------------------------------------------------------------
 

@@ -27,7 +27,7 @@ def store(request, tmp_path):
     else:
         made = Store(request.getfixturevalue("postgres_url"))
         with made.engine.begin() as conn:
-            conn.execute(text("TRUNCATE runs, run_attempts, collector_state, records, locks, occurrences"))
+            conn.execute(text("TRUNCATE runs, run_attempts, collector_state, records, occurrences"))
     yield made
     made.close()
 
@@ -78,15 +78,6 @@ def test_run_whose_worker_keeps_dying_fails_after_the_limit(store):
     assert row["status"] == "failed"
     assert f"worker lost {MAX_LOST_ATTEMPTS} times" in row["error_message"]
     assert [a["status"] for a in store.attempts(run_id)] == ["lost"] * MAX_LOST_ATTEMPTS
-
-
-def test_deferred_claim_is_not_an_attempt(store):
-    run_id = new_run(store)
-    store.claim(run_id, stale_before=stale_before())
-    store.finish(run_id, 1, Outcome("queued", error_message="already running"))
-    row = store.get_run(run_id)
-    assert (row["status"], row["attempt"]) == ("queued", 0)
-    assert store.attempts(run_id) == []
 
 
 def test_lost_runs_and_mark_lost(store):
