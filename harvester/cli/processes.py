@@ -138,7 +138,7 @@ def up(state: CliState, no_examples: bool, api_port: int, no_api: bool) -> None:
             code = 1
             break
         time.sleep(0.5)
-    state.console.print("stopping worker and scheduler, and the API...")
+    state.console.print("stopping worker and scheduler" + ("..." if no_api else ", and the API..."))
     _stop_all(children)
     raise click.exceptions.Exit(code)
 
