@@ -18,7 +18,7 @@ from harvester.dashboard.filters import FILTERS
 from harvester.dashboard.overview import build_overview
 from harvester.history.engine import utcnow
 from harvester.history.queries import CursorError, page_runs
-from harvester.history.stats import children, count_runs
+from harvester.history.stats import count_runs
 from harvester.history.store import FINISHED
 
 HERE = Path(__file__).parent
@@ -101,7 +101,7 @@ class _Pages:
             "run": run,
             "finished": run["status"] in FINISHED,
             "attempts": self.hv.store.attempts(run_id),
-            "children": children(self.hv.store, run_id),
+            "children": self.hv.store.members(run_id),
         }
         return self.render(request, template, context)
 

@@ -1,5 +1,5 @@
 """Read-only aggregates of the run history for the dashboard: success rate and median duration per
-collector, each collector's latest runs, how many runs match a filter, a run's children.
+collector, each collector's latest runs, how many runs match a filter.
 
 Each is one SQL statement (window functions and ``CASE`` sums, which SQLite and PostgreSQL both
 have), so the overview costs a fixed number of round trips however many runs there are.
@@ -110,10 +110,3 @@ def count_runs(store: Store, *, collector: str | None = None, status: str | None
         query = query.where(runs.c.status == status)
     with _reader(store).connect() as conn:
         return int(conn.execute(query).scalar_one())
-
-
-def children(store: Store, run_id: str) -> list[dict[str, Any]]:
-    """The runs a fan-out run started, in the order they were queued."""
-    query = select(runs).where(runs.c.parent_run_id == run_id).order_by(runs.c.queued_at, runs.c.id)
-    with _reader(store).connect() as conn:
-        return [dict(r) for r in conn.execute(query).mappings()]

@@ -179,6 +179,8 @@ class Seeder:
             "worker": None if status == "queued" else self.rng.choice(WORKERS),
             "progress_done": None,
             "progress_total": None,
+            "members": None,
+            "member_index": None,
         }
         row.update(extra)
         self.runs.append(row)
@@ -278,6 +280,7 @@ def seed(hv: Harvester, now: datetime) -> dict[str, str]:
                 params={"customer": customer},
                 trigger="parent",
                 parent_run_id=parent,
+                member_index=index,
                 records=count,
                 result={"customer": customer, "open_invoices": count},
             )
@@ -296,6 +299,7 @@ def seed(hv: Harvester, now: datetime) -> dict[str, str]:
         parent_row = next(r for r in s.runs if r["id"] == parent)
         took = round(s.rng.uniform(3, 6), 2)
         parent_row.update(
+            members=3,
             duration=took,
             finished_at=parent_row["started_at"] + timedelta(seconds=took),
             result={"customers": 3, "open_invoices": total},

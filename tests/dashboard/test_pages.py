@@ -189,7 +189,10 @@ def test_fan_out_parent_links_its_children_and_children_link_back(http, demo):
     children = rows(html, "data-run")
     assert len(children) == 3
     assert "&#34;open_invoices&#34;" in html  # the gathered result, pretty-printed
-    child = http.get(f"/runs/{children[0]}").text
+    assert "3 member runs" in html
+    assert [demo.hv.store.get_run(c)["params"]["customer"] for c in children] == ["acme", "globex", "initech"]
+    child = http.get(f"/runs/{children[1]}").text
+    assert "(member 2)" in child
     assert f'href="/runs/{parent}"' in child
     assert "Parent run" in child
 

@@ -3,6 +3,7 @@ error, secrets that never reach a page, and hostile text escaped everywhere."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import httpx
@@ -11,7 +12,7 @@ from dashboard_demo import COLLECTORS, SCHEDULE, Seeder, dashboard_app, make_har
 from dashboard_server import serve
 from pydantic import BaseModel
 
-from harvester import Collector
+from harvester import Collector, Harvester, Settings
 from harvester.history.engine import utcnow
 from harvester.registry import Registry
 
@@ -81,3 +82,19 @@ def test_a_broken_schedule_file_is_reported_not_fatal(hv):
         html = httpx.get(base_url).text
     assert "not scheduled" in html
     assert "invalid" not in html
+
+
+def test_a_real_fan_out_run_links_its_members(tmp_path):
+    hv = Harvester(Settings(data_dir=tmp_path / "data", schedule_file=tmp_path / "none.yaml"))
+    hv.store.upgrade()
+    parent = hv.run_inline(hv.request("topic", {"sources": 3}))
+    assert parent.status == "succeeded"
+    members = hv.store.members(parent.run_id)
+    with serve(dashboard_app(hv)) as base_url:
+        html = httpx.get(f"{base_url}/runs/{parent.run_id}").text
+        member = httpx.get(f"{base_url}/runs/{members[2]['id']}").text
+    assert re.findall(r'<tr data-run="([^"]+)"', html) == [m["id"] for m in members]
+    assert "3 member runs" in html
+    assert f'href="/runs/{parent.run_id}"' in member
+    assert "(member 3)" in member
+    hv.close()

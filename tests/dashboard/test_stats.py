@@ -1,5 +1,5 @@
 """harvester.history.stats on SQLite and PostgreSQL: 24-hour success rate and median duration,
-latest runs per collector, pages of runs, children."""
+latest runs per collector, counts of runs."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from dashboard_demo import Seeder, make_harvester
 from sqlalchemy import text
 
 from harvester.history.engine import utcnow
-from harvester.history.stats import CollectorStats, children, collector_stats, count_runs, recent_runs
+from harvester.history.stats import CollectorStats, collector_stats, count_runs, recent_runs
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -71,16 +71,3 @@ def test_count_runs_matches_the_filters(seeder):
     assert count_runs(store, collector="github_stars") == 10
     assert count_runs(store, collector="github_stars", status="failed") == 3
     assert count_runs(store, status="running") == 0
-
-
-def test_children_in_queue_order(seeder):
-    parent = seeder.run("invoices", timedelta(minutes=5))
-    kids = [
-        seeder.run(
-            "customer_invoices", timedelta(minutes=5, seconds=-n), params={"customer": name}, parent_run_id=parent
-        )
-        for n, name in enumerate(("acme", "globex"), start=1)
-    ]
-    seeder.save()
-    assert [c["id"] for c in children(seeder.hv.store, parent)] == kids
-    assert children(seeder.hv.store, kids[0]) == []
