@@ -328,10 +328,18 @@ class Collector:
         return data
 
     def params_key(self) -> str:
-        """Stable key of (non-secret) params: identity for overlap locks and state."""
-        data = {k: v for k, v in self.redacted_params().items() if k not in self.secret_fields()}
-        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+        """Stable key of (non-secret) params: identity for overlap locks and state.
+
+        Computed once per instance (a run asks for it several times); params are not meant to
+        change after the collector is built.
+        """
+        key: str | None = self.__dict__.get("_params_key")
+        if key is None:
+            secret = set(self.secret_fields())
+            data = {k: v for k, v in self.redacted_params().items() if k not in secret}
+            canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
+            key = self.__dict__["_params_key"] = hashlib.sha256(canonical.encode()).hexdigest()[:32]
+        return key
 
     def _enter(self, phase: Phase) -> None:
         self.phase = phase
