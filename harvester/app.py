@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +19,7 @@ from harvester.history.store import MAX_LOST_ATTEMPTS, NewRun, Outcome, Store
 from harvester.registry import Registry
 from harvester.request import RunRequest, Trigger
 from harvester.schedule.entries import ScheduleEntry
+from harvester.schedule.overview import ScheduleOverview, read_schedule_file, schedule_overview
 from harvester.schedule.predicates import should_run
 from harvester.settings import Settings
 
@@ -74,6 +75,13 @@ class Harvester:
             self.heartbeat.stop()
         if "store" in self.__dict__:
             self.store.close()
+
+    def schedule_overview(self, now: datetime) -> ScheduleOverview:
+        """The schedule file (read without strictness): each enabled entry's next run and freshness,
+        and each collector's entries, last run and last success."""
+        file = read_schedule_file(self.settings.schedule_file, self.registry)
+        store = self.store
+        return schedule_overview(file, self.registry, store.last_successes(), store.last_runs(), now)
 
     # -- building requests -----------------------------------------------------------------
 

@@ -1,17 +1,15 @@
-"""The schedule as the API shows it: each enabled entry with a stable name, next run and freshness."""
+"""The schedule as the API shows it: each enabled entry with a stable name, next run and freshness
+(:mod:`harvester.schedule.overview`, shared with ``harvester list`` and the dashboard)."""
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
 from harvester.app import Harvester
-from harvester.errors import ConfigError
-from harvester.schedule.entries import Schedule, ScheduleEntry, format_duration
-from harvester.schedule.freshness import Freshness, freshness
-from harvester.schedule.loader import load_schedule
-from harvester.schedule.timing import next_run
+from harvester.schedule.entries import Schedule
+from harvester.schedule.overview import EntryView, read_schedule_file
+from harvester.schedule.overview import entry_views as _entry_views
 
 
 @dataclass(frozen=True)
@@ -24,51 +22,12 @@ class LoadedSchedule:
 
 
 def read_schedule(hv: Harvester) -> LoadedSchedule:
-    path = hv.settings.schedule_file
-    if not path.exists():
-        return LoadedSchedule(None, "missing")
-    try:
-        return LoadedSchedule(load_schedule(path, hv.registry, strict=False))
-    except ConfigError:
-        return LoadedSchedule(None, "unreadable")
-
-
-def entry_name(entry: ScheduleEntry, repeated: bool) -> str:
-    """``group/collector``, with ``@line`` when the group schedules that collector more than once."""
-    base = f"{entry.group}/{entry.collector}"
-    return f"{base}@{entry.line}" if repeated else base
-
-
-@dataclass(frozen=True)
-class EntryView:
-    name: str
-    fresh: Freshness
-    next_run: datetime
-
-    def as_dict(self) -> dict[str, object]:
-        entry = self.fresh.entry
-        return {
-            "name": self.name,
-            "group": entry.group,
-            "line": entry.line,
-            "schedule": entry.schedule_text,
-            "params": entry.params,
-            "next_run": self.next_run,
-            "freshness": format_duration(entry.freshness),
-            "status": self.fresh.status,
-            "stale": self.fresh.stale,
-            "last_success_at": self.fresh.last_success_at,
-        }
+    read = read_schedule_file(hv.settings.schedule_file, hv.registry)
+    if read.schedule is None:
+        return LoadedSchedule(None, "missing" if read.missing else "unreadable")
+    return LoadedSchedule(read.schedule)
 
 
 def entry_views(hv: Harvester, schedule: Schedule, now: datetime) -> list[EntryView]:
     """Every enabled entry in file order (one history query for all of them)."""
-    counts = Counter((e.group, e.collector) for e in schedule.enabled)
-    return [
-        EntryView(
-            entry_name(f.entry, counts[f.entry.group, f.entry.collector] > 1),
-            f,
-            next_run(f.entry, now, schedule.timezone),
-        )
-        for f in freshness(schedule.entries, hv.store.last_successes(), hv.registry, now)
-    ]
+    return _entry_views(schedule, hv.registry, hv.store.last_successes(), now)

@@ -15,46 +15,20 @@ from harvester.cli.context import CliState
 from harvester.cli.output import age, dumps, status_text
 from harvester.cli.params import describe_params
 from harvester.collector import Collector
-from harvester.errors import ConfigError
 from harvester.schedule.entries import Schedule, ScheduleEntry, format_duration
-from harvester.schedule.freshness import freshness
-from harvester.schedule.loader import load_schedule
-from harvester.schedule.timing import next_run
+from harvester.schedule.overview import EntryView, read_schedule_file
 
 FRESHNESS_STYLE = {"fresh": "green", "stale": "red", "never run": "yellow"}
 
 
 def _schedule(hv: Harvester) -> Schedule | None:
-    """The schedule file if there is one (problems are `schedule check`'s business, not `list`'s)."""
-    if not hv.settings.schedule_file.exists():
-        return None
-    try:
-        return load_schedule(hv.settings.schedule_file, hv.registry, strict=False)
-    except ConfigError:
-        return None
+    """The schedule file if it can be read (problems are `schedule check`'s business, not `list`'s)."""
+    return read_schedule_file(hv.settings.schedule_file, hv.registry).schedule
 
 
-def _entries(hv: Harvester, loaded: Schedule | None, now: datetime) -> dict[str, list[dict[str, Any]]]:
-    """Per collector: its enabled entries with schedule, next run and freshness."""
-    by_collector: dict[str, list[dict[str, Any]]] = {}
-    if loaded is None:
-        return by_collector
-    for fresh in freshness(loaded.entries, hv.store.last_successes(), hv.registry, now):
-        entry = fresh.entry
-        by_collector.setdefault(entry.collector, []).append(
-            {
-                "group": entry.group,
-                "line": entry.line,
-                "params": entry.params,
-                "schedule": entry.schedule_text,
-                "next_run": next_run(entry, now, loaded.timezone),
-                "freshness": format_duration(entry.freshness),
-                "status": fresh.status,
-                "stale": fresh.stale,
-                "last_success_at": fresh.last_success_at,
-            }
-        )
-    return by_collector
+def _entry(view: EntryView) -> dict[str, Any]:
+    """An entry as ``list --json`` shows it (no name)."""
+    return {key: value for key, value in view.as_dict().items() if key != "name"}
 
 
 @click.command("list")
@@ -76,21 +50,18 @@ def list_collectors(state: CliState, fmt: str | None, as_json: bool) -> None:
         hv = state.unchecked_app  # a catalogue of code and schedule file: no database involved
         click.echo(markdown_catalogue(hv, _schedule(hv)), nl=False)
         return
-    hv = state.app
-    now = datetime.now(UTC)
-    last = hv.store.last_runs()
-    scheduled = _entries(hv, _schedule(hv), now)
+    overview = state.app.schedule_overview(datetime.now(UTC))
     items: list[dict[str, Any]] = []
-    for cls in hv.registry:
-        run = last.get(cls.name)
+    for c in overview.collectors:
+        run = c.last_run
         items.append(
             {
-                "name": cls.name,
-                "description": cls.description,
-                "params": describe_params(cls.Params),
-                "queue": cls.queue or "harvester",
-                "overlap": cls.overlap,
-                "schedule": scheduled.get(cls.name, []),
+                "name": c.name,
+                "description": c.cls.description,
+                "params": describe_params(c.cls.Params),
+                "queue": c.cls.queue or "harvester",
+                "overlap": c.cls.overlap,
+                "schedule": [_entry(e) for e in c.entries],
                 "last_status": run["status"] if run else None,
                 "last_run_at": run["queued_at"].isoformat() if run else None,
             }
@@ -98,7 +69,7 @@ def list_collectors(state: CliState, fmt: str | None, as_json: bool) -> None:
     if fmt == "json":
         click.echo(dumps(items))
         return
-    state.console.print(_table(items, last))
+    state.console.print(_table(items, {c.name: c.last_run for c in overview.collectors if c.last_run}))
 
 
 def _cell(text: object) -> str:

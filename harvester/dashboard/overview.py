@@ -9,12 +9,9 @@ from typing import Any
 
 from harvester.app import Harvester
 from harvester.collector import Collector
-from harvester.errors import ConfigError
 from harvester.history.stats import CollectorStats, collector_stats, recent_runs
-from harvester.schedule.entries import Schedule, ScheduleProblem
-from harvester.schedule.freshness import Freshness, freshness
-from harvester.schedule.loader import load_schedule
-from harvester.schedule.timing import next_run
+from harvester.schedule.entries import ScheduleProblem
+from harvester.schedule.overview import EntryView
 
 #: How many latest runs the overview's bar shows per collector.
 RECENT_RUNS = 20
@@ -25,22 +22,11 @@ _SEVERITY = {"stale": 0, "never run": 1, "fresh": 2}
 
 
 @dataclass(frozen=True)
-class EntryRow:
-    """One enabled schedule entry of a collector."""
-
-    schedule: str
-    group: str
-    line: int
-    next_run: datetime
-    freshness: Freshness
-
-
-@dataclass(frozen=True)
 class CollectorRow:
     name: str
     description: str
     required_params: list[str]
-    entries: list[EntryRow]
+    entries: tuple[EntryView, ...]
     last_run: dict[str, Any] | None
     last_success_at: datetime | None
     stats: CollectorStats | None
@@ -58,7 +44,7 @@ class CollectorRow:
     @property
     def freshness(self) -> str | None:
         """The worst freshness of its entries; None when it is not scheduled."""
-        statuses = [e.freshness.status for e in self.entries]
+        statuses = [e.status for e in self.entries]
         return min(statuses, key=_SEVERITY.__getitem__) if statuses else None
 
 
@@ -91,52 +77,21 @@ def required_params(cls: type[Collector]) -> list[str]:
     return [name for name, info in cls.Params.model_fields.items() if info.is_required()]
 
 
-def _load(hv: Harvester) -> tuple[Schedule | None, str | None]:
-    """The schedule (bad entries left out and listed), or why it cannot be read."""
-    if not hv.settings.schedule_file.exists():
-        return None, None
-    try:
-        return load_schedule(hv.settings.schedule_file, hv.registry, strict=False), None
-    except ConfigError as exc:
-        return None, str(exc)
-
-
-def _entry_rows(
-    hv: Harvester, schedule: Schedule | None, successes: dict[tuple[str, str], datetime], now: datetime
-) -> dict[str, list[EntryRow]]:
-    rows: dict[str, list[EntryRow]] = {}
-    if schedule is None:
-        return rows
-    for fresh in freshness(schedule.entries, successes, hv.registry, now):
-        entry = fresh.entry
-        rows.setdefault(entry.collector, []).append(
-            EntryRow(entry.schedule_text, entry.group, entry.line, next_run(entry, now, schedule.timezone), fresh)
-        )
-    return rows
-
-
 def build_overview(hv: Harvester, now: datetime) -> Overview:
-    schedule, error = _load(hv)
-    by_key = hv.store.last_successes()
-    entries = _entry_rows(hv, schedule, by_key, now)
-    last = hv.store.last_runs()
-    successes: dict[str, datetime] = {}
-    for (collector, _key), moment in by_key.items():
-        successes[collector] = max(moment, successes.get(collector, moment))
+    schedule = hv.schedule_overview(now)
     stats = collector_stats(hv.store, now - STATS_WINDOW)
     recent = recent_runs(hv.store, [cls.name for cls in hv.registry], RECENT_RUNS)
     rows = [
         CollectorRow(
-            name=cls.name,
-            description=cls.description,
-            required_params=required_params(cls),
-            entries=entries.get(cls.name, []),
-            last_run=last.get(cls.name),
-            last_success_at=successes.get(cls.name),
-            stats=stats.get(cls.name),
-            recent=recent.get(cls.name, []),
+            name=c.name,
+            description=c.cls.description,
+            required_params=required_params(c.cls),
+            entries=c.entries,
+            last_run=c.last_run,
+            last_success_at=c.last_success_at,
+            stats=stats.get(c.name),
+            recent=recent.get(c.name, []),
         )
-        for cls in hv.registry
+        for c in schedule.collectors
     ]
-    problems = list(schedule.problems) if schedule is not None else []
-    return Overview(rows, problems, error)
+    return Overview(rows, list(schedule.file.problems), schedule.file.error)
