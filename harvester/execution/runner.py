@@ -80,12 +80,6 @@ class Runner:
     def execute(self, request: RunRequest, on_progress: ProgressCallback | None = None) -> RunResult:
         """One delivery of a request. A fan-out parent ends this with status ``fanout``: its members
         are recorded and the caller runs or dispatches them; :meth:`gather` finishes the parent."""
-        result = self._execute(request, on_progress)
-        if request.parent_run_id is not None and result.status in ("succeeded", "failed", "skipped"):
-            self.store.member_finished(request.parent_run_id)
-        return result
-
-    def _execute(self, request: RunRequest, on_progress: ProgressCallback | None) -> RunResult:
         try:
             cls = self.registry.get(request.collector)
             collector = cls(**request.params)
@@ -132,7 +126,9 @@ class Runner:
             "succeeded", result=value, records=context.records_emitted, duration=time.monotonic() - started
         )
         try:
-            self.store.finish(request.run_id, attempt, outcome, state=context.state_write())
+            self.store.finish(
+                request.run_id, attempt, outcome, state=context.state_write(), parent_run_id=request.parent_run_id
+            )
         except StateConflict as exc:
             return self._failed(request, collector, attempt, exc, context, started)
         return RunResult(request.run_id, "succeeded", attempt, result=value)
@@ -243,13 +239,15 @@ class Runner:
             error_message=f"{type(exc).__name__}: {exc}",
             retry_in=delay,
         )
-        self.store.finish(request.run_id, attempt, outcome)
+        self.store.finish(request.run_id, attempt, outcome, parent_run_id=request.parent_run_id)
         return RunResult(request.run_id, outcome.status, attempt, category=category, error=exc, retry_in=delay)
 
     def _refuse(self, request: RunRequest, exc: Exception) -> RunResult:
         """The worker cannot even build the collector: unknown name or params invalid here."""
         outcome = Outcome("failed", error_category="config", error_phase="validate", error_message=str(exc))
         self.store.abandon(request.run_id, outcome)
+        if request.parent_run_id is not None:
+            self.store.member_finished(request.parent_run_id)
         return RunResult(request.run_id, "failed", category=FailureCategory.CONFIG, error=exc)
 
     def _unclaimed(self, request: RunRequest, claim: Claim, attempt: int) -> RunResult:
@@ -266,6 +264,8 @@ class Runner:
             self.store.note_waiting(request.run_id, f"waiting: {message}")
             return RunResult(request.run_id, "deferred", retry_in=self.config.queue_wait)
         self.store.skip(request.run_id, f"skipped: {message}")
+        if request.parent_run_id is not None:
+            self.store.member_finished(request.parent_run_id)
         log.info("run %s skipped: %s", request.run_id, message)
         return RunResult(request.run_id, "skipped", 1)
 

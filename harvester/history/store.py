@@ -115,6 +115,7 @@ _FINISH = (
     .where(runs.c.id == bindparam("b_run_id"), runs.c.attempt == bindparam("b_attempt"))
     .values({name: bindparam(f"b_{name}") for name in _FINISH_COLUMNS})
 )
+_COUNT_MEMBER = update(runs).where(runs.c.id == bindparam("b_parent")).values(progress_done=runs.c.progress_done + 1)
 
 
 class Store(DataStore):
@@ -336,8 +337,18 @@ class Store(DataStore):
     def _is_lost(heartbeat_at: datetime | None, worker: str | None, stale_before: datetime) -> bool:
         return heartbeat_at is None or heartbeat_at < stale_before or _pid_is_dead(worker)
 
-    def finish(self, run_id: str, attempt: int, outcome: Outcome, state: StateWrite | None = None) -> None:
-        """Record how an attempt ended (and commit state with a success, atomically)."""
+    def finish(
+        self,
+        run_id: str,
+        attempt: int,
+        outcome: Outcome,
+        state: StateWrite | None = None,
+        parent_run_id: str | None = None,
+    ) -> None:
+        """Record how an attempt ended (and commit state with a success, atomically).
+
+        A fan-out member that ends counts into its parent's progress in the same transaction.
+        """
         now = utcnow()
         values: dict[str, Any] = {
             "status": outcome.status,
@@ -355,13 +366,17 @@ class Store(DataStore):
             return
         merged = {"finished_at": None, "result": None, **values, "run_id": run_id, "attempt": attempt}
         params = {f"b_{name}": value for name, value in merged.items()}
-        if state is None:
+        counted = parent_run_id if outcome.status in FINISHED else None
+        if state is None and counted is None:
             with self._single.begin() as conn:
                 conn.execute(_FINISH, params)
             return
         with self.engine.begin() as conn:
-            self._write_state(conn, state, run_id, now)
+            if state is not None:
+                self._write_state(conn, state, run_id, now)
             conn.execute(_FINISH, params)
+            if counted is not None:
+                conn.execute(_COUNT_MEMBER, {"b_parent": counted})
 
     def _retrying(self, run_id: str, attempt: int, outcome: Outcome, values: dict[str, Any], now: datetime) -> None:
         with self.engine.begin() as conn:
@@ -505,15 +520,11 @@ class Store(DataStore):
             return [dict(r) for r in conn.execute(query).mappings()]
 
     def member_finished(self, parent_run_id: str) -> None:
-        """Count a parent's finished members into its progress (finished members / members)."""
-        child = runs.alias("child")
-        done = (
-            select(func.count())
-            .where(child.c.parent_run_id == parent_run_id, child.c.status.in_(FINISHED))
-            .scalar_subquery()
-        )
+        """Count one more finished member into its parent's progress (finished members / members),
+        for a member that ended without :meth:`finish` (skipped, refused). An increment, not a count
+        of the siblings: a fan-out of N members must not cost N² reads."""
         with self._single.begin() as conn:
-            conn.execute(update(runs).where(runs.c.id == parent_run_id).values(progress_done=done))
+            conn.execute(_COUNT_MEMBER, {"b_parent": parent_run_id})
 
     def stalled_fanouts(self, finished_before: datetime) -> list[dict[str, Any]]:
         """Waiting parents whose members all finished before ``finished_before``: their gather never came."""
