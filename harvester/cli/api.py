@@ -6,7 +6,6 @@ import importlib.util
 
 import click
 
-from harvester.api.security import is_loopback
 from harvester.cli.context import CliState, fail
 from harvester.execution.runner import EXIT_CONFIG
 
@@ -24,6 +23,10 @@ def api(state: CliState, host: str, port: int, loglevel: str | None) -> None:
     Anything but a loopback address (127.0.0.1, ::1, localhost) needs HARVESTER_API_TOKEN, so
     the network never reaches an unauthenticated trigger.
     """
+    # imported here: `harvester worker` (which imports this module) must not carry FastAPI into
+    # every process it forks
+    from harvester.api.security import is_loopback
+
     if not is_loopback(host) and state.settings.api_token is None:
         fail(
             EXIT_CONFIG,

@@ -180,3 +180,13 @@ def test_broken_collector_module_is_named_and_exits_2(invoke, monkeypatch):
     result = invoke("list")
     assert result.exit_code == 2
     assert "cannot import collector module 'no_such_module'" in result.output
+
+
+def test_the_cli_does_not_load_the_web_stack():
+    """`harvester worker` imports the CLI; every process it forks would carry FastAPI and Jinja2."""
+    import subprocess
+    import sys
+
+    code = "import sys, harvester.cli; print(sorted(m for m in ('fastapi', 'jinja2', 'uvicorn') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
