@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from celery import chord
-from sqlalchemy import create_engine, select
+from sqlalchemy import select
 
 from bench.noop import BARE_GATHER, BARE_TASK, make_bare_app
 from bench.throughput import (
@@ -31,10 +30,9 @@ from bench.throughput import (
     bare_worker_argv,
     check_alive,
     child_env,
-    harvester_settings,
+    harvester_worker,
 )
 from harvester.app import Harvester
-from harvester.history.engine import normalise_url
 from harvester.history.models import runs
 
 SEQ = itertools.count(1)
@@ -100,28 +98,9 @@ def harvester_fanout(hv: Harvester, poll: Any, n: int, proc: Any, log: Path, tim
 
 
 def bench_harvester_fanout(sc: Scenario, args: argparse.Namespace) -> dict[str, Any]:
-    env = dict(
-        sc.harvester_env,
-        HARVESTER_COLLECTORS="bench.noop",
-        HARVESTER_LOG_LEVEL=args.loglevel,
-        HARVESTER_CONCURRENCY=str(args.concurrency),
-    )
-    env.update(args.harvester_env)
-    hv = Harvester(harvester_settings(env, args.concurrency))
-    hv.store.upgrade()
-    poll = create_engine(normalise_url(hv.settings.effective_database_url))
-    log = sc.workdir / "harvester-fanout-worker.log"
-    argv = [sys.executable, "-m", "harvester", "worker", "-c", str(args.concurrency)]
-    proc = PROCESSES.start(argv, child_env(env), sc.workdir, log)
-    try:
-        harvester_fanout(hv, poll, 10, proc, log, timeout=120)  # warm-up
-        times = [harvester_fanout(hv, poll, args.fanout, proc, log, args.timeout) for _ in range(args.repeat)]
-    finally:
-        PROCESSES.stop(proc)
-        poll.dispose()
-        hv.close()
-        if "celery" in hv.__dict__:
-            hv.celery.close()
+    with harvester_worker(sc, args, "harvester-fanout-worker") as w:
+        harvester_fanout(w.hv, w.poll, 10, w.proc, w.log, timeout=120)  # warm-up
+        times = [harvester_fanout(w.hv, w.poll, args.fanout, w.proc, w.log, args.timeout) for _ in range(args.repeat)]
     return summarize(args.fanout, times)
 
 

@@ -396,7 +396,18 @@ def harvester_batch(
     return elapsed
 
 
-def bench_harvester(sc: Scenario, args: argparse.Namespace) -> dict[str, Any]:
+@dataclass
+class HarvesterWorker:
+    """A running ``harvester worker`` for a scenario, the app that submits to it, and a poll engine."""
+
+    hv: Harvester
+    poll: Any
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+
+@contextlib.contextmanager
+def harvester_worker(sc: Scenario, args: argparse.Namespace, name: str) -> Iterator[HarvesterWorker]:
     env = dict(
         sc.harvester_env,
         HARVESTER_COLLECTORS="bench.noop",
@@ -407,21 +418,28 @@ def bench_harvester(sc: Scenario, args: argparse.Namespace) -> dict[str, Any]:
     hv = Harvester(harvester_settings(env, args.concurrency))
     hv.store.upgrade()
     poll = create_engine(normalise_url(hv.settings.effective_database_url))  # plain engine: no write lock on reads
-    log = sc.workdir / "harvester-worker.log"
+    log = sc.workdir / f"{name}.log"
     argv = [sys.executable, "-m", "harvester", "worker", "-c", str(args.concurrency)]
     proc = PROCESSES.start(argv, child_env(env), sc.workdir, log)
     try:
-        harvester_batch(hv, poll, args.warmup, args.batch, 0, proc, log, timeout=120)
-        times = []
-        for i in range(args.repeat):
-            before = args.warmup + i * sc.tasks
-            times.append(harvester_batch(hv, poll, sc.tasks, args.batch, before, proc, log, timeout=args.timeout))
+        yield HarvesterWorker(hv, poll, proc, log)
     finally:
         PROCESSES.stop(proc)
         poll.dispose()
         hv.close()
         if "celery" in hv.__dict__:
             hv.celery.close()
+
+
+def bench_harvester(sc: Scenario, args: argparse.Namespace) -> dict[str, Any]:
+    with harvester_worker(sc, args, "harvester-worker") as w:
+        harvester_batch(w.hv, w.poll, args.warmup, args.batch, 0, w.proc, w.log, timeout=120)
+        times = []
+        for i in range(args.repeat):
+            before = args.warmup + i * sc.tasks
+            times.append(
+                harvester_batch(w.hv, w.poll, sc.tasks, args.batch, before, w.proc, w.log, timeout=args.timeout)
+            )
     return summarize(sc.tasks, times)
 
 

@@ -5,25 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-import pytest
-from sqlalchemy import text, update
+from sqlalchemy import update
 
 from harvester.history.engine import utcnow
 from harvester.history.models import runs
 from harvester.history.store import Claim, NewRun, Outcome, Store
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request, tmp_path):
-    if request.param == "sqlite":
-        made = Store(f"sqlite:///{tmp_path / 'h.db'}")
-        made.upgrade()
-    else:
-        made = Store(request.getfixturevalue("postgres_url"))
-        with made.engine.begin() as conn:
-            conn.execute(text("TRUNCATE runs, run_attempts, collector_state, records, occurrences"))
-    yield made
-    made.close()
 
 
 def new_run(store: Store) -> str:

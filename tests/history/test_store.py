@@ -6,7 +6,6 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import text
 
 from harvester.history.data import StateConflict, StateWrite
 from harvester.history.engine import utcnow
@@ -17,19 +16,6 @@ from harvester.history.store import (
     Outcome,
     Store,
 )
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request, tmp_path):
-    if request.param == "sqlite":
-        made = Store(f"sqlite:///{tmp_path / 'h.db'}")
-        made.upgrade()
-    else:
-        made = Store(request.getfixturevalue("postgres_url"))
-        with made.engine.begin() as conn:
-            conn.execute(text("TRUNCATE runs, run_attempts, collector_state, records, occurrences"))
-    yield made
-    made.close()
 
 
 def new_run(store: Store, collector: str = "c") -> str:
