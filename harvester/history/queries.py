@@ -14,7 +14,7 @@ from sqlalchemy import Engine, and_, case, func, or_, select, text
 
 from harvester.history.engine import READ_ONLY, aware
 from harvester.history.models import run_attempts, runs
-from harvester.history.store import Store
+from harvester.history.store import Store, run_filters
 
 #: Upper bounds (seconds) of the run duration histogram's buckets.
 DURATION_BUCKETS = (0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 1800.0, 3600.0)
@@ -60,13 +60,7 @@ def page_runs(
 ) -> RunPage:
     """Runs newest first, ``limit`` at a time; ``next_cursor`` continues after the last one (keyset:
     stable while new runs arrive, and as cheap on page 1,000 as on page 1)."""
-    conditions = []
-    if collector:
-        conditions.append(runs.c.collector == collector)
-    if status:
-        conditions.append(runs.c.status == status)
-    if since:
-        conditions.append(runs.c.queued_at >= since)
+    conditions = run_filters(collector=collector, status=status, since=since)
     if cursor:
         when, run_id = decode_cursor(cursor)
         conditions.append(or_(runs.c.queued_at < when, and_(runs.c.queued_at == when, runs.c.id < run_id)))

@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, Update, and_, bindparam, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Connection, RowMapping, Update, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from harvester.history.data import DataStore, StateWrite
@@ -115,6 +115,28 @@ _FINISH = (
     .where(runs.c.id == bindparam("b_run_id"), runs.c.attempt == bindparam("b_attempt"))
     .values({name: bindparam(f"b_{name}") for name in _FINISH_COLUMNS})
 )
+
+
+def run_filters(
+    *,
+    collector: str | None = None,
+    status: str | None = None,
+    since: datetime | None = None,
+    parent_run_id: str | None = None,
+) -> list[ColumnElement[bool]]:
+    """The WHERE conditions of a run listing (CLI, API and dashboard filter alike)."""
+    conditions: list[ColumnElement[bool]] = []
+    if collector:
+        conditions.append(runs.c.collector == collector)
+    if status:
+        conditions.append(runs.c.status == status)
+    if since:
+        conditions.append(runs.c.queued_at >= since)
+    if parent_run_id:
+        conditions.append(runs.c.parent_run_id == parent_run_id)
+    return conditions
+
+
 _COUNT_MEMBER = update(runs).where(runs.c.id == bindparam("b_parent")).values(progress_done=runs.c.progress_done + 1)
 
 
@@ -559,18 +581,8 @@ class Store(DataStore):
         limit: int = 50,
     ) -> list[dict[str, Any]]:
         """Runs, newest first."""
-        query = select(runs).order_by(runs.c.queued_at.desc(), runs.c.id.desc()).limit(limit)
-        conditions = []
-        if collector:
-            conditions.append(runs.c.collector == collector)
-        if status:
-            conditions.append(runs.c.status == status)
-        if since:
-            conditions.append(runs.c.queued_at >= since)
-        if parent_run_id:
-            conditions.append(runs.c.parent_run_id == parent_run_id)
-        if conditions:
-            query = query.where(and_(*conditions))
+        conditions = run_filters(collector=collector, status=status, since=since, parent_run_id=parent_run_id)
+        query = select(runs).where(*conditions).order_by(runs.c.queued_at.desc(), runs.c.id.desc()).limit(limit)
         with self._read.connect() as conn:
             return [dict(r) for r in conn.execute(query).mappings()]
 
