@@ -58,7 +58,10 @@ def make_engine(url: str) -> Engine:
         _sqlite_pragmas(engine)
         return engine
     # No pre-ping (a round trip per checkout); a dropped connection fails the run as `database`, which retries.
-    return create_engine(url, pool_size=5, max_overflow=10, pool_recycle=1800)
+    # A server that does not answer fails a connection attempt in 10 s rather than the TCP timeout
+    # (unless the URL sets its own ``connect_timeout``).
+    connect_args = {} if "connect_timeout" in parsed.query else {"connect_timeout": 10}
+    return create_engine(url, pool_size=5, max_overflow=10, pool_recycle=1800, connect_args=connect_args)
 
 
 def aware(moment: datetime) -> datetime:
