@@ -26,14 +26,14 @@ def test_concurrent_publish_and_consume_loses_and_breaks_nothing(tmp_path):
                 queue.put({"i": i, "pad": "x" * 2000})
             queue.close()
 
-    threads = [threading.Thread(target=publish) for _ in range(2)]
-    for t in threads:
-        t.start()
     with Connection(celery_url("filesystem://"), transport_options=options) as conn:
-        queue = conn.SimpleQueue("q")
+        queue = conn.SimpleQueue("q")  # the queue and its binding exist before anyone publishes
+        threads = [threading.Thread(target=publish) for _ in range(2)]
+        for t in threads:
+            t.start()
         while len(received) < 2 * total:
             try:
-                message = queue.get(timeout=10)
+                message = queue.get(timeout=30)
             except Exception as exc:  # a decode error here is the bug this transport fixes
                 errors.append(exc)
                 break
