@@ -40,7 +40,8 @@ def api(state: CliState, host: str, port: int, loglevel: str | None) -> None:
     hv = state.app
     level = (loglevel or hv.settings.log_level).lower()
     # log_config=None: uvicorn keeps harvester's logging (text or JSON lines) instead of its own.
-    uvicorn.run(create_app(hv), host=host, port=port, log_config=None, log_level=level)
+    # One access-log line per request only at debug: an open dashboard refreshes every few seconds.
+    uvicorn.run(create_app(hv), host=host, port=port, log_config=None, log_level=level, access_log=level == "debug")
 
 
 @click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []})
