@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol, get_args
 
@@ -232,23 +233,18 @@ class Collector:
         """
         if self.is_fanout():
             return self.finish_fanout([_run_member(member) for member in self.start_fanout()])
-        try:
+        with self._reported():
             self._enter("validate")
             self.validate_config()
             self._enter("collect")
             result = self.collect()
             self._enter("after_run")
             self.after_run()
-        except ConfigError:
-            raise
-        except Exception as exc:
-            self._handle(exc)
-            raise
         return result
 
     def start_fanout(self) -> list[Collector]:
         """Fan-out, first half: validate_config -> subcollectors() (recorded as the collect phase)."""
-        try:
+        with self._reported():
             self._enter("validate")
             self.validate_config()
             self._enter("collect")
@@ -256,16 +252,11 @@ class Collector:
             strangers = [repr(m) for m in members if not isinstance(m, Collector)]
             if strangers:
                 raise TypeError(f"subcollectors() of {self.name} must give Collector instances, got {strangers[0]}")
-        except ConfigError:
-            raise
-        except Exception as exc:
-            self._handle(exc)
-            raise
         return members
 
     def finish_fanout(self, results: list[SubcollectorResult]) -> Any:
         """Fan-out, second half: gather -> each of ``steps`` (given the previous output) -> after_run."""
-        try:
+        with self._reported():
             self._enter("gather")
             failed = next((r for r in results if not r.ok), None)
             if self.require_all and failed is not None:
@@ -275,11 +266,6 @@ class Collector:
                 value = getattr(self, step)(value)
             self._enter("after_run")
             self.after_run()
-        except ConfigError:
-            raise
-        except Exception as exc:
-            self._handle(exc)
-            raise
         return value
 
     # -- what collect() uses -----------------------------------------------------------------
@@ -344,6 +330,17 @@ class Collector:
     def _enter(self, phase: Phase) -> None:
         self.phase = phase
         self._context.enter_phase(phase)
+
+    @contextmanager
+    def _reported(self) -> Iterator[None]:
+        """Any failure but a ConfigError goes through ``handle_error``; every failure is re-raised."""
+        try:
+            yield
+        except ConfigError:
+            raise
+        except Exception as exc:
+            self._handle(exc)
+            raise
 
     def _handle(self, exc: BaseException) -> None:
         try:

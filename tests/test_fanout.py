@@ -215,7 +215,7 @@ def test_reaper_gathers_a_fanout_whose_chord_never_called_back(hv, sent_gathers)
 def test_reaper_regathers_when_the_gathering_process_died(hv, sent_gathers):
     parent, members = _waiting_parent(hv, count=1)
     hv._execute_waiting(_member_request(hv, parent, members[0]))
-    assert hv.store.claim_gather(parent, "elsewhere:1") == 1  # a gather started, then its process died
+    assert hv.store.claim_gather(parent, "elsewhere:1")[0] == 1  # a gather started, then its process died
     assert hv.store.claim_gather(parent) is None
     assert hv.reap() == 1
     assert sent_gathers == [parent]

@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Path, Query
 from harvester.api.models import ErrorBody, RunDetail, RunsPage, RunStatus
 from harvester.api.rows import run_out
 from harvester.app import Harvester
-from harvester.history.queries import CursorError, children_ids, page_runs
+from harvester.history.queries import CursorError, page_runs
 
 
 def router(hv: Harvester) -> APIRouter:
@@ -54,7 +54,11 @@ def router(hv: Harvester) -> APIRouter:
         row = hv.store.get_run(run_id)
         if row is None:
             raise HTTPException(404, f"no run {run_id!r}")
-        return {**run_out(row), "attempts": hv.store.attempts(run_id), "children": children_ids(hv.store, run_id)}
+        return {
+            **run_out(row),
+            "attempts": hv.store.attempts(run_id),
+            "children": [m["id"] for m in hv.store.members(run_id)],
+        }
 
     return api
 

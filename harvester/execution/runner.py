@@ -184,9 +184,10 @@ class Runner:
     def gather(self, request: RunRequest) -> RunResult:
         """Finish a fan-out parent: its members' results -> gather -> steps -> after_run. Once only:
         a second delivery (chord callback and reaper backstop both) finds it claimed and stops."""
-        attempt = self.store.claim_gather(request.run_id, worker_name())
-        if attempt is None:
+        claimed = self.store.claim_gather(request.run_id, worker_name())
+        if claimed is None:
             return RunResult(request.run_id, "duplicate")
+        attempt, first_started = claimed
         cls = self.registry.get(request.collector)
         parent = cls(**request.params)
         context = StoreContext(self.store, parent.name, parent.params_key(), request.run_id)
@@ -200,18 +201,14 @@ class Runner:
             return self._failed(request, parent, attempt, exc, context, started, retry=False)
         finally:
             self.heartbeat.remove(request.run_id)
-        outcome = Outcome("succeeded", result=value, records=context.records_emitted, duration=self._flow_time(request))
+        # a parent's duration is its whole flow: first start to the end of gather
+        flow_time = (utcnow() - first_started).total_seconds() if first_started else None
+        outcome = Outcome("succeeded", result=value, records=context.records_emitted, duration=flow_time)
         try:
             self.store.finish(request.run_id, attempt, outcome, state=context.state_write())
         except StateConflict as exc:
             return self._failed(request, parent, attempt, exc, context, started, retry=False)
         return RunResult(request.run_id, "succeeded", attempt, result=value)
-
-    def _flow_time(self, request: RunRequest) -> float | None:
-        """A parent's duration is its whole flow: first start to gather's end."""
-        run = self.store.get_run(request.run_id)
-        started_at = run and run["started_at"]
-        return (utcnow() - started_at).total_seconds() if started_at else None
 
     # -- failures --------------------------------------------------------------------------
 

@@ -72,17 +72,6 @@ def page_runs(
     return RunPage(rows, encode_cursor(rows[-1]) if more and rows else None)
 
 
-def children_ids(store: Store, run_id: str) -> list[str]:
-    """Ids of the runs a fan-out run started (``parent_run_id``), in member order."""
-    query = (
-        select(runs.c.id)
-        .where(runs.c.parent_run_id == run_id)
-        .order_by(runs.c.member_index, runs.c.queued_at, runs.c.id)
-    )
-    with _reader(store).connect() as conn:
-        return list(conn.execute(query).scalars())
-
-
 def ping(store: Store) -> None:
     """One round trip to the database; raises when it does not answer."""
     with _reader(store).connect() as conn:

@@ -137,6 +137,28 @@ def run_filters(
     return conditions
 
 
+def _queued_rows(new: Sequence[NewRun]) -> list[dict[str, Any]]:
+    """``runs`` rows of newly recorded runs, all queued at the same moment."""
+    now = utcnow()
+    return [
+        {
+            "id": r.run_id,
+            "collector": r.collector,
+            "params": r.params,
+            "params_key": r.params_key,
+            "trigger": r.trigger,
+            "status": "queued",
+            "attempt": 0,
+            "queued_at": now,
+            "records": 0,
+            "parent_run_id": r.parent_run_id,
+            "task_id": r.task_id,
+            "member_index": r.member_index,
+        }
+        for r in new
+    ]
+
+
 _COUNT_MEMBER = update(runs).where(runs.c.id == bindparam("b_parent")).values(progress_done=runs.c.progress_done + 1)
 
 
@@ -151,24 +173,7 @@ class Store(DataStore):
     # -- runs ------------------------------------------------------------------------------
 
     def create_runs(self, new: Sequence[NewRun]) -> None:
-        now = utcnow()
-        rows = [
-            {
-                "id": r.run_id,
-                "collector": r.collector,
-                "params": r.params,
-                "params_key": r.params_key,
-                "trigger": r.trigger,
-                "status": "queued",
-                "attempt": 0,
-                "queued_at": now,
-                "records": 0,
-                "parent_run_id": r.parent_run_id,
-                "task_id": r.task_id,
-                "member_index": r.member_index,
-            }
-            for r in new
-        ]
+        rows = _queued_rows(new)
         if rows:
             with self.engine.begin() as conn:
                 conn.execute(runs.insert(), rows)
@@ -475,24 +480,11 @@ class Store(DataStore):
     # backstop when the chord cannot fire (a member closed outside its task).
 
     def fan_out(self, parent_run_id: str, attempt: int, members: Sequence[NewRun]) -> bool:
-        """Record the members as queued and the parent as waiting for them, in one transaction."""
-        rows = [
-            {
-                "id": m.run_id,
-                "collector": m.collector,
-                "params": m.params,
-                "params_key": m.params_key,
-                "trigger": m.trigger,
-                "status": "queued",
-                "attempt": 0,
-                "queued_at": utcnow(),
-                "records": 0,
-                "parent_run_id": parent_run_id,
-                "task_id": m.task_id,
-                "member_index": m.member_index,
-            }
-            for m in members
-        ]
+        """Record the members as queued and the parent as waiting for them, in one transaction.
+
+        ``members`` carry their ``parent_run_id`` (this parent) and ``member_index``.
+        """
+        rows = _queued_rows(members)
         with self.engine.begin() as conn:
             waiting = conn.execute(
                 update(runs)
@@ -503,8 +495,9 @@ class Store(DataStore):
                 conn.execute(runs.insert(), rows)
         return bool(waiting)
 
-    def claim_gather(self, parent_run_id: str, worker: str | None = None) -> int | None:
-        """Make this process the one that gathers a waiting parent; its attempt, or None if taken or done."""
+    def claim_gather(self, parent_run_id: str, worker: str | None = None) -> tuple[int, datetime | None] | None:
+        """Make this process the one that gathers a waiting parent: its attempt and first start,
+        or None if another process has it or it is done."""
         with self._single.begin() as conn:
             row = conn.execute(
                 update(runs)
@@ -515,9 +508,9 @@ class Store(DataStore):
                     runs.c.heartbeat_at.is_(None),
                 )
                 .values(heartbeat_at=utcnow(), worker=worker or worker_name())
-                .returning(runs.c.attempt)
+                .returning(runs.c.attempt, runs.c.started_at)
             ).first()
-        return None if row is None else int(row.attempt)
+        return None if row is None else (int(row.attempt), row.started_at)
 
     def release_gather(self, parent_run_id: str, stale_before: datetime) -> bool:
         """Put a parent whose gathering process died back to waiting (so a new gather can claim it)."""

@@ -50,6 +50,18 @@ class Client:
         self._stack.close()
 
 
+def get_once(hv: Harvester, url: str) -> httpx.Response:
+    """One GET against a fresh app of ``hv``; closes the client and ``hv`` after it."""
+    from harvester.api import create_app
+
+    client = Client(create_app(hv))
+    try:
+        return client.get(url)
+    finally:
+        client.close()
+        hv.close()
+
+
 def build(tmp_path: Path, **overrides: Any) -> Harvester:
     app = Harvester(make_settings(tmp_path, **overrides))
     app.store.upgrade()

@@ -6,9 +6,9 @@ import socket
 import time
 
 import pytest
-from api_support import Client, build
+from api_support import build, get_once
 
-from harvester.api import create_app, health
+from harvester.api import health
 
 SCHEDULE = """\
 groups:
@@ -68,12 +68,7 @@ def test_a_refused_broker_and_database_are_fixed_codes_without_exception_text(tm
     )
     hv.settings.database_url = "postgresql://postgres:hunter2@127.0.0.1:1/nowhere"
     del hv.__dict__["store"]
-    client = Client(create_app(hv))
-    try:
-        answer = client.get("/health")
-    finally:
-        client.close()
-        hv.close()
+    answer = get_once(hv, "/health")
     assert answer.status_code == 503
     found = {name: check["error"] for name, check in checks(answer).items() if name != "freshness"}
     assert found == {"database": "unreachable", "broker": "unreachable", "workers": "unreachable", "schedule": None}
@@ -88,12 +83,7 @@ def test_a_silent_broker_costs_one_timeout_not_a_hang(tmp_path):
         silent.listen(8)
         port = silent.getsockname()[1]
         hv = build(tmp_path, broker_url=f"redis://127.0.0.1:{port}/0", health_timeout=0.5)
-        client = Client(create_app(hv))
-        try:
-            answer = client.get("/health")
-        finally:
-            client.close()
-            hv.close()
+        answer = get_once(hv, "/health")
     assert answer.status_code == 503
     assert checks(answer)["broker"]["error"] == "timeout"
     assert checks(answer)["workers"]["error"] == "timeout"

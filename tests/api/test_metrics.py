@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from api_support import Client, build
+from api_support import Client, build, get_once
 from prometheus_client.parser import text_string_to_metric_families
 
 from harvester.api import create_app
@@ -101,22 +101,12 @@ def test_queue_depth_on_redis(tmp_path, redis_url):
 
 def test_an_unreachable_broker_leaves_queue_depth_out(tmp_path):
     hv = build(tmp_path, broker_url="redis://127.0.0.1:1/0")
-    client = Client(create_app(hv))
-    try:
-        answer = client.get("/metrics")
-    finally:
-        client.close()
-        hv.close()
+    answer = get_once(hv, "/metrics")
     assert answer.status_code == 200
     assert "harvester_queue_depth{" not in answer.text
 
 
 def test_other_brokers_report_no_queue_depth(tmp_path):
     hv = build(tmp_path, broker_url="amqp://guest:guest@127.0.0.1:1//")
-    client = Client(create_app(hv))
-    try:
-        answer = client.get("/metrics")
-    finally:
-        client.close()
-        hv.close()
+    answer = get_once(hv, "/metrics")
     assert "harvester_queue_depth{" not in answer.text
