@@ -47,7 +47,7 @@ if str(ROOT) not in sys.path:
 for _name in [n for n in os.environ if n.startswith(("HARVESTER_", "BENCH_"))]:
     del os.environ[_name]
 
-from sqlalchemy import create_engine, func, select  # noqa: E402
+from sqlalchemy import create_engine, select  # noqa: E402
 
 from bench.noop import BARE_TASK, make_bare_app  # noqa: E402
 from harvester.app import Harvester  # noqa: E402
@@ -359,40 +359,64 @@ def harvester_settings(env: dict[str, str], concurrency: int) -> Settings:
     )
 
 
+def collect_runs(
+    poll: Any,
+    ids: list[str],
+    deadline: float,
+    on_interval: Callable[[], None],
+    chunk: int = 100,
+    interval: float = 0.01,
+) -> dict[str, str]:
+    """The final status of each run in ``ids``, polled like :func:`collect_results` polls results.
+
+    In submission order, ``chunk`` ids per primary-key lookup, and a poll stops at the first chunk
+    that has not all finished: both sides pay the same small price for being watched (a count over
+    the whole table would cost the database more than the runs it counts).
+    """
+    pending = list(ids)
+    statuses: dict[str, str] = {}
+    while pending:
+        with poll.connect() as conn:
+            while pending:
+                keys = pending[:chunk]
+                query = select(runs.c.id, runs.c.status).where(runs.c.id.in_(keys), runs.c.status.in_(FINISHED))
+                done = dict(conn.execute(query).all())
+                statuses.update(done)
+                pending = [k for k in pending if k not in done]
+                if len(done) < len(keys):
+                    break
+        if not pending:
+            break
+        if time.perf_counter() > deadline:
+            raise BenchError(f"harvester: timed out with {len(statuses)}/{len(ids)} runs finished")
+        on_interval()
+        time.sleep(interval)
+    return statuses
+
+
 def harvester_batch(
     hv: Harvester,
     poll: Any,
     n: int,
     batch: int,
-    expected_before: int,
     proc: subprocess.Popen[bytes],
     log: Path,
     timeout: float,
 ) -> float:
     """Submit ``n`` runs in batches, poll until all are finished; seconds from first submit to last success."""
     started = time.perf_counter()
+    ids: list[str] = []
     left = n
     while left:
         size = min(batch, left)
         # distinct params per run: runs of one collector with equal params would hit the overlap lock
-        hv.submit([hv.request("bench_noop", {"seq": next(SEQ)}) for _ in range(size)])
+        ids += hv.submit([hv.request("bench_noop", {"seq": next(SEQ)}) for _ in range(size)])
         left -= size
-    expected = expected_before + n
-    finished_q = select(runs.c.status, func.count()).where(runs.c.status.in_(FINISHED)).group_by(runs.c.status)
-    deadline = started + timeout
-    while True:
-        with poll.connect() as conn:
-            counts = dict(conn.execute(finished_q).all())
-        done = sum(counts.values())
-        if done >= expected:
-            break
-        if time.perf_counter() > deadline:
-            raise BenchError(f"harvester: timed out with {done - expected_before}/{n} runs finished ({counts})")
-        check_alive(proc, log)
-        time.sleep(0.01)
+    statuses = collect_runs(poll, ids, started + timeout, lambda: check_alive(proc, log))
     elapsed = time.perf_counter() - started
-    if counts.get("succeeded", 0) != expected:
-        raise BenchError(f"harvester: not every run succeeded: {counts}")
+    bad = {s for s in statuses.values() if s != "succeeded"}
+    if bad:
+        raise BenchError(f"harvester: not every run succeeded: {sorted(bad)}")
     return elapsed
 
 
@@ -433,13 +457,11 @@ def harvester_worker(sc: Scenario, args: argparse.Namespace, name: str) -> Itera
 
 def bench_harvester(sc: Scenario, args: argparse.Namespace) -> dict[str, Any]:
     with harvester_worker(sc, args, "harvester-worker") as w:
-        harvester_batch(w.hv, w.poll, args.warmup, args.batch, 0, w.proc, w.log, timeout=120)
-        times = []
-        for i in range(args.repeat):
-            before = args.warmup + i * sc.tasks
-            times.append(
-                harvester_batch(w.hv, w.poll, sc.tasks, args.batch, before, w.proc, w.log, timeout=args.timeout)
-            )
+        harvester_batch(w.hv, w.poll, args.warmup, args.batch, w.proc, w.log, timeout=120)
+        times = [
+            harvester_batch(w.hv, w.poll, sc.tasks, args.batch, w.proc, w.log, timeout=args.timeout)
+            for _ in range(args.repeat)
+        ]
     return summarize(sc.tasks, times)
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from billiard.exceptions import TimeLimitExceeded
 from celery import Celery, Task, chord, states
-from celery.signals import worker_process_init
+from celery.signals import worker_init, worker_process_init, worker_ready
 
 from harvester.dispatch import embedded
 from harvester.errors import ConfigError
@@ -95,6 +96,16 @@ def make_celery(hv: Harvester) -> Celery:
     @worker_process_init.connect(weak=False)
     def _after_fork(**_: Any) -> None:
         hv.after_fork()
+
+    @worker_init.connect(weak=False)
+    @worker_ready.connect(weak=False)
+    def _freeze(sender: Any = None, **_: Any) -> None:
+        # The pool runs a full gc.collect() in the worker's main process before every fork of a child
+        # (every max_tasks_per_child runs), and delivery stalls meanwhile. What start-up built lives as
+        # long as the worker: frozen, it is skipped by those collections (and its pages stay shared).
+        if getattr(sender, "app", None) is app:
+            gc.collect()
+            gc.freeze()
 
     return app
 

@@ -44,7 +44,7 @@ class DataStore(Database):
             .on_conflict_do_nothing()
             .returning(occurrences.c.entry_key)
         )
-        with self._single.begin() as conn:
+        with self.single() as conn:
             return conn.execute(stmt).first() is not None
 
     def last_occurrences(self) -> dict[str, datetime]:

@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, Connection, RowMapping, Update, and_, bind
 from sqlalchemy.exc import IntegrityError
 
 from harvester.history.data import DataStore, StateWrite
-from harvester.history.engine import aware, utcnow
+from harvester.history.engine import DriverStatement, aware, utcnow
 from harvester.history.models import run_attempts, runs
 
 FINISHED = ("succeeded", "failed", "skipped")
@@ -170,6 +170,11 @@ class Store(DataStore):
     single-statement round trips: the claim and the finish.
     """
 
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self._claim_stmt = DriverStatement(_CLAIM_WAITING, self.engine.dialect)
+        self._finish_stmt = DriverStatement(_FINISH, self.engine.dialect)
+
     # -- runs ------------------------------------------------------------------------------
 
     def create_runs(self, new: Sequence[NewRun]) -> None:
@@ -213,15 +218,15 @@ class Store(DataStore):
             return self._claim_running(conn, run_id, stale_before, worker, now)
 
     def _claim_waiting(self, values: dict[str, Any]) -> int | None:
-        with self._single.begin() as conn:
-            row = conn.execute(_CLAIM_WAITING, values).first()
-        return None if row is None else int(row.attempt)
+        with self.single() as conn:
+            rows = self._claim_stmt.execute(conn, values)
+        return int(rows[0][0]) if rows else None
 
     def _free_stale_lock(self, lock_key: str | None, stale_before: datetime) -> bool:
         """Take the overlap lock away from a holder that stopped beating (its process died)."""
         if lock_key is None:
             return False
-        with self._single.begin() as conn:
+        with self.single() as conn:
             freed = conn.execute(
                 update(runs)
                 .where(
@@ -246,7 +251,7 @@ class Store(DataStore):
     def skip(self, run_id: str, message: str) -> None:
         """Record a run refused by overlap protection (``overlap = "skip"``): it never started."""
         now = utcnow()
-        with self._single.begin() as conn:
+        with self.single() as conn:
             conn.execute(
                 update(runs)
                 .where(runs.c.id == run_id, runs.c.status.in_(WAITING))
@@ -262,7 +267,7 @@ class Store(DataStore):
 
     def note_waiting(self, run_id: str, message: str) -> None:
         """Say why a queued run waits (``overlap = "queue"``); the wait is not an attempt."""
-        with self._single.begin() as conn:
+        with self.single() as conn:
             conn.execute(
                 update(runs).where(runs.c.id == run_id, runs.c.status.in_(WAITING)).values(error_message=message)
             )
@@ -395,8 +400,8 @@ class Store(DataStore):
         params = {f"b_{name}": value for name, value in merged.items()}
         counted = parent_run_id if outcome.status in FINISHED else None
         if state is None and counted is None:
-            with self._single.begin() as conn:
-                conn.execute(_FINISH, params)
+            with self.single() as conn:
+                self._finish_stmt.execute(conn, params)
             return
         with self.engine.begin() as conn:
             if state is not None:
@@ -417,7 +422,7 @@ class Store(DataStore):
 
     def abandon(self, run_id: str, outcome: Outcome) -> None:
         """Fail a run from outside its attempt: the collector is unknown on the worker, or the user hit Ctrl-C."""
-        with self._single.begin() as conn:
+        with self.single() as conn:
             conn.execute(
                 update(runs)
                 .where(runs.c.id == run_id, runs.c.status.not_in(FINISHED))
@@ -434,7 +439,7 @@ class Store(DataStore):
     def heartbeat(self, run_ids: Iterable[str]) -> None:
         ids = list(run_ids)
         if ids:
-            with self._single.begin() as conn:
+            with self.single() as conn:
                 conn.execute(
                     update(runs)
                     # a NULL heartbeat is a fan-out parent waiting for its members: nobody holds it
@@ -443,7 +448,7 @@ class Store(DataStore):
                 )
 
     def set_progress(self, run_id: str, done: int, total: int | None) -> None:
-        with self._single.begin() as conn:
+        with self.single() as conn:
             conn.execute(update(runs).where(runs.c.id == run_id).values(progress_done=done, progress_total=total))
 
     def lost_runs(self, stale_before: datetime) -> list[dict[str, Any]]:
@@ -498,7 +503,7 @@ class Store(DataStore):
     def claim_gather(self, parent_run_id: str, worker: str | None = None) -> tuple[int, datetime | None] | None:
         """Make this process the one that gathers a waiting parent: its attempt and first start,
         or None if another process has it or it is done."""
-        with self._single.begin() as conn:
+        with self.single() as conn:
             row = conn.execute(
                 update(runs)
                 .where(
@@ -514,7 +519,7 @@ class Store(DataStore):
 
     def release_gather(self, parent_run_id: str, stale_before: datetime) -> bool:
         """Put a parent whose gathering process died back to waiting (so a new gather can claim it)."""
-        with self._single.begin() as conn:
+        with self.single() as conn:
             return bool(
                 conn.execute(
                     update(runs)
@@ -538,7 +543,7 @@ class Store(DataStore):
         """Count one more finished member into its parent's progress (finished members / members),
         for a member that ended without :meth:`finish` (skipped, refused). An increment, not a count
         of the siblings: a fan-out of N members must not cost N² reads."""
-        with self._single.begin() as conn:
+        with self.single() as conn:
             conn.execute(_COUNT_MEMBER, {"b_parent": parent_run_id})
 
     def stalled_fanouts(self, finished_before: datetime) -> list[dict[str, Any]]:

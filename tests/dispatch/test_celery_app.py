@@ -1,0 +1,46 @@
+"""The Celery app harvester builds: what its worker's main process does at start-up."""
+
+from __future__ import annotations
+
+import gc
+
+import pytest
+from celery.signals import worker_init, worker_ready
+
+from harvester.app import Harvester
+from harvester.settings import Settings
+
+
+@pytest.fixture
+def hv(tmp_path):
+    made = Harvester(Settings(data_dir=tmp_path / "data", collectors=["sample_collectors"]))
+    yield made
+    made.close()
+
+
+class Sender:
+    """Stands in for the worker (worker_init) or its consumer (worker_ready): both carry ``app``."""
+
+    def __init__(self, app: object) -> None:
+        self.app = app
+
+
+@pytest.fixture
+def unfrozen():
+    gc.unfreeze()
+    yield
+    gc.unfreeze()
+
+
+@pytest.mark.parametrize("signal", [worker_init, worker_ready])
+def test_the_worker_freezes_what_start_up_built(hv, unfrozen, signal):
+    """So the pool's gc.collect() before each fork of a child does not walk every object again."""
+    app = hv.celery
+    signal.send(sender=Sender(app))
+    assert gc.get_freeze_count() > 0
+
+
+def test_another_apps_worker_does_not_freeze_this_process(hv, unfrozen):
+    hv.celery  # noqa: B018 (connects the app's signal handlers)
+    worker_ready.send(sender=Sender(object()))
+    assert gc.get_freeze_count() == 0

@@ -1,0 +1,130 @@
+"""The per-run write path: one held connection per process, statements run straight on the driver.
+
+What SQLAlchemy's own execution path would give must still hold: values converted by the column
+types, errors raised as SQLAlchemy's, a lost connection replaced, threads and forks kept apart.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, text, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from harvester.history.engine import DriverStatement, utcnow
+from harvester.history.models import runs
+from harvester.history.store import Claim, NewRun, Outcome, Store
+
+
+def new_run(store: Store) -> str:
+    run_id = str(uuid.uuid4())
+    store.create_runs([NewRun(run_id, "c", {"a": 1}, "key", "cli")])
+    return run_id
+
+
+def stale_before():
+    return utcnow() - timedelta(seconds=60)
+
+
+def test_claim_and_finish_convert_values_like_the_column_types(store):
+    run_id = new_run(store)
+    before = utcnow()
+    assert store.claim(run_id, stale_before=stale_before(), lock_key="c:key") == (Claim.CLAIMED, 1)
+    store.finish(run_id, 1, Outcome("succeeded", result={"rows": [1, 2], "ok": True}, records=2, duration=0.25))
+    row = store.get_run(run_id)
+    assert row["result"] == {"rows": [1, 2], "ok": True}  # JSON column
+    assert row["finished_at"].tzinfo is not None
+    assert row["finished_at"] >= before
+    assert (row["status"], row["records"], row["duration"], row["lock_key"]) == ("succeeded", 2, 0.25, "c:key")
+
+
+def test_a_result_of_none_is_stored_as_sqlalchemy_stores_it(store):
+    run_id = new_run(store)
+    store.claim(run_id, stale_before=stale_before())
+    store.finish(run_id, 1, Outcome("succeeded", result=None))
+    with store.engine.connect() as conn:
+        raw = conn.execute(text("SELECT result FROM runs WHERE id = :id"), {"id": run_id}).scalar_one()
+    assert raw in (None, "null")  # JSON null, as the JSON type writes None
+    assert store.get_run(run_id)["result"] is None
+
+
+def test_driver_errors_are_raised_as_sqlalchemy_errors(store):
+    first, second = new_run(store), new_run(store)
+    store.claim(first, stale_before=stale_before(), lock_key="same")
+    statement = DriverStatement(
+        update(runs).where(runs.c.id == second).values(status="running", lock_key="same"), store.engine.dialect
+    )
+    with pytest.raises(IntegrityError), store.single() as conn:
+        statement.execute(conn, {})
+    # the failed statement rolled back, and the held connection still works
+    assert store.claim(second, stale_before=stale_before(), lock_key="other") == (Claim.CLAIMED, 1)
+
+
+def test_driver_statement_refuses_expanding_parameters(store):
+    with pytest.raises(TypeError, match="expanding"):
+        DriverStatement(select(runs.c.id).where(runs.c.id.in_(["a", "b"])), store.engine.dialect)
+
+
+@pytest.fixture
+def pg_store(postgres_url):
+    made = Store(postgres_url)
+    with made.engine.begin() as conn:
+        conn.execute(text("TRUNCATE runs, run_attempts, collector_state, records, occurrences"))
+    yield made
+    made.close()
+
+
+def held_backend_pid(store: Store) -> int:
+    with store.single() as conn:
+        return int(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+
+
+def test_a_lost_connection_fails_one_statement_and_the_next_reconnects(pg_store):
+    run_id = new_run(pg_store)
+    pid = held_backend_pid(pg_store)
+    assert held_backend_pid(pg_store) == pid  # one connection, kept between statements
+    with pg_store.engine.connect() as admin:
+        admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    with pytest.raises(DBAPIError) as caught:
+        pg_store.claim(run_id, stale_before=stale_before())
+    assert caught.value.connection_invalidated
+    assert pg_store.claim(run_id, stale_before=stale_before()) == (Claim.CLAIMED, 1)
+    assert held_backend_pid(pg_store) != pid
+
+
+def test_a_thread_finding_the_held_connection_busy_uses_the_pool(pg_store):
+    held = held_backend_pid(pg_store)
+    seen: list[int] = []
+    with pg_store.single():  # this thread holds it
+        worker = threading.Thread(target=lambda: seen.append(held_backend_pid(pg_store)))
+        worker.start()
+        worker.join(10)
+    assert seen
+    assert seen[0] != held
+    assert held_backend_pid(pg_store) == held
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_opens_its_own_connection_and_leaves_the_parents_alone(pg_store):
+    parent = held_backend_pid(pg_store)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: what a worker process does after the fork
+        code = 1
+        try:
+            pg_store.after_fork()
+            os.write(write, str(held_backend_pid(pg_store)).encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write)
+    child = int(os.read(read, 64) or b"0")
+    os.close(read)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert child not in (0, parent)
+    assert held_backend_pid(pg_store) == parent  # the parent's connection survived the child's exit
