@@ -47,12 +47,11 @@ if str(ROOT) not in sys.path:
 for _name in [n for n in os.environ if n.startswith(("HARVESTER_", "BENCH_"))]:
     del os.environ[_name]
 
-from sqlalchemy import create_engine, select  # noqa: E402
+from sqlalchemy import create_engine  # noqa: E402
 
 from bench.noop import BARE_TASK, make_bare_app  # noqa: E402
 from harvester.app import Harvester  # noqa: E402
 from harvester.history.engine import normalise_url  # noqa: E402
-from harvester.history.models import runs  # noqa: E402
 from harvester.history.store import FINISHED  # noqa: E402
 from harvester.settings import Settings  # noqa: E402
 
@@ -359,6 +358,17 @@ def harvester_settings(env: dict[str, str], concurrency: int) -> Settings:
     )
 
 
+#: Which of a chunk of run ids have finished: one array (PostgreSQL) or JSON (SQLite) parameter, so a
+#: poll costs about what bare Celery's MGET of a chunk costs (100 bound parameters through SQLAlchemy
+#: cost 1.6 ms of the script's CPU per poll, three times the MGET, on the machine both share).
+_FINISHED_IN = ", ".join(f"'{s}'" for s in FINISHED)
+FINISHED_AMONG = {
+    "postgresql": f"SELECT id, status FROM runs WHERE id = ANY(%s) AND status IN ({_FINISHED_IN})",
+    "sqlite": "SELECT id, status FROM runs WHERE id IN (SELECT value FROM json_each(?))"
+    f" AND status IN ({_FINISHED_IN})",
+}
+
+
 def collect_runs(
     poll: Any,
     ids: list[str],
@@ -370,28 +380,39 @@ def collect_runs(
     """The final status of each run in ``ids``, polled like :func:`collect_results` polls results.
 
     In submission order, ``chunk`` ids per primary-key lookup, and a poll stops at the first chunk
-    that has not all finished: both sides pay the same small price for being watched (a count over
-    the whole table would cost the database more than the runs it counts).
+    that has not all finished: both sides pay about the same small price for being watched (a count
+    over the whole table would cost the database more than the runs it counts).
     """
-    pending = list(ids)
-    statuses: dict[str, str] = {}
-    while pending:
-        with poll.connect() as conn:
+    dialect = poll.dialect.name
+    sql = FINISHED_AMONG[dialect]
+    raw = poll.raw_connection()
+    try:
+        # each poll sees what the workers committed: no transaction (and snapshot) held open
+        if dialect == "postgresql":
+            raw.dbapi_connection.autocommit = True
+        else:
+            raw.dbapi_connection.isolation_level = None
+        cursor = raw.cursor()
+        pending = list(ids)
+        statuses: dict[str, str] = {}
+        while pending:
             while pending:
                 keys = pending[:chunk]
-                query = select(runs.c.id, runs.c.status).where(runs.c.id.in_(keys), runs.c.status.in_(FINISHED))
-                done = dict(conn.execute(query).all())
+                cursor.execute(sql, (keys if dialect == "postgresql" else json.dumps(keys),))
+                done = dict(cursor.fetchall())
                 statuses.update(done)
                 pending = [k for k in pending if k not in done]
                 if len(done) < len(keys):
                     break
-        if not pending:
-            break
-        if time.perf_counter() > deadline:
-            raise BenchError(f"harvester: timed out with {len(statuses)}/{len(ids)} runs finished")
-        on_interval()
-        time.sleep(interval)
-    return statuses
+            if not pending:
+                break
+            if time.perf_counter() > deadline:
+                raise BenchError(f"harvester: timed out with {len(statuses)}/{len(ids)} runs finished")
+            on_interval()
+            time.sleep(interval)
+        return statuses
+    finally:
+        raw.close()
 
 
 def harvester_batch(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Trigger = Literal["cli", "api", "schedule", "parent"]
@@ -27,9 +27,28 @@ class RunRequest:
     overlap: Literal["skip", "queue"] | None = None  # overrides the collector's `overlap`
 
     def to_message(self) -> dict[str, Any]:
-        """JSON body of the Celery task message."""
-        return asdict(self)
+        """JSON body of the Celery task message: the fields that differ from their defaults (a
+        smaller message is cheaper to build, send and decode on every run)."""
+        body: dict[str, Any] = {
+            "collector": self.collector,
+            "params": self.params,
+            "trigger": self.trigger,
+            "run_id": self.run_id,
+        }
+        for name in _OPTIONAL:
+            value = getattr(self, name)
+            if value:
+                body[name] = value
+        return body
+
+    def describe(self) -> str:
+        """How the message shows in Flower and worker logs (Celery's ``argsrepr``): no params, which
+        hold secrets revealed for the worker."""
+        return f"{self.collector} run {self.run_id}"
 
     @classmethod
     def from_message(cls, body: dict[str, Any]) -> RunRequest:
         return cls(**body)
+
+
+_OPTIONAL = ("parent_run_id", "force", "queue", "overlap")

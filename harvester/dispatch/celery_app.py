@@ -185,9 +185,15 @@ def _register_flow_tasks(app: Celery, hv: Harvester) -> None:
 
 
 def _options(hv: Harvester, request: RunRequest) -> dict[str, Any]:
-    """Where a run's message goes and its time limits: the collector's ``queue`` and ``time_limit``."""
+    """Where a run's message goes, its time limits (the collector's ``queue`` and ``time_limit``) and
+    how it is shown."""
     cls = hv.registry.get(request.collector)
-    options: dict[str, Any] = {"queue": request.queue or cls.queue or DEFAULT_QUEUE}
+    options: dict[str, Any] = {
+        "queue": request.queue or cls.queue or DEFAULT_QUEUE,
+        # Celery would build these with saferepr() on every send, costing more than the send itself
+        "argsrepr": request.describe(),
+        "kwargsrepr": "{}",
+    }
     if cls.time_limit is not None:
         options.update(soft_time_limit=cls.time_limit, time_limit=cls.time_limit + 30)
     return options
