@@ -164,22 +164,22 @@ class Database:
             self._held_lock.release()
 
     def _held_connection(self) -> Connection:
-        if self._held is None or self._held_pid != os.getpid():
+        if self._held is not None and self._held_pid != os.getpid():
+            self._leave_inherited()  # forked without after_fork()
+        if self._held is None:
             self._held, self._held_pid = self._single.connect(), os.getpid()
         return self._held
 
-    def after_fork(self) -> None:
-        """In a child process: never use (nor close) the parent's connections, open new ones."""
+    def _leave_inherited(self) -> None:
         if self._held is not None:
             self._inherited.append(self._held)  # kept referenced: finalizing it would close the parent's socket
             self._held = None
+
+    def after_fork(self) -> None:
+        """In a child process: never use (nor close) the parent's connections, open new ones."""
+        self._leave_inherited()
         self._held_lock = threading.Lock()
         self.engine.dispose(close=False)
-
-    def connect_ahead(self) -> None:
-        """Open this process's connection now rather than in its first run (a worker child, before its first task)."""
-        with self.single() as conn:
-            conn.exec_driver_sql("SELECT 1")
 
     def close(self) -> None:
         with self._held_lock:

@@ -109,14 +109,16 @@ def test_a_thread_finding_the_held_connection_busy_uses_the_pool(pg_store):
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
-def test_a_forked_child_opens_its_own_connection_and_leaves_the_parents_alone(pg_store):
+@pytest.mark.parametrize("told", [True, False], ids=["after_fork", "not-told"])
+def test_a_forked_child_opens_its_own_connection_and_leaves_the_parents_alone(pg_store, told):
     parent = held_backend_pid(pg_store)
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: what a worker process does after the fork
         code = 1
         try:
-            pg_store.after_fork()
+            if told:
+                pg_store.after_fork()
             os.write(write, str(held_backend_pid(pg_store)).encode())
             code = 0
         finally:
