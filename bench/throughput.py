@@ -245,51 +245,66 @@ def embedded_scenario(args: argparse.Namespace, workdir: Path) -> Iterator[Scena
 # -- (a) bare Celery -----------------------------------------------------------------------------
 
 
-def collect_results(
-    backend: Any,
+def poll_in_order(
     ids: list[str],
+    ready_among: Callable[[list[str]], dict[str, Any]],
     deadline: float,
     on_interval: Callable[[], None],
+    what: str,
     chunk: int = 100,
     interval: float = 0.01,
-) -> dict[str, dict[str, Any]]:
-    """Fetch the results of ``ids`` (in publication order, ``chunk`` keys per MGET) until all are ready.
+) -> dict[str, Any]:
+    """Poll until every id in ``ids`` is done; ``ready_among(keys)`` returns the done ones of a chunk.
 
-    Like ``backend.get_many`` but (1) a poll stops at the first chunk that is not all ready, so
-    polling costs the broker little while the worker runs, and (2) a value that does not decode
-    counts as not ready yet: the ``file://`` backend writes results in place, so a reader can
-    catch one half-written (``get_many`` then raises kombu's ``DecodeError``).
+    Both sides are watched alike: in submission order, ``chunk`` ids per lookup, and a poll stops
+    at the first chunk that is not all done, so being watched costs little while the workers run.
     """
-    from celery import states
-    from kombu.exceptions import DecodeError
-
     pending = list(ids)
-    metas: dict[str, dict[str, Any]] = {}
+    done: dict[str, Any] = {}
     while pending:
         while pending:
             keys = pending[:chunk]
-            values = list(backend.mget([backend.get_key_for_task(k) for k in keys]))
-            ready = set()
-            for task_id, raw in zip(keys, values, strict=True):
-                if raw is None:
-                    continue
-                try:
-                    meta = backend.decode_result(raw)
-                except (ValueError, DecodeError):  # half-written by the file:// backend
-                    continue
-                if meta["status"] in states.READY_STATES:
-                    metas[task_id] = meta
-                    ready.add(task_id)
+            ready = ready_among(keys)
+            done.update(ready)
             pending = [k for k in pending if k not in ready]
             if len(ready) < len(keys):
                 break
         if not pending:
             break
         if time.perf_counter() > deadline:
-            raise BenchError(f"bare Celery: timed out with {len(metas)}/{len(ids)} results")
+            raise BenchError(f"{what}: timed out with {len(done)}/{len(ids)} done")
         on_interval()
         time.sleep(interval)
-    return metas
+    return done
+
+
+def collect_results(
+    backend: Any, ids: list[str], deadline: float, on_interval: Callable[[], None]
+) -> dict[str, dict[str, Any]]:
+    """The results of ``ids`` from the result backend, one MGET per chunk.
+
+    Like ``backend.get_many``, except that a value that does not decode counts as not ready yet:
+    the ``file://`` backend writes results in place, so a reader can catch one half-written
+    (``get_many`` then raises kombu's ``DecodeError``).
+    """
+    from celery import states
+    from kombu.exceptions import DecodeError
+
+    def ready_among(keys: list[str]) -> dict[str, Any]:
+        values = list(backend.mget([backend.get_key_for_task(k) for k in keys]))
+        ready: dict[str, Any] = {}
+        for task_id, raw in zip(keys, values, strict=True):
+            if raw is None:
+                continue
+            try:
+                meta = backend.decode_result(raw)
+            except (ValueError, DecodeError):  # half-written by the file:// backend
+                continue
+            if meta["status"] in states.READY_STATES:
+                ready[task_id] = meta
+        return ready
+
+    return poll_in_order(ids, ready_among, deadline, on_interval, "bare Celery")
 
 
 def bare_batch(app: Any, n: int, proc: subprocess.Popen[bytes], log: Path, timeout: float) -> float:
@@ -368,20 +383,8 @@ STATUS_OF = {
 }
 
 
-def collect_runs(
-    poll: Any,
-    ids: list[str],
-    deadline: float,
-    on_interval: Callable[[], None],
-    chunk: int = 100,
-    interval: float = 0.01,
-) -> dict[str, str]:
-    """The final status of each run in ``ids``, polled like :func:`collect_results` polls results.
-
-    In submission order, ``chunk`` ids per primary-key lookup, and a poll stops at the first chunk
-    that has not all finished: both sides pay about the same small price for being watched (a count
-    over the whole table would cost the database more than the runs it counts).
-    """
+def collect_runs(poll: Any, ids: list[str], deadline: float, on_interval: Callable[[], None]) -> dict[str, str]:
+    """The final status of each run in ``ids``, one primary-key lookup per chunk (see :data:`STATUS_OF`)."""
     dialect = poll.dialect.name
     sql = STATUS_OF[dialect]
     raw = poll.raw_connection()
@@ -395,24 +398,12 @@ def collect_runs(
         else:
             raw.dbapi_connection.isolation_level = None
         cursor = raw.cursor()
-        pending = list(ids)
-        statuses: dict[str, str] = {}
-        while pending:
-            while pending:
-                keys = pending[:chunk]
-                cursor.execute(sql, (keys if dialect == "postgresql" else json.dumps(keys),))
-                done = {run_id: status for run_id, status in cursor.fetchall() if status in FINISHED}
-                statuses.update(done)
-                pending = [k for k in pending if k not in done]
-                if len(done) < len(keys):
-                    break
-            if not pending:
-                break
-            if time.perf_counter() > deadline:
-                raise BenchError(f"harvester: timed out with {len(statuses)}/{len(ids)} runs finished")
-            on_interval()
-            time.sleep(interval)
-        return statuses
+
+        def ready_among(keys: list[str]) -> dict[str, Any]:
+            cursor.execute(sql, (keys if dialect == "postgresql" else json.dumps(keys),))
+            return {run_id: status for run_id, status in cursor.fetchall() if status in FINISHED}
+
+        return poll_in_order(ids, ready_among, deadline, on_interval, "harvester")
     finally:
         raw.close()
 
