@@ -160,6 +160,9 @@ def _queued_rows(new: Sequence[NewRun]) -> list[dict[str, Any]]:
 
 
 _COUNT_MEMBER = update(runs).where(runs.c.id == bindparam("b_parent")).values(progress_done=runs.c.progress_done + 1)
+#: A fan-out member's finish and its parent's count as one statement (PostgreSQL: a data-modifying
+#: WITH runs to completion whether or not it is referenced), so it needs no transaction of its own.
+_FINISH_MEMBER = _COUNT_MEMBER.add_cte(_FINISH.cte("finished"))
 
 
 class Store(DataStore):
@@ -174,6 +177,10 @@ class Store(DataStore):
         super().__init__(url)
         self._claim_stmt = DriverStatement(_CLAIM_WAITING, self.engine.dialect)
         self._finish_stmt = DriverStatement(_FINISH, self.engine.dialect)
+        self._count_stmt = DriverStatement(_COUNT_MEMBER, self.engine.dialect)
+        # On SQLite, single() is a transaction of its own: a member's two statements go in one.
+        postgres = self.engine.dialect.name == "postgresql"
+        self._finish_member_stmt = DriverStatement(_FINISH_MEMBER, self.engine.dialect) if postgres else None
 
     # -- runs ------------------------------------------------------------------------------
 
@@ -399,16 +406,21 @@ class Store(DataStore):
         merged = {"finished_at": None, "result": None, **values, "run_id": run_id, "attempt": attempt}
         params = {f"b_{name}": value for name, value in merged.items()}
         counted = parent_run_id if outcome.status in FINISHED else None
-        if state is None and counted is None:
+        if state is None:
             with self.single() as conn:
-                self._finish_stmt.execute(conn, params)
+                if counted is None:
+                    self._finish_stmt.execute(conn, params)
+                elif self._finish_member_stmt is not None:
+                    self._finish_member_stmt.execute(conn, {**params, "b_parent": counted})
+                else:
+                    self._finish_stmt.execute(conn, params)
+                    self._count_stmt.execute(conn, {"b_parent": counted})
             return
         with self.engine.begin() as conn:
-            if state is not None:
-                self._write_state(conn, state, run_id, now)
-            conn.execute(_FINISH, params)
+            self._write_state(conn, state, run_id, now)
+            self._finish_stmt.execute(conn, params)
             if counted is not None:
-                conn.execute(_COUNT_MEMBER, {"b_parent": counted})
+                self._count_stmt.execute(conn, {"b_parent": counted})
 
     def _retrying(self, run_id: str, attempt: int, outcome: Outcome, values: dict[str, Any], now: datetime) -> None:
         with self.engine.begin() as conn:
@@ -544,7 +556,7 @@ class Store(DataStore):
         for a member that ended without :meth:`finish` (skipped, refused). An increment, not a count
         of the siblings: a fan-out of N members must not cost N² reads."""
         with self.single() as conn:
-            conn.execute(_COUNT_MEMBER, {"b_parent": parent_run_id})
+            self._count_stmt.execute(conn, {"b_parent": parent_run_id})
 
     def stalled_fanouts(self, finished_before: datetime) -> list[dict[str, Any]]:
         """Waiting parents whose members all finished before ``finished_before``: their gather never came."""

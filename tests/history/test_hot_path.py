@@ -130,3 +130,50 @@ def test_a_forked_child_opens_its_own_connection_and_leaves_the_parents_alone(pg
     assert os.waitstatus_to_exitcode(status) == 0
     assert child not in (0, parent)
     assert held_backend_pid(pg_store) == parent  # the parent's connection survived the child's exit
+
+
+def test_a_finishing_member_counts_into_its_parent_in_the_same_write(store):
+    parent = new_run(store)
+    store.claim(parent, stale_before=stale_before())
+    members = [
+        NewRun(str(uuid.uuid4()), "m", {"i": i}, f"k{i}", "parent", parent_run_id=parent, member_index=i)
+        for i in range(3)
+    ]
+    assert store.fan_out(parent, 1, members)
+    for member in members[:2]:
+        store.claim(member.run_id, stale_before=stale_before())
+    store.finish(members[0].run_id, 1, Outcome("succeeded", result=1), parent_run_id=parent)
+    store.finish(
+        members[1].run_id, 1, Outcome("failed", error_category="network", error_message="x"), parent_run_id=parent
+    )
+    row = store.get_run(parent)
+    assert (row["progress_done"], row["progress_total"]) == (2, 3)
+    assert [r["status"] for r in store.members(parent)] == ["succeeded", "failed", "queued"]
+    assert store.get_run(members[0].run_id)["result"] == 1
+
+
+@pytest.fixture
+def sqlite_store(tmp_path):
+    made = Store(f"sqlite:///{tmp_path / 'h.db'}")
+    made.upgrade()
+    yield made
+    made.close()
+
+
+def test_a_member_whose_count_fails_is_not_finished_either(sqlite_store, monkeypatch):
+    """The finish and the count are one write: on SQLite one transaction (on PostgreSQL one statement)."""
+    store = sqlite_store
+    parent = new_run(store)
+    store.claim(parent, stale_before=stale_before())
+    member = NewRun(str(uuid.uuid4()), "m", {}, "k", "parent", parent_run_id=parent, member_index=0)
+    store.fan_out(parent, 1, [member])
+    store.claim(member.run_id, stale_before=stale_before())
+
+    def broken(conn, params):
+        raise DBAPIError("UPDATE runs", params, Exception("disk I/O error"))
+
+    monkeypatch.setattr(store._count_stmt, "execute", broken)
+    with pytest.raises(DBAPIError):
+        store.finish(member.run_id, 1, Outcome("succeeded", result=1), parent_run_id=parent)
+    assert store.get_run(parent)["progress_done"] == 0
+    assert store.get_run(member.run_id)["status"] == "running"
