@@ -163,6 +163,22 @@ class Database:
         finally:
             self._held_lock.release()
 
+    def write(self, statement: DriverStatement, params: dict[str, Any]) -> list[Any]:
+        """Run one of the per-run statements through :meth:`single`; the rows it returns.
+
+        A held connection idles between runs, and the server may drop it meanwhile (a restart, an
+        idle timeout): then it is replaced and the statement sent once more, so the run does not
+        fail for a connection nobody was using. A second failure is the database's, and is raised.
+        """
+        try:
+            with self.single() as conn:
+                return statement.execute(conn, params)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+        with self.single() as conn:
+            return statement.execute(conn, params)
+
     def _held_connection(self) -> Connection:
         if self._held is not None and self._held_pid != os.getpid():
             self._leave_inherited()  # forked without after_fork()

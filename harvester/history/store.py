@@ -225,8 +225,7 @@ class Store(DataStore):
             return self._claim_running(conn, run_id, stale_before, worker, now)
 
     def _claim_waiting(self, values: dict[str, Any]) -> int | None:
-        with self.single() as conn:
-            rows = self._claim_stmt.execute(conn, values)
+        rows = self.write(self._claim_stmt, values)
         return int(rows[0][0]) if rows else None
 
     def _free_stale_lock(self, lock_key: str | None, stale_before: datetime) -> bool:
@@ -406,15 +405,16 @@ class Store(DataStore):
         merged = {"finished_at": None, "result": None, **values, "run_id": run_id, "attempt": attempt}
         params = {f"b_{name}": value for name, value in merged.items()}
         counted = parent_run_id if outcome.status in FINISHED else None
+        if state is None and counted is None:
+            self.write(self._finish_stmt, params)
+            return
+        if state is None and self._finish_member_stmt is not None:
+            self.write(self._finish_member_stmt, {**params, "b_parent": counted})
+            return
         if state is None:
-            with self.single() as conn:
-                if counted is None:
-                    self._finish_stmt.execute(conn, params)
-                elif self._finish_member_stmt is not None:
-                    self._finish_member_stmt.execute(conn, {**params, "b_parent": counted})
-                else:
-                    self._finish_stmt.execute(conn, params)
-                    self._count_stmt.execute(conn, {"b_parent": counted})
+            with self.single() as conn:  # SQLite: one transaction
+                self._finish_stmt.execute(conn, params)
+                self._count_stmt.execute(conn, {"b_parent": counted})
             return
         with self.engine.begin() as conn:
             self._write_state(conn, state, run_id, now)

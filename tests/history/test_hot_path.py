@@ -83,17 +83,38 @@ def held_backend_pid(store: Store) -> int:
         return int(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
 
 
-def test_a_lost_connection_fails_one_statement_and_the_next_reconnects(pg_store):
+def kill_backend(store: Store, pid: int) -> None:
+    with store.engine.connect() as admin:
+        admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+
+
+def test_a_connection_the_server_dropped_is_replaced_without_failing_the_run(pg_store):
     run_id = new_run(pg_store)
     pid = held_backend_pid(pg_store)
     assert held_backend_pid(pg_store) == pid  # one connection, kept between statements
-    with pg_store.engine.connect() as admin:
-        admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    kill_backend(pg_store, pid)
+    assert pg_store.claim(run_id, stale_before=stale_before()) == (Claim.CLAIMED, 1)
+    second = held_backend_pid(pg_store)
+    assert second != pid
+    kill_backend(pg_store, second)
+    pg_store.finish(run_id, 1, Outcome("succeeded", result={"n": 1}))
+    assert pg_store.get_run(run_id)["status"] == "succeeded"
+
+
+def test_a_database_that_stays_away_fails_the_statement(pg_store, monkeypatch):
+    run_id = new_run(pg_store)
+    calls = []
+
+    def always_lost(conn, params):
+        calls.append(1)
+        conn.invalidate()
+        raise DBAPIError("UPDATE runs", params, Exception("server closed the connection"), connection_invalidated=True)
+
+    monkeypatch.setattr(pg_store._claim_stmt, "execute", always_lost)
     with pytest.raises(DBAPIError) as caught:
         pg_store.claim(run_id, stale_before=stale_before())
     assert caught.value.connection_invalidated
-    assert pg_store.claim(run_id, stale_before=stale_before()) == (Claim.CLAIMED, 1)
-    assert held_backend_pid(pg_store) != pid
+    assert len(calls) == 2  # the first try and one more on a new connection, no more
 
 
 def test_a_thread_finding_the_held_connection_busy_uses_the_pool(pg_store):
