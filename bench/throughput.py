@@ -342,21 +342,21 @@ def bare_worker_argv(args: argparse.Namespace) -> list[str]:
     ]
 
 
-def bench_bare(sc: Scenario, args: argparse.Namespace) -> dict[str, Any]:
+def bench_bare(sc: Scenario, args: argparse.Namespace, batches: int, round_no: int = 0) -> list[float]:
+    """A fresh bare worker: warm-up, then ``batches`` timed batches; their seconds."""
     env = {"BENCH_BROKER_URL": sc.bare_broker, "BENCH_RESULT_BACKEND": sc.bare_backend}
     if sc.bare_fs_dir:
         env["BENCH_FS_DIR"] = sc.bare_fs_dir
     app = make_bare_app(sc.bare_broker, sc.bare_backend, sc.bare_fs_dir)
-    log = sc.workdir / "bare-worker.log"
+    log = sc.workdir / f"bare-worker-{round_no}.log"
     argv = bare_worker_argv(args)
     proc = PROCESSES.start(argv, child_env(env), sc.workdir, log)
     try:
         bare_batch(app, args.warmup, proc, log, timeout=120)
-        times = [bare_batch(app, sc.tasks, proc, log, timeout=args.timeout) for _ in range(args.repeat)]
+        return [bare_batch(app, sc.tasks, proc, log, timeout=args.timeout) for _ in range(batches)]
     finally:
         PROCESSES.stop(proc)
         app.close()
-    return summarize(sc.tasks, times)
 
 
 # -- (b) harvester -------------------------------------------------------------------------------
@@ -469,14 +469,33 @@ def harvester_worker(sc: Scenario, args: argparse.Namespace, name: str) -> Itera
             hv.celery.close()
 
 
-def bench_harvester(sc: Scenario, args: argparse.Namespace) -> dict[str, Any]:
-    with harvester_worker(sc, args, "harvester-worker") as w:
+def bench_harvester(sc: Scenario, args: argparse.Namespace, batches: int, round_no: int = 0) -> list[float]:
+    """A fresh harvester worker: warm-up, then ``batches`` timed batches; their seconds."""
+    with harvester_worker(sc, args, f"harvester-worker-{round_no}") as w:
         harvester_batch(w.hv, w.poll, args.warmup, args.batch, w.proc, w.log, timeout=120)
-        times = [
+        return [
             harvester_batch(w.hv, w.poll, sc.tasks, args.batch, w.proc, w.log, timeout=args.timeout)
-            for _ in range(args.repeat)
+            for _ in range(batches)
         ]
-    return summarize(sc.tasks, times)
+
+
+def interleaved(sc: Scenario, args: argparse.Namespace) -> tuple[list[float], list[float]]:
+    """``--repeat`` rounds of one bare batch then one harvester batch, each in a fresh worker.
+
+    The machine's speed drifts during a run (±20 % on a shared 2-core box); alternating the two
+    sides spreads that drift over both instead of charging it to whichever ran second.
+    """
+    bare: list[float] = []
+    harvester: list[float] = []
+    for round_no in range(args.repeat):
+        bare += bench_bare(sc, args, 1, round_no)
+        harvester += bench_harvester(sc, args, 1, round_no)
+        print(
+            f"[{sc.name}]   round {round_no + 1}: bare {sc.tasks / bare[-1]:.1f} tasks/s, "
+            f"harvester {sc.tasks / harvester[-1]:.1f} runs/s",
+            flush=True,
+        )
+    return bare, harvester
 
 
 # -- reporting -----------------------------------------------------------------------------------
@@ -553,20 +572,19 @@ def run_scenario(name: str, args: argparse.Namespace) -> dict[str, Any]:
 
                 return run_fanout(sc, args)
             print(
-                f"[{name}] bare Celery: {sc.tasks} tasks x {args.repeat}, concurrency {args.concurrency} ...",
+                f"[{name}] {args.repeat} rounds of {sc.tasks} bare Celery tasks, then {sc.tasks} harvester runs; "
+                f"concurrency {args.concurrency} ...",
                 flush=True,
             )
-            bare = bench_bare(sc, args)
-            print(f"[{name}]   {bare['tasks_per_s_each']} tasks/s", flush=True)
-            print(f"[{name}] harvester: {sc.tasks} runs x {args.repeat} ...", flush=True)
-            hv = bench_harvester(sc, args)
-            print(f"[{name}]   {hv['tasks_per_s_each']} tasks/s", flush=True)
+            bare_times, hv_times = interleaved(sc, args)
+            bare, hv = summarize(sc.tasks, bare_times), summarize(sc.tasks, hv_times)
             return {
                 "scenario": name,
                 "tasks": sc.tasks,
                 "bare": bare,
                 "harvester": hv,
                 "ratio": round(hv["tasks_per_s"] / bare["tasks_per_s"], 3),
+                "ratio_each_round": [round(b / h, 3) for b, h in zip(bare_times, hv_times, strict=True)],
             }
     finally:
         if args.keep:
@@ -582,7 +600,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--concurrency", "-c", type=int, default=2, help="worker processes [default: 2]")
     p.add_argument("--backend", choices=["redis", "embedded", "all"], default="all")
-    p.add_argument("--repeat", type=int, default=3, help="timed batches per worker; the median is reported")
+    p.add_argument(
+        "--repeat", type=int, default=3, help="rounds of one timed batch per side (--fanout: flows per side)"
+    )
     p.add_argument("--warmup", type=int, default=20, help="untimed tasks before timing [default: 20]")
     p.add_argument("--batch", type=int, default=100, help="runs per hv.submit call [default: 100]")
     p.add_argument("--loglevel", default="WARNING", help="log level of both workers [default: WARNING]")

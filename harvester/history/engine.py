@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -50,7 +51,13 @@ def _sqlite_pragmas(engine: Engine) -> None:
     def _begin(conn: Connection) -> None:
         # Writers take the lock up front (IMMEDIATE), so concurrent writers wait instead of
         # deadlocking; readers (``READ_ONLY``) never queue behind them.
-        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
+        # Sent on the driver connection: through exec_driver_sql it cost as much as the statement
+        # it opens a transaction for (its errors are wrapped as SQLAlchemy's all the same).
+        begin = "BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE"
+        try:
+            conn.connection.dbapi_connection.execute(begin)  # type: ignore[union-attr]
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance(begin, None, exc, sqlite3.Error, dialect=conn.dialect) from exc
 
 
 def make_engine(url: str) -> Engine:

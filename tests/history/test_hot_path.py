@@ -7,13 +7,14 @@ types, errors raised as SQLAlchemy's, a lost connection replaced, threads and fo
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 import uuid
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, text, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from harvester.history.engine import DriverStatement, utcnow
 from harvester.history.models import runs
@@ -198,3 +199,18 @@ def test_a_member_whose_count_fails_is_not_finished_either(sqlite_store, monkeyp
         store.finish(member.run_id, 1, Outcome("succeeded", result=1), parent_run_id=parent)
     assert store.get_run(parent)["progress_done"] == 0
     assert store.get_run(member.run_id)["status"] == "running"
+
+
+def test_a_locked_sqlite_database_is_a_sqlalchemy_error_naming_the_lock(sqlite_store, tmp_path):
+    run_id = new_run(sqlite_store)
+    with sqlite_store.single() as conn:
+        conn.exec_driver_sql("PRAGMA busy_timeout=50")  # the held connection's; 30 s otherwise
+    other = sqlite3.connect(tmp_path / "h.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+    try:
+        with pytest.raises(OperationalError, match="database is locked"):
+            sqlite_store.claim(run_id, stale_before=stale_before())
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert sqlite_store.claim(run_id, stale_before=stale_before()) == (Claim.CLAIMED, 1)
