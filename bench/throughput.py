@@ -342,8 +342,8 @@ def bare_worker_argv(args: argparse.Namespace) -> list[str]:
     ]
 
 
-def bench_bare(sc: Scenario, args: argparse.Namespace, batches: int, round_no: int = 0) -> list[float]:
-    """A fresh bare worker: warm-up, then ``batches`` timed batches; their seconds."""
+def bench_bare(sc: Scenario, args: argparse.Namespace, round_no: int) -> float:
+    """A fresh bare worker: warm-up, then one timed batch; its seconds."""
     env = {"BENCH_BROKER_URL": sc.bare_broker, "BENCH_RESULT_BACKEND": sc.bare_backend}
     if sc.bare_fs_dir:
         env["BENCH_FS_DIR"] = sc.bare_fs_dir
@@ -353,7 +353,7 @@ def bench_bare(sc: Scenario, args: argparse.Namespace, batches: int, round_no: i
     proc = PROCESSES.start(argv, child_env(env), sc.workdir, log)
     try:
         bare_batch(app, args.warmup, proc, log, timeout=120)
-        return [bare_batch(app, sc.tasks, proc, log, timeout=args.timeout) for _ in range(batches)]
+        return bare_batch(app, sc.tasks, proc, log, timeout=args.timeout)
     finally:
         PROCESSES.stop(proc)
         app.close()
@@ -469,14 +469,11 @@ def harvester_worker(sc: Scenario, args: argparse.Namespace, name: str) -> Itera
             hv.celery.close()
 
 
-def bench_harvester(sc: Scenario, args: argparse.Namespace, batches: int, round_no: int = 0) -> list[float]:
-    """A fresh harvester worker: warm-up, then ``batches`` timed batches; their seconds."""
+def bench_harvester(sc: Scenario, args: argparse.Namespace, round_no: int) -> float:
+    """A fresh harvester worker: warm-up, then one timed batch; its seconds."""
     with harvester_worker(sc, args, f"harvester-worker-{round_no}") as w:
         harvester_batch(w.hv, w.poll, args.warmup, args.batch, w.proc, w.log, timeout=120)
-        return [
-            harvester_batch(w.hv, w.poll, sc.tasks, args.batch, w.proc, w.log, timeout=args.timeout)
-            for _ in range(batches)
-        ]
+        return harvester_batch(w.hv, w.poll, sc.tasks, args.batch, w.proc, w.log, timeout=args.timeout)
 
 
 def interleaved(sc: Scenario, args: argparse.Namespace) -> tuple[list[float], list[float]]:
@@ -488,8 +485,8 @@ def interleaved(sc: Scenario, args: argparse.Namespace) -> tuple[list[float], li
     bare: list[float] = []
     harvester: list[float] = []
     for round_no in range(args.repeat):
-        bare += bench_bare(sc, args, 1, round_no)
-        harvester += bench_harvester(sc, args, 1, round_no)
+        bare.append(bench_bare(sc, args, round_no))
+        harvester.append(bench_harvester(sc, args, round_no))
         print(
             f"[{sc.name}]   round {round_no + 1}: bare {sc.tasks / bare[-1]:.1f} tasks/s, "
             f"harvester {sc.tasks / harvester[-1]:.1f} runs/s",

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Trigger = Literal["cli", "api", "schedule", "parent"]
+#: RunRequest fields a message carries only when they are set.
+_OPTIONAL = ("parent_run_id", "force", "queue", "overlap")
 
 
 def new_run_id() -> str:
@@ -49,6 +51,3 @@ class RunRequest:
     @classmethod
     def from_message(cls, body: dict[str, Any]) -> RunRequest:
         return cls(**body)
-
-
-_OPTIONAL = ("parent_run_id", "force", "queue", "overlap")

@@ -178,7 +178,7 @@ class Store(DataStore):
         self._claim_stmt = DriverStatement(_CLAIM_WAITING, self.engine.dialect)
         self._finish_stmt = DriverStatement(_FINISH, self.engine.dialect)
         self._count_stmt = DriverStatement(_COUNT_MEMBER, self.engine.dialect)
-        # On SQLite, single() is a transaction of its own: a member's two statements go in one.
+        # SQLite has no data-modifying WITH: there a member's finish and count share a transaction.
         postgres = self.engine.dialect.name == "postgresql"
         self._finish_member_stmt = DriverStatement(_FINISH_MEMBER, self.engine.dialect) if postgres else None
 
@@ -411,13 +411,9 @@ class Store(DataStore):
         if state is None and self._finish_member_stmt is not None:
             self.write(self._finish_member_stmt, {**params, "b_parent": counted})
             return
-        if state is None:
-            with self.single() as conn:  # SQLite: one transaction
-                self._finish_stmt.execute(conn, params)
-                self._count_stmt.execute(conn, {"b_parent": counted})
-            return
         with self.engine.begin() as conn:
-            self._write_state(conn, state, run_id, now)
+            if state is not None:
+                self._write_state(conn, state, run_id, now)
             self._finish_stmt.execute(conn, params)
             if counted is not None:
                 self._count_stmt.execute(conn, {"b_parent": counted})

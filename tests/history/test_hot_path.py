@@ -44,13 +44,17 @@ def test_claim_and_finish_convert_values_like_the_column_types(store):
 
 
 def test_a_result_of_none_is_stored_as_sqlalchemy_stores_it(store):
-    run_id = new_run(store)
-    store.claim(run_id, stale_before=stale_before())
-    store.finish(run_id, 1, Outcome("succeeded", result=None))
-    with store.engine.connect() as conn:
-        raw = conn.execute(text("SELECT result FROM runs WHERE id = :id"), {"id": run_id}).scalar_one()
-    assert raw in (None, "null")  # JSON null, as the JSON type writes None
-    assert store.get_run(run_id)["result"] is None
+    """The driver path writes what SQLAlchemy's JSON type writes (JSON null), not something else."""
+    ours, theirs = new_run(store), new_run(store)
+    store.claim(ours, stale_before=stale_before())
+    store.finish(ours, 1, Outcome("succeeded", result=None))
+    with store.engine.begin() as conn:
+        conn.execute(update(runs).where(runs.c.id == theirs).values(result=None))
+        raw = dict(
+            conn.execute(text("SELECT id, result FROM runs WHERE id IN (:a, :b)"), {"a": ours, "b": theirs}).all()
+        )
+    assert raw[ours] == raw[theirs]
+    assert store.get_run(ours)["result"] is None
 
 
 def test_driver_errors_are_raised_as_sqlalchemy_errors(store):
