@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Trigger = Literal["cli", "api", "schedule", "parent"]
 #: RunRequest fields a message carries only when they are set.
-_OPTIONAL = ("parent_run_id", "force", "queue", "overlap")
+_OPTIONAL = ("parent_run_id", "force", "queue", "overlap", "parent_params")
 
 
 def new_run_id() -> str:
@@ -27,6 +28,9 @@ class RunRequest:
     force: bool = False
     queue: str | None = None  # overrides the collector's `queue` (a schedule entry's `queue:`)
     overlap: Literal["skip", "queue"] | None = None  # overrides the collector's `overlap`
+    #: A member of a fan-out whose parent has secret params: the parent's wire params, for its gather
+    #: (history keeps params with secrets masked, so the gather cannot be rebuilt from it alone).
+    parent_params: dict[str, Any] | None = None
 
     def to_message(self) -> dict[str, Any]:
         """JSON body of the Celery task message: the fields that differ from their defaults (a
@@ -51,3 +55,18 @@ class RunRequest:
     @classmethod
     def from_message(cls, body: dict[str, Any]) -> RunRequest:
         return cls(**body)
+
+    @classmethod
+    def from_history(cls, row: Mapping[str, Any]) -> RunRequest:
+        """The request of a recorded run, rebuilt from its ``runs`` row (to send it again). Params
+        are as history keeps them: secrets masked."""
+        return cls(
+            collector=row["collector"],
+            params=dict(row["params"]),
+            trigger=row["trigger"],
+            run_id=row["id"],
+            parent_run_id=row["parent_run_id"],
+            force=bool(row.get("force")),
+            queue=row.get("queue"),
+            overlap=row.get("overlap"),
+        )

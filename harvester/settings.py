@@ -52,6 +52,15 @@ class Settings(BaseSettings):
     lost_after: float = Field(
         60.0, gt=0, description="A running run without heartbeat for this many seconds is lost: re-enqueued or failed."
     )
+    redeliver_after: float = Field(
+        120.0,
+        gt=0,
+        description="A queued or retrying run not started this many seconds after it was due is sent again "
+        "(its message was lost: a failed publish, a broker restart, a batch that died).",
+    )
+    retention_days: float = Field(
+        90.0, ge=0, description="Finished runs and schedule occurrences older than this are pruned; 0 keeps all."
+    )
     lock_ttl: float = Field(
         60.0, gt=0, description="Seconds after a dead holder's last heartbeat that its overlap lock is free."
     )

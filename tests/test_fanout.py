@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -14,6 +15,7 @@ from harvester.collector import LocalContext, SubcollectorResult
 from harvester.errors import FailureCategory, MemberFailed, classify_failure
 from harvester.examples.topic import Topic, TopicSource
 from harvester.history.engine import utcnow
+from harvester.execution.requests import new_run
 from harvester.history.store import Claim
 from harvester.registry import Registry
 from harvester.request import RunRequest
@@ -161,17 +163,44 @@ def test_member_must_be_registered_and_must_not_fan_out(hv):
     assert stranger.exit_code == 2
 
 
+class Doorbells:
+    """Stands in for the Celery dispatcher: which runs and gathers were sent."""
+
+    def __init__(self) -> None:
+        self.runs: list[str] = []
+        self.gathers: list[str] = []
+
+    def publish(self, requests, *, countdown=None) -> None:
+        self.runs.extend(r.run_id for r in requests)
+
+    def publish_gather(self, parent) -> None:
+        self.gathers.append(parent.run_id)
+
+
+@pytest.fixture
+def bells(hv) -> Doorbells:
+    made = Doorbells()
+    hv.__dict__["dispatcher"] = made  # before the runner and recovery are built
+    return made
+
+
 def _waiting_parent(hv: Harvester, **params: Any) -> tuple[str, list[str]]:
-    """A parent fanned out on a 'worker' (members recorded, nothing run yet)."""
+    """A parent fanned out on a 'worker' (members recorded and sent, nothing run yet)."""
     request = hv.request("pieces", params)
-    hv.store.create_runs([hv._new_run(request)])
+    hv.store.create_runs([new_run(hv.registry, request)])
     result = hv.runner.execute(request)
     assert result.status == "fanout"
     return request.run_id, [m.run_id for m in result.members]
 
 
-def test_waiting_parent_is_never_restarted_nor_heartbeaten(hv):
-    parent, _ = _waiting_parent(hv)
+def _member_request(hv: Harvester, parent: str, run_id: str) -> RunRequest:
+    return RunRequest.from_history(hv.store.get_run(run_id))
+
+
+def test_waiting_parent_is_never_restarted_nor_heartbeaten(hv, bells):
+    parent, members = _waiting_parent(hv)
+    assert bells.runs == members  # recorded first, then sent
+    assert hv.store.get_run(parent)["status"] == "waiting"
     claim, _ = hv.store.claim(parent, stale_before=utcnow())
     assert claim is Claim.FINISHED  # a late duplicate of the parent's message must not fan out again
     hv.store.heartbeat([parent])
@@ -179,47 +208,57 @@ def test_waiting_parent_is_never_restarted_nor_heartbeaten(hv):
     assert hv.store.lost_runs(utcnow() + timedelta(hours=1)) == []
 
 
-def test_second_fanout_of_same_params_is_skipped_while_the_first_waits(hv):
+def test_second_fanout_of_same_params_is_skipped_while_the_first_waits(hv, bells):
     _waiting_parent(hv, count=2)
     second = hv.run_inline(hv.request("pieces", {"count": 2}))
     assert second.status == "skipped"
     assert "already running" in hv.store.get_run(second.run_id)["error_message"]
 
 
-def _member_request(hv: Harvester, parent: str, run_id: str) -> RunRequest:
-    row = hv.store.get_run(run_id)
-    return RunRequest(collector=row["collector"], params=row["params"], run_id=run_id, parent_run_id=parent)
-
-
-@pytest.fixture
-def sent_gathers(monkeypatch) -> list[str]:
-    sent: list[str] = []
-    monkeypatch.setattr("harvester.dispatch.celery_app.publish_gather", lambda _hv, req: sent.append(req.run_id))
-    monkeypatch.setattr("harvester.app.utcnow", lambda: utcnow() + timedelta(hours=1))  # everything is stale
-    return sent
-
-
-def test_reaper_gathers_a_fanout_whose_chord_never_called_back(hv, sent_gathers):
+def test_the_member_that_completes_the_count_sends_the_gather_once(hv, bells):
     parent, members = _waiting_parent(hv, count=2)
-    assert hv.reap() == 0  # members still queued: nothing to gather yet
-    for run_id in members:
-        assert hv._execute_waiting(_member_request(hv, parent, run_id)).status == "succeeded"
-    assert hv.reap() == 1
-    assert sent_gathers == [parent]
-    request = RunRequest(collector="pieces", params={"count": 2}, run_id=parent)
+    first = _member_request(hv, parent, members[0])
+    assert hv.runner.execute(first).status == "succeeded"
+    assert bells.gathers == []
+    assert hv.runner.execute(first).status == "duplicate"  # a second delivery counts nothing
+    assert hv.store.get_run(parent)["progress_done"] == 1
+    assert hv.runner.execute(_member_request(hv, parent, members[1])).status == "succeeded"
+    assert bells.gathers == [parent]
+    request = RunRequest.from_history(hv.store.get_run(parent))
     assert hv.runner.gather(request).status == "succeeded"
-    assert hv.runner.gather(request).status == "duplicate"  # the chord's callback, arriving late
-    assert hv.reap() == 0
+    assert hv.runner.gather(request).status == "duplicate"  # recovery's backstop, arriving late
+    assert hv.store.get_run(parent)["status"] == "succeeded"
 
 
-def test_reaper_regathers_when_the_gathering_process_died(hv, sent_gathers):
+def test_a_skipped_or_refused_member_counts_too(hv, bells):
+    parent, members = _waiting_parent(hv, count=2)
+    hv.store.skip(members[0], "skipped: test", parent)
+    refused = replace(_member_request(hv, parent, members[1]), collector="no_such_collector")
+    assert hv.runner.execute(refused).status == "failed"
+    assert bells.gathers == [parent]
+
+
+def test_recovery_gathers_a_fanout_whose_gather_was_lost(hv, bells):
+    parent, members = _waiting_parent(hv, count=2)
+    later = utcnow() + timedelta(hours=1)
+    assert hv.recovery.run(later).regathered == 0  # members still queued: nothing to gather yet
+    for run_id in members:
+        assert hv.runner.execute(_member_request(hv, parent, run_id)).status == "succeeded"
+    bells.gathers.clear()  # the gather message was lost
+    assert hv.recovery.run(utcnow() + timedelta(hours=1)).regathered == 1
+    assert bells.gathers == [parent]
+
+
+def test_recovery_regathers_when_the_gathering_process_died(hv, bells):
     parent, members = _waiting_parent(hv, count=1)
-    hv._execute_waiting(_member_request(hv, parent, members[0]))
+    hv.runner.execute(_member_request(hv, parent, members[0]))
     assert hv.store.claim_gather(parent, "elsewhere:1")[0] == 1  # a gather started, then its process died
     assert hv.store.claim_gather(parent) is None
-    assert hv.reap() == 1
-    assert sent_gathers == [parent]
-    assert hv.store.get_run(parent)["heartbeat_at"] is None  # waiting again, for the resent gather
+    bells.gathers.clear()
+    report = hv.recovery.run(utcnow() + timedelta(hours=1))
+    assert report.regathered == 1
+    assert bells.gathers == [parent]
+    assert hv.store.get_run(parent)["status"] == "waiting"  # waiting again, for the resent gather
 
 
 def test_cli_runs_the_example_flow_and_shows_its_members(monkeypatch, tmp_path):

@@ -6,7 +6,7 @@ scrape reads a handful of SQL aggregates (see ``harvester.history.queries``). Fa
 
 - ``harvester_runs_total{collector,status,category}``: finished runs (succeeded, failed, skipped) by
   failure category (empty when none).
-- ``harvester_runs_active{collector,status}``: runs queued, running or retrying now.
+- ``harvester_runs_active{collector,status}``: runs queued, running, waiting (a fan-out parent) or retrying now.
 - ``harvester_run_duration_seconds{collector}``: histogram of finished attempts' durations.
 - ``harvester_records_emitted_total{collector}``: records emitted by runs.
 - ``harvester_last_success_timestamp_seconds{collector}``: Unix time of the last success.
@@ -68,7 +68,7 @@ def snapshot_metrics(snap: MetricsSnapshot) -> Iterator[Metric]:
         "harvester_skipped_overlaps", "Runs skipped: the same collector + params was running.", labels=["collector"]
     )
     active = GaugeMetricFamily(
-        "harvester_runs_active", "Runs not finished yet: queued, running or retrying.", labels=["collector", "status"]
+        "harvester_runs_active", "Runs not finished yet: queued, running, waiting or retrying.", labels=["collector", "status"]
     )
     for collector, status, category, count in snap.runs:
         if status not in FINISHED:

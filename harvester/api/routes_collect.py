@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from typing import Annotated, Any
 
@@ -18,8 +19,11 @@ from harvester.api.rows import run_out
 from harvester.api.security import token_guard
 from harvester.app import Harvester
 from harvester.errors import ParamsError
+from harvester.execution.dispatcher import DispatchError
 from harvester.history.store import FINISHED
 from harvester.request import RunRequest
+
+log = logging.getLogger(__name__)
 
 #: Seconds between history polls of a synchronous trigger.
 POLL_INTERVAL = 0.1
@@ -55,7 +59,11 @@ def router(hv: Harvester) -> APIRouter:
         the run goes on.
         """
         request = _request(hv, body)
-        await run_in_threadpool(hv.submit, [request])
+        try:
+            await run_in_threadpool(hv.submit, [request])
+        except DispatchError as exc:  # recorded: recovery sends it once the broker is back
+            log.warning("run %s recorded but not sent: %s", request.run_id, exc)
+            return await _accepted(hv, request, body, status="queued")
         if body.async_mode:
             return await _accepted(hv, request, body, status="queued")
         row = await _wait(hv, request.run_id, hv.settings.api_sync_timeout)

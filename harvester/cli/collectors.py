@@ -12,6 +12,7 @@ from harvester.cli.context import CliState, fail
 from harvester.cli.output import print_outcome
 from harvester.cli.params import params_command
 from harvester.errors import ConfigError, RegistryError
+from harvester.execution.dispatcher import DispatchError
 from harvester.execution.runner import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, RunResult
 
 _PASSTHROUGH = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
@@ -113,7 +114,11 @@ def trigger(
 ) -> None:
     """Enqueue collector NAME on the workers and print its task id."""
     request = _request(state, name, args, "trigger", force=force)
-    state.app.submit([request])
+    try:
+        state.app.submit([request])
+    except DispatchError as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        fail(EXIT_FAILED, f"{reason}; run {request.run_id} is recorded and is sent once the broker is back")
     click.echo(request.run_id)
     if wait:
         raise click.exceptions.Exit(follow(state, request.run_id, timeout))

@@ -10,10 +10,11 @@ import click
 from harvester.cli.context import CliState, fail
 from harvester.cli.output import dumps, run_json, runs_table, status_text
 from harvester.history.engine import utcnow
+from harvester.history.states import STATUSES as RUN_STATUSES
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-STATUSES = ("queued", "running", "retrying", "succeeded", "failed", "skipped")
+STATUSES = RUN_STATUSES
 
 
 def parse_age(text: str) -> timedelta:

@@ -14,6 +14,7 @@ STATUS_STYLE = {
     "failed": "red",
     "retrying": "yellow",
     "running": "cyan",
+    "waiting": "cyan",
     "queued": "blue",
     "skipped": "magenta",
 }

@@ -60,7 +60,13 @@ def beat(state: CliState, loglevel: str | None) -> None:
     dispatcher = None
     if hv.settings.schedule_file.exists():
         try:
-            dispatcher = ScheduleDispatcher(hv, hv.settings.schedule_file, strict=hv.settings.schedule_strict)
+            dispatcher = ScheduleDispatcher(
+                hv.registry,
+                hv.store,
+                hv.settings.schedule_file,
+                strict=hv.settings.schedule_strict,
+                submit=hv.dispatcher.publish_batch,
+            )
         except ConfigError as exc:
             fail(2, f"the schedule file has problems; nothing started:\n{exc}")
     else:

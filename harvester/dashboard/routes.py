@@ -18,11 +18,12 @@ from harvester.dashboard.filters import FILTERS
 from harvester.dashboard.overview import build_overview
 from harvester.history.engine import utcnow
 from harvester.history.queries import CursorError, page_runs
+from harvester.history.states import STATUSES as RUN_STATUSES
 from harvester.history.stats import count_runs
 from harvester.history.store import FINISHED
 
 HERE = Path(__file__).parent
-STATUSES = ("queued", "running", "retrying", "succeeded", "failed", "skipped")
+STATUSES = RUN_STATUSES
 #: Runs per page of the run list, and on the overview.
 PAGE_SIZE = 50
 OVERVIEW_RUNS = 10

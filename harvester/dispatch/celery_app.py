@@ -1,24 +1,35 @@
-"""The Celery app factory and harvester's tasks. Thin like a web view: decode, call the runner."""
+"""The Celery app factory, harvester's tasks and the Celery dispatcher. Thin like a web view:
+decode, call the runner. The run row in history is the record of what must run; a message is its
+doorbell (see :mod:`harvester.execution.dispatcher`)."""
 
 from __future__ import annotations
 
 import gc
-from collections.abc import Sequence
+import logging
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, TypeVar
 
 from billiard.exceptions import TimeLimitExceeded
-from celery import Celery, Task, chord, states
-from celery.signals import worker_init, worker_process_init, worker_ready
+from celery import Celery, Task
+from celery.signals import worker_init, worker_process_init, worker_ready, worker_shutdown
+from kombu.exceptions import KombuError
+from kombu.utils.url import maybe_sanitize_url
 
 from harvester.dispatch import embedded
 from harvester.errors import ConfigError
-from harvester.execution.runner import RunResult
-from harvester.history.store import Outcome
+from harvester.execution.dispatcher import DispatchError
+from harvester.execution.recovery import Recovery
+from harvester.execution.runner import Runner, RunResult
+from harvester.history.engine import DatabaseError
+from harvester.history.store import Outcome, Store
+from harvester.registry import Registry
 from harvester.request import RunRequest
+from harvester.settings import Settings
 
-if TYPE_CHECKING:
-    from harvester.app import Harvester
+log = logging.getLogger(__name__)
 
 RUN_TASK = "harvester.run"
 MEMBER_TASK = "harvester.member"
@@ -28,6 +39,31 @@ BATCH_TASK = "harvester.batch"
 DEFAULT_QUEUE = "harvester"
 #: Seconds between polls of the embedded file broker: a poll is one listdir, cheap when idle, prompt when busy.
 EMBEDDED_POLLING_INTERVAL = 0.02
+#: Upper bound of the wait before a delivery that met a database error is tried again.
+DATABASE_RETRY_MAX = 60.0
+
+T = TypeVar("T")
+
+
+class TaskHost(Protocol):
+    """What the tasks need from the composition root (handed in; dispatch never builds it)."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def registry(self) -> Registry: ...
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def runner(self) -> Runner: ...
+
+    @property
+    def recovery(self) -> Recovery: ...
+
+    def after_fork(self) -> None: ...
 
 
 #: Celery settings harvester relies on whatever the deployment: JSON only, a message is acknowledged
@@ -60,17 +96,16 @@ def file_broker_options(folder: Path) -> dict[str, Any]:
     }
 
 
-def broker_options(hv: Harvester) -> dict[str, Any]:
-    settings = hv.settings
+def broker_options(settings: Settings) -> dict[str, Any]:
     if settings.embedded:
         (settings.data_dir.resolve() / "results").mkdir(parents=True, exist_ok=True)
         return file_broker_options(settings.data_dir.resolve() / "broker")
     return {"visibility_timeout": settings.visibility_timeout}
 
 
-def make_celery(hv: Harvester) -> Celery:
-    """A Celery app configured from settings, with the generic run task and the reaper."""
-    settings = hv.settings
+def make_celery(host: TaskHost) -> Celery:
+    """A Celery app configured from settings, with the generic run task and recovery."""
+    settings = host.settings
     app = Celery(
         "harvester",
         broker=embedded.celery_url(settings.effective_broker_url),
@@ -85,17 +120,26 @@ def make_celery(hv: Harvester) -> Celery:
         worker_concurrency=settings.concurrency,
         task_soft_time_limit=settings.task_time_limit,
         task_time_limit=settings.task_time_limit + 30,
-        broker_transport_options=broker_options(hv),
+        broker_transport_options=broker_options(settings),
         result_expires=86400,
         beat_schedule={
-            "harvester-reap": {"task": REAP_TASK, "schedule": max(settings.lost_after / 2, 1.0)},
+            "harvester-reap": {"task": REAP_TASK, "schedule": recovery_interval(settings)},
         },
     )
-    _register_tasks(app, hv)
+    _register_tasks(app, host)
+    _connect_worker_signals(app, host)
+    return app
 
+
+def recovery_interval(settings: Settings) -> float:
+    """Seconds between recovery passes: often enough to notice a lost attempt within ``lost_after``."""
+    return max(min(settings.lost_after, settings.redeliver_after) / 2, 1.0)
+
+
+def _connect_worker_signals(app: Celery, host: TaskHost) -> None:
     @worker_process_init.connect(weak=False)
     def _after_fork(**_: Any) -> None:
-        hv.after_fork()
+        host.after_fork()
 
     @worker_init.connect(weak=False)
     @worker_ready.connect(weak=False)
@@ -107,15 +151,49 @@ def make_celery(hv: Harvester) -> Celery:
             gc.collect()
             gc.freeze()
 
-    return app
+    stop = threading.Event()
+
+    @worker_ready.connect(weak=False)
+    def _start_recovery(sender: Any = None, **_: Any) -> None:
+        # Every worker runs recovery too: it must not depend on where beat runs, nor on which
+        # queues this worker consumes (the reap task goes to the default queue).
+        if getattr(sender, "app", None) is app:
+            interval = recovery_interval(host.settings)
+            threading.Thread(
+                target=_recovery_loop, args=(host, interval, stop), name="harvester-recovery", daemon=True
+            ).start()
+
+    @worker_shutdown.connect(weak=False)
+    def _stop_recovery(sender: Any = None, **_: Any) -> None:
+        stop.set()
 
 
-def _register_tasks(app: Celery, hv: Harvester) -> None:
-    _register_run_tasks(app, hv)
-    _register_flow_tasks(app, hv)
+def _recovery_loop(host: TaskHost, interval: float, stop: threading.Event) -> None:
+    while not stop.wait(interval):
+        try:
+            host.recovery.run()
+        except Exception:
+            log.exception("recovery pass failed; trying again in %.0f s", interval)
 
 
-def _register_run_tasks(app: Celery, hv: Harvester) -> None:
+def _database_retry(task: Task[Any, Any], work: Callable[[], T]) -> T:
+    """Run ``work``; a database error (unreachable, serialization failure) retries the delivery with
+    backoff instead of acking it as a failure. If even that cannot be sent, the run row is still
+    there: recovery sends it again once overdue."""
+    try:
+        return work()
+    except DatabaseError as exc:
+        countdown = min(DATABASE_RETRY_MAX, 2.0 ** min(task.request.retries, 10))
+        log.warning("database error in %s (%s); delivery retried in %.0f s", task.name, type(exc).__name__, countdown)
+        raise task.retry(exc=exc, countdown=countdown, max_retries=None) from exc
+
+
+def _register_tasks(app: Celery, host: TaskHost) -> None:
+    _register_run_tasks(app, host)
+    _register_flow_tasks(app, host)
+
+
+def _register_run_tasks(app: Celery, host: TaskHost) -> None:
     """The tasks that execute one run: ``run``, and ``member`` for a fan-out's members."""
 
     class RunTask(Task):  # type: ignore[misc]
@@ -123,22 +201,18 @@ def _register_run_tasks(app: Celery, hv: Harvester) -> None:
             # A hard time limit kills the process: the run cannot record its end, so the worker does.
             if isinstance(exc, TimeLimitExceeded):
                 message = f"hard time limit exceeded: the process was killed {exc}s in"
-                hv.store.abandon(
-                    task_id, Outcome("failed", error_category="timeout", error_phase="collect", error_message=message)
-                )
+                body = args[0] if args and isinstance(args[0], dict) else {}
+                parent = body.get("parent_run_id")
+                outcome = Outcome("failed", error_category="timeout", error_phase="collect", error_message=message)
+                host.runner.abandon(task_id, outcome, parent if isinstance(parent, str) else None)
 
     def deliver(task: Task[Any, Any], body: dict[str, Any]) -> RunResult:
         request = RunRequest.from_message(body)
-        result = hv.runner.execute(request)
-        if result.status == "fanout":
-            result = hv.dispatch_fanout(request, result)
-        if result.status in ("retrying", "deferred"):
-            raise task.retry(countdown=result.retry_in, max_retries=None)
-        return result
+        return _database_retry(task, lambda: host.runner.execute(request))
 
     @app.task(
         name=RUN_TASK,
-        shared=False,  # each app gets its own task bound to its own Harvester
+        shared=False,  # each app gets its own task bound to its own host
         base=RunTask,
         bind=True,
         acks_late=True,
@@ -153,21 +227,28 @@ def _register_run_tasks(app: Celery, hv: Harvester) -> None:
             raise result.error
         return {"run_id": result.run_id, "status": result.status}
 
-    @app.task(name=MEMBER_TASK, shared=False, base=RunTask, bind=True, acks_late=True, reject_on_worker_lost=True)
+    @app.task(
+        name=MEMBER_TASK,
+        shared=False,
+        base=RunTask,
+        bind=True,
+        acks_late=True,
+        reject_on_worker_lost=True,
+        ignore_result=True,
+    )
     def member(task: Task[Any, Any], body: dict[str, Any]) -> dict[str, Any]:
-        """Run one member of a fan-out. Its end, failed or not, completes its part of the chord:
-        the failure is in history, where gather reads it; a raised error would break the chord."""
+        """Run one member of a fan-out. Its end, failed or not, is in history, where gather reads it."""
         result = deliver(task, body)
         return {"run_id": result.run_id, "status": result.status}
 
 
-def _register_flow_tasks(app: Celery, hv: Harvester) -> None:
-    """The tasks around runs: a fan-out's gather, a schedule group's batch, the reaper."""
+def _register_flow_tasks(app: Celery, host: TaskHost) -> None:
+    """The tasks around runs: a fan-out's gather, a schedule group's batch, recovery."""
 
-    @app.task(name=GATHER_TASK, shared=False, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
-    def gather(body: dict[str, Any]) -> dict[str, Any]:
-        """The chord's callback: finish the fan-out parent from its members' history."""
-        result = hv.runner.gather(RunRequest.from_message(body))
+    @app.task(name=GATHER_TASK, shared=False, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+    def gather(task: Task[Any, Any], body: dict[str, Any]) -> dict[str, Any]:
+        """Finish the fan-out parent from its members' history (sent by its last member, or recovery)."""
+        result = _database_retry(task, lambda: host.runner.gather(RunRequest.from_message(body)))
         if result.status == "failed" and result.error is not None:
             raise result.error
         return {"run_id": result.run_id, "status": result.status}
@@ -175,78 +256,83 @@ def _register_flow_tasks(app: Celery, hv: Harvester) -> None:
     @app.task(name=BATCH_TASK, shared=False, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
     def batch(task: Task[Any, Any], body: dict[str, Any]) -> list[str]:
         """A schedule group's due entries, one after another in file order, on this worker."""
-        results = hv.execute_batch([RunRequest.from_message(message) for message in body["runs"]])
+        requests = [RunRequest.from_message(message) for message in body["runs"]]
+        results = _database_retry(task, lambda: host.runner.execute_batch(requests))
         return [result.status for result in results]
 
     @app.task(name=REAP_TASK, shared=False, ignore_result=True)
     def reap() -> int:
-        """Close runs whose worker died: re-enqueue them, or fail them when that is not possible."""
-        return hv.reap()
+        """One recovery pass: lost attempts, overdue runs, stalled fan-outs, retention."""
+        return host.recovery.run().total
 
 
-def _options(hv: Harvester, request: RunRequest) -> dict[str, Any]:
-    """Where a run's message goes, its time limits (the collector's ``queue`` and ``time_limit``) and
-    how it is shown."""
-    cls = hv.registry.get(request.collector)
-    options: dict[str, Any] = {
-        "queue": request.queue or cls.queue or DEFAULT_QUEUE,
-        # Celery would build these with saferepr() on every send, costing more than the send itself
-        "argsrepr": request.describe(),
-        "kwargsrepr": "{}",
-    }
-    if cls.time_limit is not None:
-        options.update(soft_time_limit=cls.time_limit, time_limit=cls.time_limit + 30)
-    return options
+class CeleryDispatcher:
+    """Sends doorbells through Celery: a run's message goes to its collector's queue with its time limit."""
 
+    def __init__(self, app: Celery, registry: Registry, settings: Settings) -> None:
+        self.app = app
+        self.registry = registry
+        self.settings = settings
+        self._errors: tuple[type[BaseException], ...] | None = None
 
-def publish(hv: Harvester, requests: list[RunRequest] | tuple[RunRequest, ...] | Any) -> None:
-    """Send run messages; each collector's ``queue`` and ``time_limit`` travel with its message.
+    def publish(self, requests: Sequence[RunRequest], *, countdown: float | None = None) -> None:
+        """Send run messages in one producer; raises DispatchError when the broker cannot take them."""
+        if not requests:
+            return
+        with self._broker_errors(), self.app.producer_or_acquire() as producer:
+            for request in requests:
+                # History is the result store: no result subscription per message (ignore_result).
+                self.app.send_task(
+                    MEMBER_TASK if request.parent_run_id is not None else RUN_TASK,
+                    args=[request.to_message()],
+                    task_id=request.run_id,
+                    producer=producer,
+                    ignore_result=True,
+                    countdown=countdown,
+                    **self._options(request),
+                )
 
-    A fan-out member sent again (the reaper) stores its task result, so a polling chord sees it end.
-    """
-    app = hv.celery
-    with app.producer_or_acquire() as producer:
-        for request in requests:
-            member = request.parent_run_id is not None
-            # History is the result store: no result subscription per message (ignore_result).
-            app.send_task(
-                MEMBER_TASK if member else RUN_TASK,
-                args=[request.to_message()],
-                task_id=request.run_id,
-                producer=producer,
-                ignore_result=not member,
-                **_options(hv, request),
+    def publish_gather(self, parent: RunRequest) -> None:
+        with self._broker_errors():
+            self.app.send_task(GATHER_TASK, args=[parent.to_message()], ignore_result=True, **self._options(parent))
+
+    def publish_batch(self, requests: Sequence[RunRequest]) -> None:
+        """Send recorded runs as one batch message to the first run's queue; its time limit is the
+        sum of its collectors' limits."""
+        registry, settings = self.registry, self.settings
+        limit = sum(registry.get(r.collector).time_limit or settings.task_time_limit for r in requests)
+        with self._broker_errors():
+            self.app.send_task(
+                BATCH_TASK,
+                args=[{"runs": [r.to_message() for r in requests]}],
+                queue=requests[0].queue or registry.get(requests[0].collector).queue or DEFAULT_QUEUE,
+                soft_time_limit=limit,
+                time_limit=limit + 30,
+                ignore_result=True,
             )
 
+    def _options(self, request: RunRequest) -> dict[str, Any]:
+        """Where a run's message goes, its time limits (the collector's ``queue`` and ``time_limit``)
+        and how it is shown."""
+        cls = self.registry.get(request.collector) if request.collector in self.registry else None
+        options: dict[str, Any] = {
+            "queue": request.queue or (cls.queue if cls else None) or DEFAULT_QUEUE,
+            # Celery would build these with saferepr() on every send, costing more than the send itself
+            "argsrepr": request.describe(),
+            "kwargsrepr": "{}",
+        }
+        if cls is not None and cls.time_limit is not None:
+            options.update(soft_time_limit=cls.time_limit, time_limit=cls.time_limit + 30)
+        return options
 
-def publish_fanout(hv: Harvester, parent: RunRequest, members: Sequence[RunRequest]) -> None:
-    """Send a fan-out's members as a Celery chord whose callback gathers the parent."""
-    app = hv.celery
-    header = [app.signature(MEMBER_TASK, args=[m.to_message()], task_id=m.run_id, **_options(hv, m)) for m in members]
-    callback = app.signature(GATHER_TASK, args=[parent.to_message()], immutable=True, **_options(hv, parent))
-    chord(header, app=app)(callback)
-
-
-def publish_gather(hv: Harvester, parent: RunRequest) -> None:
-    """Send a parent's gather on its own (the reaper's backstop when the chord cannot call back)."""
-    hv.celery.send_task(GATHER_TASK, args=[parent.to_message()], ignore_result=True, **_options(hv, parent))
-
-
-def settle_member(hv: Harvester, run_id: str) -> None:
-    """A member closed outside its task (the reaper failed it): store its task result anyway, so a
-    chord that polls for results (the embedded and database backends) ends instead of polling on."""
-    hv.celery.backend.store_result(run_id, {"run_id": run_id, "status": "failed"}, states.SUCCESS)
-
-
-def publish_batch(hv: Harvester, requests: list[RunRequest] | tuple[RunRequest, ...] | Any) -> None:
-    """Send recorded runs as one batch message to the first run's queue; its time limit is the sum of
-    its collectors' limits."""
-    limit = sum(hv.registry.get(r.collector).time_limit or hv.settings.task_time_limit for r in requests)
-    hv.celery.send_task(
-        BATCH_TASK,
-        args=[{"runs": [r.to_message() for r in requests]}],
-        queue=requests[0].queue or hv.registry.get(requests[0].collector).queue or DEFAULT_QUEUE,
-        soft_time_limit=limit,
-        time_limit=limit + 30,
-        ignore_result=True,
-    )
+    @contextmanager
+    def _broker_errors(self) -> Iterator[None]:
+        """Turns what kombu or the broker's client raises when it cannot take a message into DispatchError."""
+        if self._errors is None:
+            with self.app.connection_for_write() as conn:
+                self._errors = (KombuError, OSError, *conn.connection_errors, *conn.channel_errors)
+        try:
+            yield
+        except self._errors as exc:
+            where = maybe_sanitize_url(self.app.conf.broker_url) or "the broker"
+            raise DispatchError(f"broker unreachable at {where}: {type(exc).__name__}: {exc}") from exc

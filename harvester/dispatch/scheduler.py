@@ -2,12 +2,15 @@
 
 ``ScheduleDispatcher.tick(now)`` is the whole algorithm, with time passed in: for every enabled
 entry, the latest occurrence in ``(last tick, now]`` (so a missed occurrence runs once after
-downtime, not once per missed tick) is claimed in the database, where a unique key per
-(entry, occurrence) makes a second scheduler's claim fail: two ``harvester beat`` processes
-dispatch each occurrence once. Claimed entries whose ``when`` predicate agrees are sent as one
-batch per group, which a worker runs one after another in file order; groups run in parallel.
-``HarvesterScheduler`` is the Celery beat ``Scheduler`` that calls it every second and keeps
-beat's own periodic entries (the reaper).
+downtime, not once per missed tick) is claimed in the database together with its runs, in one
+transaction: a unique key per (entry, occurrence) makes a second scheduler's claim fail, so two
+``harvester beat`` processes dispatch each occurrence once, and only the winner evaluates the
+entry's ``when`` predicate and its collector's ``targets()``. The in-memory position advances only
+once that transaction committed; a failed write is tried again next tick. The recorded runs are
+then sent as one batch per group, which a worker runs one after another in file order; a batch
+that cannot be sent is recovery's job (the runs are recorded and due). ``HarvesterScheduler`` is
+the Celery beat ``Scheduler`` that calls it every second and keeps beat's own periodic entries
+(recovery).
 """
 
 from __future__ import annotations
@@ -18,35 +21,38 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from celery.beat import PersistentScheduler
 
 from harvester.errors import ConfigError
-from harvester.history.engine import utcnow
+from harvester.execution.dispatcher import DispatchError
+from harvester.execution.requests import entry_requests, new_run
+from harvester.history.engine import DatabaseError, utcnow
+from harvester.history.store import NewRun, Store
+from harvester.registry import Registry
+from harvester.request import RunRequest
 from harvester.schedule.entries import Schedule, ScheduleEntry
 from harvester.schedule.freshness import entry_key
 from harvester.schedule.loader import load_schedule
 from harvester.schedule.predicates import should_run
 from harvester.schedule.timing import due
 
-if TYPE_CHECKING:
-    from harvester.app import Harvester
-    from harvester.request import RunRequest
-
 log = logging.getLogger(__name__)
 
-Submit = Callable[[Sequence["RunRequest"]], list[str]]
+#: Sends a group's recorded runs as one batch (raises DispatchError when the broker cannot take it).
+Submit = Callable[[Sequence[RunRequest]], object]
 
 
 class ScheduleDispatcher:
     """Loads the schedule file (and reloads it when it changes) and dispatches due occurrences."""
 
-    def __init__(self, hv: Harvester, path: Path, *, strict: bool, submit: Submit | None = None) -> None:
-        self.hv = hv
+    def __init__(self, registry: Registry, store: Store, path: Path, *, strict: bool, submit: Submit) -> None:
+        self.registry = registry
+        self.store = store
         self.path = path
         self.strict = strict
-        self.submit: Submit = submit or hv.submit_batch
+        self.submit = submit
         self.schedule = self._load()  # raises ScheduleError at start-up in strict mode
         self._mtime = self._stat()
         self._last: dict[str, datetime] = {}
@@ -62,54 +68,89 @@ class ScheduleDispatcher:
             return None
 
     def _load(self) -> Schedule:
-        schedule = load_schedule(self.path, self.hv.registry, strict=self.strict)
+        schedule = load_schedule(self.path, self.registry, strict=self.strict)
         for problem in schedule.problems:
             log.error("schedule entry skipped: %s", problem)
         return schedule
 
-    def reload_if_changed(self) -> None:
-        """Pick up an edited file; a broken edit keeps the last good schedule running."""
+    def reload_if_changed(self, now: datetime | None = None) -> None:
+        """Pick up an edited file; a broken edit keeps the last good schedule running.
+
+        An entry new to this reload (added, or its params changed) starts from the reload time:
+        its past occurrences are not dispatched."""
         mtime = self._stat()
         if mtime == self._mtime and not self.reload_requested:
             return
         self._mtime, self.reload_requested = mtime, False
         try:
-            self.schedule = self._load()
-            self._keys.clear()
-            self.error = None
-            log.info("schedule reloaded from %s: %d entries", self.path, len(self.schedule.entries))
+            schedule = self._load()
         except ConfigError as exc:
             self.error = str(exc)
             log.error("schedule %s not reloaded, the last good one keeps running:\n%s", self.path, exc)
+            return
+        before = {self._key(entry) for entry in self.schedule.enabled}
+        self.schedule, self.error = schedule, None
+        self._keys.clear()
+        moment = now or utcnow()
+        for entry in schedule.enabled:
+            key = self._key(entry)
+            if key not in before:
+                self._last[key] = max(self._last.get(key, moment), moment)
+        log.info("schedule reloaded from %s: %d entries", self.path, len(schedule.entries))
 
     def tick(self, now: datetime) -> list[list[str]]:
-        """Dispatch what is due at ``now``; returns the run ids of each batch sent."""
+        """Dispatch what is due at ``now``; returns the run ids of each batch recorded."""
         if self._started is None:
             self._resume(now)
         batches: dict[str, list[RunRequest]] = {}
         for entry in self.schedule.enabled:
-            batches.setdefault(entry.group, []).extend(self._claim(entry, now))
-        return [self.submit(batch) for batch in batches.values() if batch]
+            try:
+                batches.setdefault(entry.group, []).extend(self._dispatch(entry, now))
+            except DatabaseError as exc:  # nothing recorded, position kept: the next tick tries again
+                log.warning("schedule entry %s (line %d) not dispatched: %s", entry.collector, entry.line, exc)
+        sent = []
+        for batch in batches.values():
+            if not batch:
+                continue
+            try:
+                self.submit(batch)
+            except DispatchError as exc:
+                log.warning("batch of %d run(s) recorded but not sent (%s); recovery sends them", len(batch), exc)
+            sent.append([r.run_id for r in batch])
+        return sent
 
     def _resume(self, now: datetime) -> None:
         """Where to start: the last dispatched occurrence of each entry, or now for a new one."""
-        self._last = dict(self.hv.store.last_occurrences())
+        self._last = {**dict(self.store.last_occurrences()), **self._last}
         self._started = now
 
-    def _claim(self, entry: ScheduleEntry, now: datetime) -> list[RunRequest]:
-        """The runs of this entry's occurrence due at ``now`` that this scheduler won, in order."""
+    def _dispatch(self, entry: ScheduleEntry, now: datetime) -> list[RunRequest]:
+        """The runs of this entry's occurrence due at ``now`` that this scheduler won and recorded."""
         key = self._key(entry)
         occurrence = due(entry, self._last.get(key, self._started or now), now, self.schedule.timezone)
         if occurrence is None:
             return []
+        requests: list[RunRequest] = []
+
+        def build() -> tuple[list[NewRun], str | None]:
+            runs, why = should_run(entry)
+            if not runs:
+                log.info("schedule entry %s (line %d) skipped at %s: %s", entry.collector, entry.line, occurrence, why)
+                return [], why or None
+            requests.extend(entry_requests(self.registry, entry))
+            return [new_run(self.registry, r) for r in requests], None
+
+        won = self.store.dispatch_occurrence(key, occurrence, build)  # a database error: next tick again
         self._last[key] = occurrence
-        runs, why = should_run(entry)
-        requests = self.hv.entry_requests(entry) if runs else []
-        first = requests[0].run_id if requests else None
-        if not self.hv.store.claim_occurrence(key, occurrence, run_id=first, note=why or None):
+        if won is None:
             return []  # another scheduler dispatched this occurrence
-        if not runs:
-            log.info("schedule entry %s (line %d) skipped at %s: %s", entry.collector, entry.line, occurrence, why)
+        log.info(
+            "schedule entry %s (line %d) due at %s: runs %s",
+            entry.collector,
+            entry.line,
+            occurrence.isoformat(),
+            ", ".join(r.run_id for r in requests) or "none",
+        )
         return requests
 
     def _key(self, entry: ScheduleEntry) -> str:
@@ -117,7 +158,7 @@ class ScheduleDispatcher:
         position = (entry.group, entry.index)
         key = self._keys.get(position)
         if key is None:
-            collector, params_key = entry_key(entry, self.hv.registry)
+            collector, params_key = entry_key(entry, self.registry)
             key = self._keys[position] = f"{entry.group}:{collector}:{params_key}"
         return key
 
@@ -141,8 +182,9 @@ def make_scheduler_class(dispatcher: ScheduleDispatcher | None) -> type[Persiste
             if dispatcher is None:
                 return interval
             try:
-                dispatcher.reload_if_changed()
-                dispatcher.tick(utcnow())
+                now = utcnow()
+                dispatcher.reload_if_changed(now)
+                dispatcher.tick(now)
             except Exception:
                 log.exception("schedule dispatch failed; trying again next second")
             return min(interval, 1.0)

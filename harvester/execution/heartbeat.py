@@ -24,6 +24,7 @@ class Heartbeat:
         self.store = store
         self.interval = interval
         self._runs: set[str] = set()
+        self._held: set[str] = set()
         self._mutex = threading.Lock()
         self._pid: int | None = None
         self._stop = threading.Event()
@@ -38,12 +39,23 @@ class Heartbeat:
         with self._mutex:
             self._runs.discard(run_id)
 
-    def beat(self) -> None:
-        """One heartbeat: one UPDATE stamping every live run of this process."""
+    def hold(self, run_ids: list[str]) -> None:
+        """Keep due runs that this process will run next (a batch's) from looking overdue."""
         with self._mutex:
-            runs = list(self._runs)
-        if runs:
-            self.store.heartbeat(runs)
+            self._held.update(run_ids)
+            if self._pid != os.getpid():
+                self._start()
+
+    def release(self, run_id: str) -> None:
+        with self._mutex:
+            self._held.discard(run_id)
+
+    def beat(self) -> None:
+        """One heartbeat: stamp every live run of this process (and its held ones)."""
+        with self._mutex:
+            runs, held = list(self._runs), list(self._held)
+        if runs or held:
+            self.store.heartbeat(runs, held)
 
     def stop(self) -> None:
         self._stop.set()

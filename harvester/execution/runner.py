@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -20,11 +21,12 @@ from harvester.errors import (
     retry_after,
 )
 from harvester.execution.context import ProgressCallback, StoreContext
+from harvester.execution.dispatcher import Dispatcher, DispatchError
 from harvester.execution.heartbeat import Heartbeat
 from harvester.execution.retry import RetryPolicy
 from harvester.history.data import StateConflict
 from harvester.history.engine import utcnow
-from harvester.history.store import Claim, NewRun, Outcome, Store, worker_name
+from harvester.history.store import Claim, Ended, NewRun, Outcome, Store, worker_name
 from harvester.registry import Registry
 from harvester.request import RunRequest
 
@@ -38,13 +40,14 @@ class RunResult:
     """What happened to one delivery of a request; the Celery task and the CLI act on it."""
 
     run_id: str
-    status: str  # succeeded | failed | retrying | skipped | deferred | duplicate | fanout
+    #: succeeded | failed | retrying | skipped | deferred | duplicate | fanout | superseded
+    status: str
     attempt: int = 0
     result: Any = None
     category: FailureCategory | None = None
     error: BaseException | None = None
     retry_in: float | None = None
-    members: tuple[RunRequest, ...] = ()  # ``fanout``: the recorded member runs, to run or dispatch
+    members: tuple[RunRequest, ...] = ()  # ``fanout``: the recorded member runs (already dispatched)
 
     @property
     def exit_code(self) -> int:
@@ -64,13 +67,17 @@ class RunnerConfig:
 
 
 class Runner:
-    """Runs collectors and records every step in the store."""
+    """Runs collectors and records every step in the store; what must run next (a retry, a fan-out's
+    members, its gather) is recorded first and then handed to the dispatcher."""
 
-    def __init__(self, registry: Registry, store: Store, heartbeat: Heartbeat, config: RunnerConfig) -> None:
+    def __init__(
+        self, registry: Registry, store: Store, heartbeat: Heartbeat, config: RunnerConfig, dispatcher: Dispatcher
+    ) -> None:
         self.registry = registry
         self.store = store
         self.heartbeat = heartbeat
         self.config = config
+        self.dispatcher = dispatcher
 
     def policy(self, cls: type[Collector]) -> RetryPolicy:
         retries = self.config.retries if cls.retries is None else cls.retries
@@ -79,7 +86,11 @@ class Runner:
 
     def execute(self, request: RunRequest, on_progress: ProgressCallback | None = None) -> RunResult:
         """One delivery of a request. A fan-out parent ends this with status ``fanout``: its members
-        are recorded and the caller runs or dispatches them; :meth:`gather` finishes the parent."""
+        are recorded and dispatched; the member whose end completes the count dispatches the gather,
+        and :meth:`gather` finishes the parent.
+
+        Database errors propagate: the caller retries the delivery (the row still says what to do).
+        """
         try:
             cls = self.registry.get(request.collector)
             collector = cls(**request.params)
@@ -126,12 +137,35 @@ class Runner:
             "succeeded", result=value, records=context.records_emitted, duration=time.monotonic() - started
         )
         try:
-            self.store.finish(
+            ended = self.store.finish(
                 request.run_id, attempt, outcome, state=context.state_write(), parent_run_id=request.parent_run_id
             )
         except StateConflict as exc:
             return self._failed(request, collector, attempt, exc, context, started)
+        if not ended.recorded:
+            return self._superseded(request, attempt)
+        self._after_member(request, ended)
         return RunResult(request.run_id, "succeeded", attempt, result=value)
+
+    def execute_batch(self, requests: Sequence[RunRequest]) -> list[RunResult]:
+        """A scheduled batch: recorded runs one after another, in order, in this process.
+
+        It never sleeps: a run that must wait (a retry, an overlap wait) was handed back to the
+        dispatcher with its due time, and the batch goes on. The runs still ahead are held (the
+        heartbeat keeps them from looking overdue); if this process dies, recovery sends them.
+        A redelivered batch skips what already ended (the claim drops those deliveries).
+        """
+        ids = [request.run_id for request in requests]
+        self.heartbeat.hold(ids)
+        results = []
+        try:
+            for request in requests:
+                self.heartbeat.release(request.run_id)
+                results.append(self.execute(request))
+        finally:
+            for run_id in ids:
+                self.heartbeat.release(run_id)
+        return results
 
     # -- fan-out ---------------------------------------------------------------------------
 
@@ -160,8 +194,12 @@ class Runner:
             for i, (r, m) in enumerate(zip(requests, members, strict=True))
         ]
         if not self.store.fan_out(request.run_id, attempt, new):
-            return RunResult(request.run_id, "duplicate", attempt)
+            return self._superseded(request, attempt)
         log.debug("run %s of %s fanned out to %d members", request.run_id, parent.name, len(new))
+        if requests:
+            self._ring(requests)
+        else:
+            self._ring_gather(request)
         return RunResult(request.run_id, "fanout", attempt, members=tuple(requests))
 
     def _member_request(self, parent: RunRequest, member: Collector) -> RunRequest:
@@ -179,11 +217,13 @@ class Runner:
             trigger="parent",
             parent_run_id=parent.run_id,
             force=parent.force,
+            # history keeps no secrets: the member whose end makes the gather due carries them
+            parent_params=parent.params if self.registry.get(parent.collector).secret_fields() else None,
         )
 
     def gather(self, request: RunRequest) -> RunResult:
         """Finish a fan-out parent: its members' results -> gather -> steps -> after_run. Once only:
-        a second delivery (chord callback and reaper backstop both) finds it claimed and stops."""
+        a second delivery (the last member's and recovery's backstop both) finds it claimed and stops."""
         claimed = self.store.claim_gather(request.run_id, worker_name())
         if claimed is None:
             return RunResult(request.run_id, "duplicate")
@@ -205,9 +245,11 @@ class Runner:
         flow_time = (utcnow() - first_started).total_seconds() if first_started else None
         outcome = Outcome("succeeded", result=value, records=context.records_emitted, duration=flow_time)
         try:
-            self.store.finish(request.run_id, attempt, outcome, state=context.state_write())
+            ended = self.store.finish(request.run_id, attempt, outcome, state=context.state_write())
         except StateConflict as exc:
             return self._failed(request, parent, attempt, exc, context, started, retry=False)
+        if not ended.recorded:
+            return self._superseded(request, attempt)
         return RunResult(request.run_id, "succeeded", attempt, result=value)
 
     # -- failures --------------------------------------------------------------------------
@@ -236,35 +278,76 @@ class Runner:
             error_message=f"{type(exc).__name__}: {exc}",
             retry_in=delay,
         )
-        self.store.finish(request.run_id, attempt, outcome, parent_run_id=request.parent_run_id)
+        ended = self.store.finish(request.run_id, attempt, outcome, parent_run_id=request.parent_run_id)
+        if not ended.recorded:
+            return self._superseded(request, attempt)
+        if retry:
+            self._ring([request], countdown=delay)
+        self._after_member(request, ended)
         return RunResult(request.run_id, outcome.status, attempt, category=category, error=exc, retry_in=delay)
 
     def _refuse(self, request: RunRequest, exc: Exception) -> RunResult:
         """The worker cannot even build the collector: unknown name or params invalid here."""
         outcome = Outcome("failed", error_category="config", error_phase="validate", error_message=str(exc))
-        self.store.abandon(request.run_id, outcome)
-        if request.parent_run_id is not None:
-            self.store.member_finished(request.parent_run_id)
+        self.abandon(request.run_id, outcome, request.parent_run_id)
         return RunResult(request.run_id, "failed", category=FailureCategory.CONFIG, error=exc)
 
+    def abandon(self, run_id: str, outcome: Outcome, parent_run_id: str | None = None) -> bool:
+        """Fail a run from outside its attempt (unknown collector, hard time limit, Ctrl-C); a member
+        counts into its parent. False when it had ended already."""
+        ended = self.store.abandon(run_id, outcome, parent_run_id)
+        if parent_run_id is not None:
+            self._after_member(RunRequest(collector="", run_id=run_id, parent_run_id=parent_run_id), ended)
+        return ended.recorded
+
     def _unclaimed(self, request: RunRequest, claim: Claim, attempt: int) -> RunResult:
-        if claim is Claim.BUSY:
-            log.info("run %s is live elsewhere; looking again in %.0f s", request.run_id, self.config.lost_after)
-            return RunResult(request.run_id, "deferred", attempt, retry_in=self.config.lost_after)
-        log.info("dropping duplicate delivery of run %s (%s)", request.run_id, claim.value)
+        # BUSY too: the live attempt is watched by recovery (heartbeat), which re-sends it if it dies.
+        log.info("dropping delivery of run %s (%s)", request.run_id, claim.value)
         return RunResult(request.run_id, "duplicate", attempt)
+
+    def _superseded(self, request: RunRequest, attempt: int) -> RunResult:
+        log.warning(
+            "attempt %d of run %s was superseded (taken over or closed as lost): its outcome is dropped",
+            attempt,
+            request.run_id,
+        )
+        return RunResult(request.run_id, "superseded", attempt)
 
     def _overlap(self, request: RunRequest, cls: type[Collector], lock_key: str) -> RunResult:
         holder = self.store.lock_holder(lock_key)
         message = f"{cls.name} with these params is already running (run {holder})"
         if (request.overlap or cls.overlap) == "queue":
-            self.store.note_waiting(request.run_id, f"waiting: {message}")
-            return RunResult(request.run_id, "deferred", retry_in=self.config.queue_wait)
-        self.store.skip(request.run_id, f"skipped: {message}")
-        if request.parent_run_id is not None:
-            self.store.member_finished(request.parent_run_id)
+            wait = self.config.queue_wait
+            if self.store.defer(request.run_id, f"waiting: {message}", utcnow() + timedelta(seconds=wait)):
+                self._ring([request], countdown=wait)
+            return RunResult(request.run_id, "deferred", retry_in=wait)
+        ended = self.store.skip(request.run_id, f"skipped: {message}", request.parent_run_id)
+        self._after_member(request, ended)
         log.info("run %s skipped: %s", request.run_id, message)
         return RunResult(request.run_id, "skipped", 1)
+
+    # -- doorbells -------------------------------------------------------------------------
+
+    def _ring(self, requests: list[RunRequest], countdown: float | None = None) -> None:
+        """Send recorded runs; if the broker cannot take them, recovery sends them once overdue."""
+        try:
+            self.dispatcher.publish(requests, countdown=countdown)
+        except DispatchError as exc:
+            log.warning("%d recorded run(s) not sent (%s); recovery sends them once overdue", len(requests), exc)
+
+    def _after_member(self, request: RunRequest, ended: Ended) -> None:
+        """A member whose end completed its parent's count makes the parent's gather due."""
+        if ended.parent_done and request.parent_run_id is not None:
+            parent = self.store.get_run(request.parent_run_id)
+            if parent is not None:
+                gather = RunRequest.from_history(parent)
+                self._ring_gather(replace(gather, params=request.parent_params) if request.parent_params else gather)
+
+    def _ring_gather(self, parent: RunRequest) -> None:
+        try:
+            self.dispatcher.publish_gather(parent)
+        except DispatchError as exc:
+            log.warning("gather of run %s not sent (%s); recovery sends it", parent.run_id, exc)
 
 
 def _member_result(row: dict[str, Any]) -> SubcollectorResult:

@@ -36,17 +36,6 @@ class DataStore(Database):
 
     # -- schedule occurrences ----------------------------------------------------------------
 
-    def claim_occurrence(self, entry_key: str, due_at: datetime, *, run_id: str | None, note: str | None) -> bool:
-        """Record that this occurrence was dispatched; False when another scheduler already did."""
-        stmt = (
-            self._insert(occurrences)
-            .values(entry_key=entry_key, due_at=due_at, dispatched_at=utcnow(), run_id=run_id, note=note)
-            .on_conflict_do_nothing()
-            .returning(occurrences.c.entry_key)
-        )
-        with self.single() as conn:
-            return conn.execute(stmt).first() is not None
-
     def last_occurrences(self) -> dict[str, datetime]:
         """The latest dispatched occurrence of each schedule entry (where a restarted scheduler resumes)."""
         query = select(occurrences.c.entry_key, func.max(occurrences.c.due_at)).group_by(occurrences.c.entry_key)

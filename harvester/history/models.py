@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     DateTime,
     Dialect,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
 )
 
@@ -80,9 +82,16 @@ runs = Table(
     Column("members", Integer),
     Column("member_index", Integer),
     # Overlap protection: collector + params key of a run that checks overlap. Unique among
-    # running runs, so the claim that makes a run `running` is also the one that takes the lock.
+    # running and waiting runs, so the claim that makes a run `running` is also the one that takes the lock.
     Column("lock_key", String(255)),
+    # The run row is the record of what must run: a queued or retrying run is due at next_attempt_at
+    # (the sweeper re-sends it once overdue), rebuilt from these columns and its params.
+    Column("next_attempt_at", UTCDateTime),
+    Column("queue", String(200)),
+    Column("overlap", String(8)),
+    Column("force", Boolean, nullable=False, default=False, server_default=false()),
     Index(None, "collector", "queued_at"),
+    Index(None, "status", "next_attempt_at"),
     Index(None, "status", "heartbeat_at"),
     Index(None, "task_id"),
     Index(None, "parent_run_id"),
@@ -91,8 +100,8 @@ runs = Table(
         "ux_runs_lock_key_running",
         "lock_key",
         unique=True,
-        postgresql_where=text("status = 'running'"),
-        sqlite_where=text("status = 'running'"),
+        postgresql_where=text("status IN ('running', 'waiting')"),
+        sqlite_where=text("status IN ('running', 'waiting')"),
     ),
 )
 
@@ -145,4 +154,5 @@ occurrences = Table(
     Column("dispatched_at", UTCDateTime, nullable=False),
     Column("run_id", String(36)),
     Column("note", Text),
+    Index(None, "dispatched_at"),
 )

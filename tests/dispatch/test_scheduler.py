@@ -6,6 +6,7 @@ import textwrap
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from harvester import Harvester, Settings
 from harvester.dispatch.scheduler import ScheduleDispatcher
@@ -63,7 +64,7 @@ def dispatcher(hv, tmp_path, text=SCHEDULE):
     path = tmp_path / "schedule.yaml"
     path.write_text(textwrap.dedent(text))
     recorder = Recorder(hv)
-    return ScheduleDispatcher(hv, path, strict=True, submit=recorder), recorder
+    return ScheduleDispatcher(hv.registry, hv.store, path, strict=True, submit=recorder), recorder
 
 
 def test_due_entries_go_out_once_per_occurrence_as_one_batch_per_group(hv, tmp_path):
@@ -119,13 +120,13 @@ def test_edits_are_picked_up_and_a_broken_edit_keeps_the_last_good_schedule(hv, 
         textwrap.dedent(SCHEDULE).replace("every 10s\n        enabled: false", "every 10s\n        enabled: true")
     )
     running.reload_requested = True  # what SIGHUP does; an mtime change does the same
-    running.reload_if_changed()
+    running.reload_if_changed(T0)
     running.tick(T0 + timedelta(seconds=1))
     running.tick(T0 + timedelta(seconds=10))
     assert sent.batches == [[("ok", 1), ("ok", 2), ("ok", 3)]]
     path.write_text("groups: [broken")
     running.reload_requested = True
-    running.reload_if_changed()
+    running.reload_if_changed(T0 + timedelta(seconds=11))
     assert running.error is not None
     assert "schedule.yaml:1:" in running.error
     running.tick(T0 + timedelta(seconds=20))
@@ -156,7 +157,7 @@ def test_an_entry_with_targets_fans_out_to_one_run_per_target(hv, tmp_path):
     path.write_text(textwrap.dedent(text))
     sent: list[list[str]] = []
     fan = ScheduleDispatcher(
-        hv, path, strict=True, submit=lambda rs: sent.append([r.params["customer"] for r in rs]) or []
+        hv.registry, hv.store, path, strict=True, submit=lambda rs: sent.append([r.params["customer"] for r in rs]) or []
     )
     fan.tick(T0 + timedelta(seconds=1))
     fan.tick(T0 + timedelta(seconds=10))
@@ -177,7 +178,66 @@ def test_entry_queue_and_overlap_override_the_collectors(hv, tmp_path):
     path = tmp_path / "schedule.yaml"
     path.write_text(textwrap.dedent(text))
     sent = []
-    overriding = ScheduleDispatcher(hv, path, strict=True, submit=lambda rs: sent.extend(rs) or [])
+    overriding = ScheduleDispatcher(hv.registry, hv.store, path, strict=True, submit=lambda rs: sent.extend(rs) or [])
     overriding.tick(T0 + timedelta(seconds=1))
     overriding.tick(T0 + timedelta(seconds=10))
     assert [(r.queue, r.overlap) for r in sent] == [("nightly", "queue")]
+
+
+def test_an_entry_added_by_a_reload_starts_from_the_reload_time(hv, tmp_path):
+    """`daily at 03:00` added at 12:00 first runs tomorrow at 03:00, not at once."""
+    running, sent = dispatcher(hv, tmp_path, SCHEDULE.split("  daily:")[0])
+    running.tick(T0)
+    path = tmp_path / "schedule.yaml"
+    path.write_text(textwrap.dedent(SCHEDULE))
+    running.reload_requested = True
+    running.reload_if_changed(T0 + timedelta(seconds=5))
+    running.tick(T0 + timedelta(seconds=6))
+    assert [("ok", 5)] not in sent.batches
+    running.tick(T0 + timedelta(hours=15, seconds=1))  # 03:00 tomorrow has passed
+    assert [("ok", 5)] in sent.batches
+
+
+def test_occurrence_and_its_runs_are_one_transaction(hv, tmp_path, monkeypatch):
+    """A failed write records neither the occurrence nor its runs, and the position stays: the next
+    tick dispatches the same occurrence."""
+    running, sent = dispatcher(hv, tmp_path)
+    running.tick(T0 + timedelta(seconds=1))
+    real = hv.store.create_runs
+
+    def broken(new, conn=None):
+        raise OperationalError("INSERT INTO runs", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(hv.store, "create_runs", broken)
+    running.tick(T0 + timedelta(seconds=10))
+    assert sent.batches == []
+    assert hv.store.occurrences() == []
+    assert hv.store.list_runs() == []
+    monkeypatch.setattr(hv.store, "create_runs", real)
+    running.tick(T0 + timedelta(seconds=11))
+    assert sent.batches == [[("ok", 1), ("ok", 2)]]
+    occurrences = [o for o in hv.store.occurrences() if o["run_id"]]
+    assert {o["due_at"] for o in occurrences} == {T0 + timedelta(seconds=10)}
+    assert len(hv.store.list_runs()) == 2
+
+
+def test_only_the_winning_scheduler_evaluates_when_and_targets(hv, tmp_path):
+    from predicates import CALLS
+
+    text = """
+    groups:
+      g:
+        tasks:
+          - collector: ok
+            schedule: every 10s
+            when: predicates:counting
+            params: {value: 1}
+    """
+    first, sent_first = dispatcher(hv, tmp_path, text)
+    second, sent_second = dispatcher(hv, tmp_path, text)
+    CALLS.clear()
+    for moment in (T0 + timedelta(seconds=1), T0 + timedelta(seconds=10), T0 + timedelta(seconds=20)):
+        first.tick(moment)
+        second.tick(moment)
+    assert len(CALLS) == 2  # one per occurrence, by the scheduler that won it
+    assert len(sent_first.batches) + len(sent_second.batches) == 2

@@ -68,11 +68,13 @@ def test_waiting_fanout_parent_keeps_its_lock_without_a_heartbeat(store):
     assert claim(store, second, lock_stale_before=utcnow()) == (Claim.LOCKED, 0)
 
 
-def test_skip_and_note_waiting(store):
+def test_skip_and_defer(store):
     run_id = new_run(store)
-    store.note_waiting(run_id, "waiting: c is already running")
+    due = utcnow() + timedelta(seconds=5)
+    assert store.defer(run_id, "waiting: c is already running", due)
     row = store.get_run(run_id)
     assert (row["status"], row["attempt"], row["error_message"]) == ("queued", 0, "waiting: c is already running")
+    assert row["next_attempt_at"] == due
     store.skip(run_id, "skipped: c is already running")
     row = store.get_run(run_id)
     assert (row["status"], row["attempt"]) == ("skipped", 1)

@@ -7,3 +7,12 @@ def never() -> bool:
 
 def always() -> bool:
     return True
+
+
+CALLS: list[int] = []
+
+
+def counting() -> bool:
+    """A stateful predicate: counts its calls (only the scheduler that won an occurrence may call it)."""
+    CALLS.append(1)
+    return True

@@ -1,0 +1,62 @@
+"""Dispatcher: how the runner and recovery ring the doorbell of a recorded run.
+
+The run row in history is the record of what must run; a message is only the doorbell that makes
+some process claim it. So a doorbell may ring twice (the claim drops the second) and a doorbell
+that could not ring is not a lost run (recovery re-sends every run overdue by a grace period).
+Two implementations: :class:`InlineDispatcher` here (``harvester run``: this process is the
+worker) and the Celery one in :mod:`harvester.dispatch.celery_app`.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from harvester.request import RunRequest
+
+
+class DispatchError(Exception):
+    """The broker could not take a message. The run stays recorded; recovery sends it later."""
+
+
+class Dispatcher(Protocol):
+    def publish(self, requests: Sequence[RunRequest], *, countdown: float | None = None) -> None:
+        """Send recorded runs to the workers (after ``countdown`` seconds). Raises DispatchError."""
+
+    def publish_gather(self, parent: RunRequest) -> None:
+        """Send the gather of a fan-out parent whose members all ended. Raises DispatchError."""
+
+
+Kind = Literal["run", "gather"]
+
+
+@dataclass(order=True)
+class Job:
+    due: float
+    seq: int
+    kind: Kind = field(compare=False)
+    request: RunRequest = field(compare=False)
+
+
+class InlineDispatcher:
+    """An in-process queue, ordered by due time, that the caller drains (``harvester run``)."""
+
+    def __init__(self) -> None:
+        self._jobs: list[Job] = []
+        self._seq = itertools.count()
+
+    def publish(self, requests: Sequence[RunRequest], *, countdown: float | None = None) -> None:
+        due = time.monotonic() + (countdown or 0.0)
+        for request in requests:
+            heapq.heappush(self._jobs, Job(due, next(self._seq), "run", request))
+
+    def publish_gather(self, parent: RunRequest) -> None:
+        heapq.heappush(self._jobs, Job(time.monotonic(), next(self._seq), "gather", parent))
+
+    def next_job(self) -> Job | None:
+        """The job due first, or None when nothing is left."""
+        return heapq.heappop(self._jobs) if self._jobs else None
