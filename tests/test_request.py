@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harvester.app import Harvester
-from harvester.dispatch.celery_app import _options
+
 from harvester.request import RunRequest
 from harvester.settings import Settings
 
@@ -53,6 +53,6 @@ def test_flower_and_worker_logs_see_the_run_not_its_secret_params(tmp_path):
     hv = Harvester(Settings(data_dir=tmp_path / "data", collectors=["sample_collectors"]))
     request = hv.request("secretive", {"api_key": "s3cret-value"})
     assert request.params["api_key"] == "s3cret-value"  # the worker needs it revealed
-    options = _options(hv, request)
+    options = hv.dispatcher._options(request)
     assert options["argsrepr"] == f"secretive run {request.run_id}"
     assert "s3cret" not in options["argsrepr"] + options["kwargsrepr"]

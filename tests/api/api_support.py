@@ -79,13 +79,16 @@ class InlineWorkers:
         self.sent: list[Any] = []
         self.threads: list[threading.Thread] = []
 
-    def publish(self, hv: Harvester, requests: Any) -> None:
+    def publish(self, requests: Any, *, countdown: float | None = None) -> None:
         for request in requests:
             self.sent.append(request)
-            if self.mode == "run":
-                thread = threading.Thread(target=hv.runner.execute, args=(request,))
+            if self.mode == "run" and not countdown:  # a retry's later delivery is only recorded
+                thread = threading.Thread(target=self.hv.runner.execute, args=(request,))
                 thread.start()
                 self.threads.append(thread)
+
+    def publish_gather(self, parent: Any) -> None:
+        self.sent.append(parent)
 
     def join(self) -> None:
         for thread in self.threads:

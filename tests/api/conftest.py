@@ -34,6 +34,6 @@ def client(hv: Harvester) -> Iterator[Client]:
 @pytest.fixture
 def workers(hv: Harvester, monkeypatch: pytest.MonkeyPatch) -> Iterator[InlineWorkers]:
     inline = InlineWorkers(hv)
-    monkeypatch.setattr("harvester.dispatch.celery_app.publish", inline.publish)
+    monkeypatch.setitem(hv.__dict__, "dispatcher", inline)  # the broker: before the runner is built
     yield inline
     inline.join()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from api_support import Client, build
+from api_support import Client, InlineWorkers, build
 
 from harvester.api import create_app
 from harvester.api.limits import MAX_BODY_BYTES, BodySizeLimit
@@ -84,7 +84,7 @@ def test_the_limit_passes_other_scopes_and_late_overflows_through():
 @pytest.fixture
 def guarded(tmp_path, monkeypatch):
     hv = build(tmp_path, api_token="open-sesame")
-    monkeypatch.setattr("harvester.dispatch.celery_app.publish", lambda hv, requests: None)
+    monkeypatch.setitem(hv.__dict__, "dispatcher", InlineWorkers(hv))  # holds every run: no broker
     client = Client(create_app(hv))
     yield client
     client.close()
