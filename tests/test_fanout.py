@@ -14,8 +14,8 @@ from harvester import Collector, ConfigError, Harvester, Settings
 from harvester.collector import LocalContext, SubcollectorResult
 from harvester.errors import FailureCategory, MemberFailed, classify_failure
 from harvester.examples.topic import Topic, TopicSource
-from harvester.history.engine import utcnow
 from harvester.execution.requests import new_run
+from harvester.history.engine import utcnow
 from harvester.history.store import Claim
 from harvester.registry import Registry
 from harvester.request import RunRequest

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from harvester.app import Harvester
-
 from harvester.request import RunRequest
 from harvester.settings import Settings
 

@@ -157,7 +157,11 @@ def test_an_entry_with_targets_fans_out_to_one_run_per_target(hv, tmp_path):
     path.write_text(textwrap.dedent(text))
     sent: list[list[str]] = []
     fan = ScheduleDispatcher(
-        hv.registry, hv.store, path, strict=True, submit=lambda rs: sent.append([r.params["customer"] for r in rs]) or []
+        hv.registry,
+        hv.store,
+        path,
+        strict=True,
+        submit=lambda rs: sent.append([r.params["customer"] for r in rs]) or [],
     )
     fan.tick(T0 + timedelta(seconds=1))
     fan.tick(T0 + timedelta(seconds=10))

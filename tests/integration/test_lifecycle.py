@@ -6,6 +6,8 @@ import itertools
 
 import pytest
 
+from harvester.execution.requests import new_run
+
 pytestmark = [pytest.mark.slow, pytest.mark.services]
 
 
@@ -113,7 +115,7 @@ def test_hard_time_limit_kill_is_recorded_by_the_worker(stack):
 
     hv = stack.hv
     request = hv.request("ok", {"token": "hard-limit"})
-    hv.store.create_runs([hv._new_run(request)])
+    hv.store.create_runs([new_run(hv.registry, request)])
     hv.store.claim(request.run_id, stale_before=hv.store.get_run(request.run_id)["queued_at"])
     hv.celery.tasks["harvester.run"].on_failure(TimeLimitExceeded(31), request.run_id, (), {}, None)
     row = hv.store.get_run(request.run_id)

@@ -1,0 +1,317 @@
+"""Faults at each step of the run lifecycle, in process, on SQLite and on PostgreSQL behind a proxy.
+
+Each test injects one fault (a doorbell the broker would not take, a database that went away, an
+attempt whose process died), lets it clear, and checks the history invariants afterwards. The
+dispatcher is a stand-in that can refuse messages; recovery runs with time passed in.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from invariants import check_history
+from sqlalchemy import text, update
+from sqlalchemy.exc import DBAPIError
+
+from harvester import Harvester, Settings
+from harvester.execution.dispatcher import DispatchError
+from harvester.execution.requests import new_run
+from harvester.history.data import StateWrite
+from harvester.history.engine import utcnow
+from harvester.history.models import runs
+from harvester.history.store import Claim, Outcome
+from harvester.request import RunRequest
+
+GRACE = 120.0  # HARVESTER_REDELIVER_AFTER's default
+
+
+class Broker:
+    """Stands in for the Celery dispatcher; ``down`` makes every publish fail like an unreachable broker."""
+
+    def __init__(self) -> None:
+        self.down = False
+        self.sent: list[tuple[RunRequest, float | None]] = []
+        self.gathers: list[RunRequest] = []
+
+    def publish(self, requests, *, countdown=None) -> None:
+        if self.down:
+            raise DispatchError("broker unreachable at redis://127.0.0.1:1/0: ConnectionRefusedError")
+        self.sent.extend((r, countdown) for r in requests)
+
+    def publish_gather(self, parent) -> None:
+        if self.down:
+            raise DispatchError("broker unreachable")
+        self.gathers.append(parent)
+
+    def take(self) -> list[RunRequest]:
+        sent, self.sent = [r for r, _ in self.sent], []
+        return sent
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def hv(request, tmp_path):
+    settings = {"data_dir": tmp_path / "data", "collectors": ["sample_collectors", "fanout_collectors"]}
+    if request.param == "postgresql":
+        proxy = request.getfixturevalue("pg_proxy")
+        url = request.getfixturevalue("postgres_url")
+        settings["database_url"] = proxy.url_for(url)
+    made = Harvester(Settings(**settings, retry_delay=1.0))
+    made.store.upgrade()
+    with made.store.engine.begin() as conn:  # the test run's PostgreSQL database is shared by its tests
+        for table in ("run_attempts", "runs", "collector_state", "records", "occurrences"):
+            conn.execute(text(f"DELETE FROM {table}"))
+    made.__dict__["dispatcher"] = Broker()
+    made.proxy = request.getfixturevalue("pg_proxy") if request.param == "postgresql" else None
+    yield made
+    made.close()
+
+
+def later(seconds: float = GRACE + 1):
+    return utcnow() + timedelta(seconds=seconds)
+
+
+def submit(hv, name="ok", **params) -> RunRequest:
+    request = hv.request(name, {"token": uuid.uuid4().hex[:8], **params}, trigger="api")
+    hv.store.create_runs([new_run(hv.registry, request)])
+    return request
+
+
+def fan(hv, count: int, token: str | None = None) -> RunRequest:
+    members = [{"collector": "ok", "params": {"value": i}} for i in range(count)]
+    return submit(hv, "fan", members=members, **({"token": token} if token else {}))
+
+
+def test_a_run_whose_publish_failed_is_sent_by_recovery(hv):
+    broker = hv.dispatcher
+    broker.down = True
+    request = hv.request("ok", {"token": "t"}, trigger="cli")
+    with pytest.raises(DispatchError, match="broker unreachable"):
+        hv.submit([request])
+    assert hv.store.get_run(request.run_id)["status"] == "queued"  # recorded all the same
+    assert hv.recovery.run(later()).resent == 0  # still down: nothing sent, nothing lost
+    broker.down = False
+    assert hv.recovery.run(later()).resent == 0  # that pass made it due again: overdue a grace period later
+    assert hv.recovery.run(later(2 * GRACE + 2)).resent == 1
+    (resent,) = broker.take()
+    assert resent.run_id == request.run_id
+    assert hv.runner.execute(resent).status == "succeeded"
+    check_history(hv.store, grace=GRACE)
+
+
+def test_a_lost_retry_message_is_sent_again_once_overdue(hv):
+    broker = hv.dispatcher
+    request = submit(hv, "retry_fail")
+    broker.down = True  # the retry's countdown message cannot be sent
+    result = hv.runner.execute(request)
+    assert result.status == "retrying"
+    row = hv.store.get_run(request.run_id)
+    assert row["next_attempt_at"] > utcnow()  # due after the backoff
+    broker.down = False
+    assert hv.recovery.run(utcnow()).resent == 0
+    assert hv.recovery.run(row["next_attempt_at"] + timedelta(seconds=GRACE + 1)).resent == 1
+    assert [r.run_id for r in broker.take()] == [request.run_id]
+    check_history(hv.store, grace=GRACE)
+
+
+def test_a_requeue_whose_publish_failed_is_sent_again(hv):
+    broker = hv.dispatcher
+    request = submit(hv)
+    assert hv.store.claim(request.run_id, stale_before=utcnow(), worker="elsewhere:1")[0] is Claim.CLAIMED
+    broker.down = True
+    assert hv.recovery.run(later(61)).lost == 1  # requeued, but its message could not go
+    assert hv.store.get_run(request.run_id)["status"] == "queued"
+    broker.down = False
+    assert hv.recovery.run(later(61 + GRACE + 1)).resent == 1
+    assert hv.runner.execute(broker.take()[0]).status == "succeeded"
+    assert [a["status"] for a in hv.store.attempts(request.run_id)] == ["lost", "succeeded"]
+    check_history(hv.store, grace=GRACE)
+
+
+def test_a_stranded_member_is_sent_and_its_parent_ends_and_frees_its_lock(hv):
+    broker = hv.dispatcher
+    parent = fan(hv, 3)
+    broker.down = True  # the members' messages are lost
+    assert hv.runner.execute(parent).status == "fanout"
+    assert hv.store.get_run(parent.run_id)["status"] == "waiting"
+    broker.down = False
+    assert hv.recovery.run(later()).resent == 3
+    for member in broker.take():
+        hv.runner.execute(member)
+    (gather,) = broker.gathers  # the member that completed the count sent it
+    assert hv.runner.gather(gather).status == "succeeded"
+    row = hv.store.get_run(parent.run_id)
+    assert (row["status"], row["progress_done"]) == ("succeeded", 3)
+    again = hv.runner.execute(fan(hv, 3, token=parent.params["token"]))
+    assert again.status == "fanout"  # the lock is free: not skipped
+    check_history(hv.store, grace=GRACE)
+
+
+def test_a_batch_that_died_part_way_leaves_its_rest_to_recovery(hv, monkeypatch):
+    broker = hv.dispatcher
+    batch = [submit(hv), submit(hv), submit(hv)]
+    real = hv.runner.execute
+    calls = []
+
+    def dies_on_second(request, on_progress=None):
+        calls.append(request.run_id)
+        if len(calls) == 2:
+            raise SystemExit("worker process killed")  # what kill -9 looks like from the batch's side
+        return real(request, on_progress)
+
+    monkeypatch.setattr(hv.runner, "execute", dies_on_second)
+    with pytest.raises(SystemExit):
+        hv.runner.execute_batch(batch)
+    monkeypatch.undo()
+    assert [hv.store.get_run(r.run_id)["status"] for r in batch] == ["succeeded", "queued", "queued"]
+    assert hv.recovery.run(later()).resent == 2
+    for request in broker.take():
+        hv.runner.execute(request)
+    assert [hv.store.get_run(r.run_id)["status"] for r in batch] == ["succeeded"] * 3
+    check_history(hv.store, grace=GRACE)
+
+
+def test_a_batch_never_sleeps_a_retry_goes_back_with_its_due_time(hv):
+    broker = hv.dispatcher
+    batch = [submit(hv, "retry_fail"), submit(hv)]
+    results = hv.runner.execute_batch(batch)
+    assert [r.status for r in results] == ["retrying", "succeeded"]
+    ((retry, countdown),) = broker.sent
+    assert retry.run_id == batch[0].run_id
+    assert 0 < countdown <= 0.4  # the collector's retry_backoff, with jitter
+
+
+def test_a_takeover_after_a_freed_stale_lock_does_not_run_beside_the_new_holder(hv):
+    old = submit(hv, "ok", token="same")
+    stale = utcnow() - timedelta(seconds=600)
+    assert hv.store.claim(old.run_id, stale_before=stale, worker="elsewhere:1", lock_key="ok:k")[0] is Claim.CLAIMED
+    with hv.store.engine.begin() as conn:  # its worker stopped beating ten minutes ago
+        conn.execute(update(runs).where(runs.c.id == old.run_id).values(heartbeat_at=stale))
+    new = submit(hv, "ok", token="same")
+    assert (
+        hv.store.claim(new.run_id, stale_before=utcnow() - timedelta(seconds=60), lock_key="ok:k")[0] is Claim.CLAIMED
+    )
+    # the old run's message is redelivered: its attempt is lost, and taking it over must take the lock
+    claim, _ = hv.store.claim(old.run_id, stale_before=utcnow() - timedelta(seconds=60), lock_key="ok:k")
+    assert claim is Claim.LOCKED
+    assert hv.store.get_run(old.run_id)["status"] == "queued"  # closed as lost, waiting for the lock
+    assert hv.store.lock_holder("ok:k") == new.run_id
+    check_history(hv.store, grace=GRACE)
+
+
+def test_a_zombie_attempt_finishing_late_writes_nothing(hv):
+    request = submit(hv, "stateful")
+    stale = utcnow() - timedelta(seconds=600)
+    assert hv.store.claim(request.run_id, stale_before=stale, worker="elsewhere:1")[1] == 1
+    with hv.store.engine.begin() as conn:
+        conn.execute(update(runs).where(runs.c.id == request.run_id).values(heartbeat_at=stale))
+    claim, attempt = hv.store.claim(request.run_id, stale_before=utcnow() - timedelta(seconds=60))
+    assert (claim, attempt) == (Claim.CLAIMED, 2)  # taken over
+    key = hv.store.get_run(request.run_id)["params_key"]
+    zombie = hv.store.finish(
+        request.run_id, 1, Outcome("succeeded", result="zombie"), state=StateWrite("stateful", key, {"n": 1}, None)
+    )
+    assert not zombie.recorded
+    assert hv.store.load_state("stateful", key) == ({}, None)  # its state rolled back with it
+    assert hv.store.get_run(request.run_id)["status"] == "running"
+    live = hv.store.finish(
+        request.run_id, 2, Outcome("succeeded", result="live"), state=StateWrite("stateful", key, {"n": 2}, None)
+    )
+    assert live.recorded
+    assert hv.store.load_state("stateful", key) == ({"n": 2}, 1)
+    assert hv.store.get_run(request.run_id)["result"] == "live"
+    assert not hv.store.finish(request.run_id, 2, Outcome("failed"))  # a duplicate finish changes nothing
+    check_history(hv.store, grace=GRACE)
+
+
+def test_a_duplicate_member_finish_counts_once(hv):
+    parent = fan(hv, 2)
+    hv.runner.execute(parent)
+    first, second = hv.dispatcher.take()
+    _claim, attempt = hv.store.claim(first.run_id, stale_before=utcnow())
+    assert hv.store.finish(first.run_id, attempt, Outcome("succeeded"), parent_run_id=parent.run_id)
+    assert not hv.store.finish(first.run_id, attempt, Outcome("succeeded"), parent_run_id=parent.run_id)
+    assert hv.store.get_run(parent.run_id)["progress_done"] == 1
+    assert hv.runner.execute(second).status == "succeeded"
+    assert len(hv.dispatcher.gathers) == 1
+
+
+def test_mark_lost_and_retrying_are_guarded_on_the_attempt(hv):
+    request = submit(hv)
+    hv.store.claim(request.run_id, stale_before=utcnow(), worker="elsewhere:1")
+    assert hv.store.mark_lost(request.run_id, 1, requeue=True, message="lost")
+    assert not hv.store.mark_lost(request.run_id, 1, requeue=False, message="lost again")  # moved on
+    assert hv.store.claim(request.run_id, stale_before=utcnow())[1] == 2
+    assert not hv.store.finish(request.run_id, 1, Outcome("retrying", retry_in=1))  # attempt 1 is gone
+    assert hv.store.finish(request.run_id, 2, Outcome("retrying", retry_in=1))
+    assert [a["status"] for a in hv.store.attempts(request.run_id)] == ["lost", "retrying"]
+
+
+def test_database_unreachable_at_claim_and_finish_raises_and_loses_nothing(hv):
+    if hv.proxy is None:
+        pytest.skip("the proxy sits in front of PostgreSQL")
+    request = submit(hv)
+    hv.proxy.refuse()
+    with pytest.raises(DBAPIError):
+        hv.runner.execute(request)  # the Celery task retries this delivery with backoff
+    hv.proxy.forward()
+    assert hv.store.get_run(request.run_id)["status"] == "queued"
+    real = hv.store.finish
+
+    def finish_after_outage(*args, **kwargs):
+        hv.proxy.drop()
+        hv.proxy.refuse()
+        try:
+            return real(*args, **kwargs)
+        finally:
+            hv.proxy.forward()
+
+    hv.store.finish = finish_after_outage
+    with pytest.raises(DBAPIError):
+        hv.runner.execute(request)
+    del hv.store.finish
+    row = hv.store.get_run(request.run_id)
+    assert row["status"] == "running"  # recovery's: its heartbeat stopped
+    report = hv.recovery.run(later(61))
+    assert report.lost == 1
+    (resent,) = hv.dispatcher.take()
+    assert hv.runner.execute(resent).status == "succeeded"
+    assert [a["status"] for a in hv.store.attempts(request.run_id)] == ["lost", "succeeded"]
+    check_history(hv.store, grace=GRACE)
+
+
+def test_retention_never_takes_part_of_a_running_flow(hv):
+    parent = fan(hv, 2)
+    hv.runner.execute(parent)
+    first, _second = hv.dispatcher.take()
+    hv.runner.execute(first)
+    assert hv.store.prune(later(10)) == 0  # the finished member of a waiting parent stays
+    done = submit(hv)
+    hv.runner.execute(done)
+    assert hv.store.prune(later(10), batch=1) == 1  # a finished run on its own goes
+    assert hv.store.get_run(first.run_id) is not None
+
+
+def test_retention_keeps_each_entrys_latest_occurrence(hv):
+    now = utcnow()
+    for minutes in (30, 20, 10):
+        hv.store.dispatch_occurrence("g:ok:k", now - timedelta(minutes=minutes), lambda: ([], None))
+    assert hv.store.prune_occurrences(now, batch=1) == 2
+    assert [o["due_at"] for o in hv.store.occurrences()] == [now - timedelta(minutes=10)]
+    assert hv.store.last_occurrences() == {"g:ok:k": now - timedelta(minutes=10)}
+
+
+def test_recovery_prunes_by_itself_once_an_hour(hv):
+    request = submit(hv)
+    hv.runner.execute(request)
+    hv.recovery = replace_recovery(hv, retention_days=1)
+    assert hv.recovery.run(later(3 * 86400)).pruned == 1
+    assert hv.store.get_run(request.run_id) is None
+
+
+def replace_recovery(hv, **config):
+    from harvester.execution.recovery import Recovery
+
+    return Recovery(hv.registry, hv.store, hv.dispatcher, replace(hv.recovery.config, **config))
