@@ -68,7 +68,9 @@ def snapshot_metrics(snap: MetricsSnapshot) -> Iterator[Metric]:
         "harvester_skipped_overlaps", "Runs skipped: the same collector + params was running.", labels=["collector"]
     )
     active = GaugeMetricFamily(
-        "harvester_runs_active", "Runs not finished yet: queued, running, waiting or retrying.", labels=["collector", "status"]
+        "harvester_runs_active",
+        "Runs not finished yet: queued, running, waiting or retrying.",
+        labels=["collector", "status"],
     )
     for collector, status, category, count in snap.runs:
         if status not in FINISHED:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -97,15 +97,21 @@ class DriverStatement:
         self.dialect = dialect
         self.sql = compiled.string
         self._compiled = compiled
-        self._processors = compiled._bind_processors  # what DefaultExecutionContext applies, too
+        # What the execution context applies too, built through the types' public API.
+        processors: dict[str, Callable[[Any], Any]] = {}
+        for name, bind in compiled.binds.items():
+            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if processor is not None:
+                processors[name] = processor
+        self._processors = processors
         self._order = tuple(compiled.positiontup or ()) if compiled.positional else None
 
     def parameters(self, params: dict[str, Any]) -> Any:
         values = self._compiled.construct_params(params)
         processors = self._processors
         if self._order is None:
-            return {k: processors[k](v) if k in processors else v for k, v in values.items()}  # type: ignore[operator]
-        return tuple(processors[k](values[k]) if k in processors else values[k] for k in self._order)  # type: ignore[operator]
+            return {k: processors[k](v) if k in processors else v for k, v in values.items()}
+        return tuple(processors[k](values[k]) if k in processors else values[k] for k in self._order)
 
     def execute(self, conn: Connection, params: dict[str, Any]) -> list[Any]:
         """Run on ``conn``'s driver connection (within its transaction, if any); the rows it returns."""

@@ -26,12 +26,11 @@ class SweepStore(FanOutStore):
         missing (a failed publish, a lost countdown, a batch that died). Each is stamped due ``now``
         in the same statement, so of several sweepers exactly one re-sends it, once per grace period."""
         pending = [s.value for s in PENDING]
-        overdue = (
-            select(runs.c.id)
-            .where(runs.c.status.in_(pending), runs.c.next_attempt_at < overdue_before)
-            .order_by(runs.c.next_attempt_at)
-            .limit(limit)
-        )
+        probe = select(runs.c.id).where(runs.c.status.in_(pending), runs.c.next_attempt_at < overdue_before)
+        with self._read.connect() as conn:  # the common answer is "none": no write lock for it
+            if conn.execute(probe.limit(1)).first() is None:
+                return []
+        overdue = probe.order_by(runs.c.next_attempt_at).limit(limit)
         if self.engine.dialect.name == "postgresql":
             overdue = overdue.with_for_update(skip_locked=True)
         statement = (
