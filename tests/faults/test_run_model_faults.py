@@ -315,3 +315,29 @@ def replace_recovery(hv, **config):
     from harvester.execution.recovery import Recovery
 
     return Recovery(hv.registry, hv.store, hv.dispatcher, replace(hv.recovery.config, **config))
+
+
+def test_database_unreachable_at_occurrence_claim_loses_no_occurrence(hv, tmp_path):
+    if hv.proxy is None:
+        pytest.skip("the proxy sits in front of PostgreSQL")
+    from datetime import UTC, datetime
+
+    from harvester.dispatch.scheduler import ScheduleDispatcher
+
+    t0 = datetime(2026, 3, 2, 12, 0, 0, tzinfo=UTC)
+    path = tmp_path / "schedule.yaml"
+    path.write_text("groups:\n  g:\n    tasks:\n      - collector: ok\n        schedule: every 10s\n")
+    sent: list[list[str]] = []
+    scheduler = ScheduleDispatcher(
+        hv.registry, hv.store, path, strict=True, submit=lambda rs: sent.append([r.run_id for r in rs])
+    )
+    scheduler.tick(t0 + timedelta(seconds=1))
+    hv.proxy.refuse()
+    scheduler.tick(t0 + timedelta(seconds=10))  # the claim cannot be written: nothing recorded, nothing sent
+    hv.proxy.forward()
+    assert sent == []
+    scheduler.tick(t0 + timedelta(seconds=11))  # the same occurrence, now
+    assert len(sent) == 1
+    assert [o["due_at"] for o in hv.store.occurrences()] == [t0 + timedelta(seconds=10)]
+    assert [r["id"] for r in hv.store.list_runs()] == sent[0]
+    check_history(hv.store, grace=GRACE, now=t0)
