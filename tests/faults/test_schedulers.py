@@ -27,6 +27,7 @@ groups:
 """
 
 
+@pytest.mark.timeout(SECONDS + 180)
 def test_two_schedulers_dispatch_each_occurrence_once(stack, tmp_path):
     fault = Stack(
         tmp_path / "faulty",
