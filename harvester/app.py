@@ -190,7 +190,15 @@ def _drain(
     """Run the in-process queue until it is empty; the top run's last result."""
     last: dict[str, RunResult] = {}
     members_done = 0
+    held: set[str] = set()
     while (job := inline.next_job()) is not None:
+        # What waits in this process's queue is held, so recovery (a worker's or beat's, on the same
+        # history) does not send it to the workers as overdue meanwhile.
+        pending = set(inline.pending())
+        runner.heartbeat.hold(list(pending - held))
+        for run_id in held - pending:
+            runner.heartbeat.release(run_id)
+        held = pending
         wait = job.due - time.monotonic()
         if wait > 0:
             if on_wait is not None and job.request.run_id in last:
@@ -207,4 +215,6 @@ def _drain(
             fanout = last.get(top.run_id)
             if on_progress is not None and fanout is not None:
                 on_progress(members_done, len(fanout.members))
+    for run_id in held:
+        runner.heartbeat.release(run_id)
     return last[top.run_id]

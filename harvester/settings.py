@@ -27,7 +27,9 @@ class Settings(BaseSettings):
         None, description="Celery broker URL (redis://, amqp://); default: embedded filesystem broker in data_dir."
     )
     result_backend: str | None = Field(
-        None, description="Celery result backend (used by fan-out chords); default: derived from the broker."
+        None,
+        description="Celery result backend (harvester stores no task results; for your own tasks); "
+        "default: derived from the broker.",
     )
     collectors: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["harvester.examples"],

@@ -14,7 +14,7 @@ import click
 
 from harvester.cli.context import CliState, check_schedule, fail
 from harvester.collector import Collector
-from harvester.dispatch.celery_app import DEFAULT_QUEUE
+from harvester.dispatch.celery_app import DEFAULT_QUEUE, recovery_interval
 from harvester.dispatch.scheduler import ScheduleDispatcher, make_scheduler_class
 from harvester.errors import ConfigError
 from harvester.schedule.loader import load_schedule
@@ -50,7 +50,7 @@ def worker(state: CliState, concurrency: int | None, queues: str, pool: str, log
 @click.option("--loglevel", "-l", default=None, help="Log level [default: HARVESTER_LOG_LEVEL].")
 @click.pass_obj
 def beat(state: CliState, loglevel: str | None) -> None:
-    """Start the scheduler (Celery beat): the schedule file's entries and the lost-run reaper.
+    """Start the scheduler (Celery beat): the schedule file's entries and recovery (lost, overdue runs).
 
     The file (HARVESTER_SCHEDULE_FILE) is re-read within a second of an edit, or on SIGHUP; a broken
     edit keeps the last good schedule running. In strict mode a bad file stops start-up.
@@ -70,9 +70,9 @@ def beat(state: CliState, loglevel: str | None) -> None:
         except ConfigError as exc:
             fail(2, f"the schedule file has problems; nothing started:\n{exc}")
     else:
-        state.err.print(f"no schedule file at {hv.settings.schedule_file}: only the reaper runs")
+        state.err.print(f"no schedule file at {hv.settings.schedule_file}: only recovery runs")
     hv.celery.Beat(
-        scheduler=make_scheduler_class(dispatcher),
+        scheduler=make_scheduler_class(dispatcher, hv.recovery.run, recovery_interval(hv.settings)),
         loglevel=loglevel or hv.settings.log_level,
         schedule=str(hv.settings.data_dir.resolve() / "beat-schedule"),
     ).run()

@@ -122,9 +122,6 @@ def make_celery(host: TaskHost) -> Celery:
         task_time_limit=settings.task_time_limit + 30,
         broker_transport_options=broker_options(settings),
         result_expires=86400,
-        beat_schedule={
-            "harvester-reap": {"task": REAP_TASK, "schedule": recovery_interval(settings)},
-        },
     )
     _register_tasks(app, host)
     _connect_worker_signals(app, host)
@@ -262,7 +259,7 @@ def _register_flow_tasks(app: Celery, host: TaskHost) -> None:
 
     @app.task(name=REAP_TASK, shared=False, ignore_result=True)
     def reap() -> int:
-        """One recovery pass: lost attempts, overdue runs, stalled fan-outs, retention."""
+        """One recovery pass on demand (`celery call harvester.reap`); beat and every worker run their own."""
         return host.recovery.run().total
 
 

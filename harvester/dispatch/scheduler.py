@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -163,8 +164,33 @@ class ScheduleDispatcher:
         return key
 
 
-def make_scheduler_class(dispatcher: ScheduleDispatcher | None) -> type[PersistentScheduler]:
-    """A beat Scheduler that runs beat's own entries and, every second, the schedule file's."""
+class Every:
+    """Calls ``action`` at most every ``seconds`` (beat's recovery pass); an error is logged, not raised."""
+
+    def __init__(self, action: Callable[[], object] | None, seconds: float) -> None:
+        self.action = action
+        self.seconds = seconds
+        self._next = 0.0
+
+    def __call__(self) -> None:
+        if self.action is None or time.monotonic() < self._next:
+            return
+        self._next = time.monotonic() + self.seconds
+        try:
+            self.action()
+        except Exception:
+            log.exception("recovery pass failed; trying again in %.0f s", self.seconds)
+
+
+def make_scheduler_class(
+    dispatcher: ScheduleDispatcher | None,
+    recover: Callable[[], object] | None = None,
+    recover_every: float = 30.0,
+) -> type[PersistentScheduler]:
+    """A beat Scheduler that runs beat's own entries, every second the schedule file's, and every
+    ``recover_every`` seconds a recovery pass in this process (no message needed: it works even
+    when no worker consumes the default queue)."""
+    recovery = Every(recover, recover_every)
 
     class HarvesterScheduler(PersistentScheduler):  # type: ignore[misc]
         def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -179,8 +205,9 @@ def make_scheduler_class(dispatcher: ScheduleDispatcher | None) -> type[Persiste
 
         def tick(self, *args: Any, **kwargs: Any) -> float:
             interval = float(super().tick(*args, **kwargs))
+            recovery()
             if dispatcher is None:
-                return interval
+                return min(interval, recover_every)
             try:
                 now = utcnow()
                 dispatcher.reload_if_changed(now)

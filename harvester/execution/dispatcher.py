@@ -60,3 +60,7 @@ class InlineDispatcher:
     def next_job(self) -> Job | None:
         """The job due first, or None when nothing is left."""
         return heapq.heappop(self._jobs) if self._jobs else None
+
+    def pending(self) -> list[str]:
+        """Run ids still in the queue (this process will run them: no one else needs to)."""
+        return [job.request.run_id for job in self._jobs if job.kind == "run"]

@@ -41,6 +41,8 @@ class Heartbeat:
 
     def hold(self, run_ids: list[str]) -> None:
         """Keep due runs that this process will run next (a batch's) from looking overdue."""
+        if not run_ids:
+            return
         with self._mutex:
             self._held.update(run_ids)
             if self._pid != os.getpid():

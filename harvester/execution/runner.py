@@ -170,8 +170,8 @@ class Runner:
     # -- fan-out ---------------------------------------------------------------------------
 
     def _fan_out(self, request: RunRequest, parent: Collector, attempt: int) -> RunResult:
-        """validate -> subcollectors(); record the members and leave the parent waiting for them
-        (still ``running``, so still holding its overlap lock, until gather finishes it)."""
+        """validate -> subcollectors(); record the members and leave the parent ``waiting`` for them
+        (still holding its overlap lock, until gather finishes it); then send the members."""
         context = StoreContext(self.store, parent.name, parent.params_key(), request.run_id)
         parent.bind(context)
         started = time.monotonic()
@@ -337,11 +337,21 @@ class Runner:
 
     def _after_member(self, request: RunRequest, ended: Ended) -> None:
         """A member whose end completed its parent's count makes the parent's gather due."""
-        if ended.parent_done and request.parent_run_id is not None:
-            parent = self.store.get_run(request.parent_run_id)
-            if parent is not None:
-                gather = RunRequest.from_history(parent)
-                self._ring_gather(replace(gather, params=request.parent_params) if request.parent_params else gather)
+        if not ended.parent_done or request.parent_run_id is None:
+            return
+        parent = self.store.get_run(request.parent_run_id)
+        if parent is None:
+            return
+        gather = RunRequest.from_history(parent)
+        if request.parent_params is not None:
+            gather = replace(gather, params=request.parent_params)
+        elif parent["collector"] in self.registry and self.registry.get(parent["collector"]).secret_fields():
+            # history masks secrets: a gather built from it would run with the masks as values
+            message = "fan-out not gathered: its params hold secrets, which history does not keep"
+            outcome = Outcome("failed", error_category="unknown", error_phase="gather", error_message=message)
+            self.store.abandon(parent["id"], outcome)
+            return
+        self._ring_gather(gather)
 
     def _ring_gather(self, parent: RunRequest) -> None:
         try:

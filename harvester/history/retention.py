@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy import bindparam, delete, func, or_, select
 
 from harvester.history.models import occurrences, run_attempts, runs
 from harvester.history.states import FINISHED
@@ -25,7 +25,10 @@ class RetentionStore(SweepStore):
         finished = [s.value for s in FINISHED]
         parent, child = runs.alias("parent"), runs.alias("child")
         open_parent = select(parent.c.id).where(parent.c.id == runs.c.parent_run_id, parent.c.status.not_in(finished))
-        open_child = select(child.c.id).where(child.c.parent_run_id == runs.c.id, child.c.status.not_in(finished))
+        # a parent goes with (or after) its members: none of them may be open or younger than the cutoff
+        open_child = select(child.c.id).where(
+            child.c.parent_run_id == runs.c.id, or_(child.c.status.not_in(finished), child.c.queued_at >= older_than)
+        )
         old = (
             select(runs.c.id)
             .where(

@@ -5,6 +5,8 @@ Revises: 0003
 Create Date: 2026-12-02
 """
 
+from datetime import UTC, datetime
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -27,8 +29,12 @@ def upgrade() -> None:
     op.execute(
         "UPDATE runs SET status = 'waiting' WHERE status = 'running' AND members IS NOT NULL AND heartbeat_at IS NULL"
     )
-    # Runs still to run are due now: the sweeper re-sends any whose message went missing.
-    op.execute("UPDATE runs SET next_attempt_at = queued_at WHERE status IN ('queued', 'retrying')")
+    # Runs still to run are due: a queued one since it was queued, a retrying one from now (its backoff
+    # is not recorded on the row; its countdown message is still on its way). Recovery re-sends any
+    # whose message went missing once overdue.
+    op.execute("UPDATE runs SET next_attempt_at = queued_at WHERE status = 'queued'")
+    due = sa.table("runs", sa.column("status", sa.String), sa.column("next_attempt_at", sa.DateTime(timezone=True)))
+    op.get_bind().execute(sa.update(due).where(due.c.status == "retrying").values(next_attempt_at=datetime.now(UTC)))
     op.drop_index("ux_runs_lock_key_running", table_name="runs")
     op.create_index(
         "ux_runs_lock_key_running", "runs", ["lock_key"], unique=True, postgresql_where=LOCKING, sqlite_where=LOCKING
