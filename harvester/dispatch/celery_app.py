@@ -162,15 +162,19 @@ def _connect_worker_signals(app: Celery, host: TaskHost) -> None:
 
     @worker_shutdown.connect(weak=False)
     def _stop_recovery(sender: Any = None, **_: Any) -> None:
-        stop.set()
+        if getattr(sender, "app", None) is app:
+            stop.set()
 
 
 def _recovery_loop(host: TaskHost, interval: float, stop: threading.Event) -> None:
-    while not stop.wait(interval):
+    """A pass at once (what stranded while no worker ran is sent now), then every ``interval``."""
+    while True:
         try:
             host.recovery.run()
         except Exception:
             log.exception("recovery pass failed; trying again in %.0f s", interval)
+        if stop.wait(interval):
+            return
 
 
 def _database_retry(task: Task[Any, Any], work: Callable[[], T]) -> T:
