@@ -137,7 +137,7 @@ class Beat(Worker):
         )
 
 
-def wait_for_start(markers: Path, count: int = 1, timeout: float = 30) -> list[int]:
+def wait_for_start(markers: Path, count: int = 1, timeout: float = 60) -> list[int]:
     """PIDs of the worker processes that entered Slow.collect()."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
