@@ -1,6 +1,6 @@
 """Old commit vs. this checkout, in alternating rounds: is the per-run path slower than before?
 
-    python bench/compare.py REV [--rounds 3] [--backend redis|embedded] [--fanout N] [-- THROUGHPUT_ARGS]
+    python bench/compare.py REV [--rounds 3] [--backend redis|embedded] [--fanout N] [THROUGHPUT_ARGS]
 
 REV's tree is checked out into a temporary git worktree; each round runs ``bench/throughput.py
 --repeat 1`` of the old tree and of this one, one right after the other (the order flips every
@@ -46,9 +46,8 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--backend", choices=["redis", "embedded"], default="redis")
     p.add_argument("--fanout", type=int, default=0, metavar="N", help="compare a fan-out of N members instead")
-    p.add_argument("rest", nargs=argparse.REMAINDER, help="after --: more bench/throughput.py arguments")
-    args = p.parse_args()
-    args.rest = [a for a in args.rest if a != "--"]
+    args, rest = p.parse_known_args()  # the rest goes to bench/throughput.py
+    args.rest = [a for a in rest if a != "--"]
     fanout = bool(args.fanout)
     unit = "s" if fanout else "runs/s"
     with tempfile.TemporaryDirectory(prefix="harvester-compare-") as tmp:

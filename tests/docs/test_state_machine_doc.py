@@ -23,7 +23,8 @@ def test_every_transition_is_in_the_table_and_the_diagram():
         assert target == t.target.value, t.name
         for source in t.sources:
             arrow = re.search(rf"^\s+{source.value} --> {t.target.value}: (.+)$", text, re.MULTILINE)
-            assert arrow and t.name in arrow.group(1), f"{source.value} --> {t.target.value}: {t.name}"
+            assert arrow, f"no arrow {source.value} --> {t.target.value}"
+            assert t.name in arrow.group(1), f"{source.value} --> {t.target.value}: {t.name}"
     assert set(rows) == {t.name for t in TRANSITIONS}  # and nothing the code does not have
     for status in STATUSES:
         assert f"`{status}`" in text
