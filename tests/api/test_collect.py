@@ -224,3 +224,16 @@ def test_the_schema_declares_the_bearer_token_when_one_is_set(tmp_path):
         hv.close()
     assert document["paths"]["/api/v1/collect/trigger"]["post"]["security"] == [{"HTTPBearer": []}]
     assert "security" not in document["paths"]["/api/v1/runs"]["get"]
+
+
+def test_trigger_with_the_broker_unreachable_answers_202_and_the_run_is_recorded(client, workers, hv):
+    from harvester.execution.dispatcher import DispatchError
+
+    def down(requests, *, countdown=None):
+        raise DispatchError("broker unreachable at redis://127.0.0.1:6390/0: ConnectionRefusedError")
+
+    workers.publish = down
+    answer = client.post(TRIGGER, json={"collector": "ok", "params": {"value": 3}, "async_mode": False})
+    assert answer.status_code == 202
+    row = hv.store.get_run(answer.json()["run_id"])
+    assert (row["status"], row["next_attempt_at"] is not None) == ("queued", True)  # recovery sends it
