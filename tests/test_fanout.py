@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 
 from harvester import Collector, ConfigError, Harvester, Settings
 from harvester.collector import LocalContext, SubcollectorResult
@@ -276,3 +276,30 @@ def test_cli_runs_the_example_flow_and_shows_its_members(monkeypatch, tmp_path):
     assert shown.output.count("topic_source") == 3
     as_json = json.loads(runner.invoke(cli, ["runs", "show", parent["run_id"], "--json"]).output)
     assert [m["member_index"] for m in as_json["member_runs"]] == [0, 1, 2]
+
+
+class SecretPieces(Pieces):
+    name = "secret_pieces"
+
+    class Params(BaseModel):
+        fails: list[int] = []
+        count: int = 1
+        key: SecretStr = SecretStr("")
+
+
+def test_a_parent_with_secrets_is_gathered_with_them_never_with_the_masks(hv, bells):
+    hv.registry.add(SecretPieces)
+    request = hv.request("secret_pieces", {"key": "s3cret"})
+    hv.store.create_runs([new_run(hv.registry, request)])
+    (member,) = hv.runner.execute(request).members
+    assert member.parent_params == {"fails": [], "count": 1, "key": "s3cret"}  # history keeps it masked
+    assert hv.runner.execute(member).status == "succeeded"
+    assert bells.gathers == [request.run_id]
+
+    again = hv.request("secret_pieces", {"key": "s3cret", "count": 1, "fails": [5]})
+    hv.store.create_runs([new_run(hv.registry, again)])
+    (resent,) = hv.runner.execute(again).members
+    hv.runner.execute(replace(resent, parent_params=None))  # re-sent from history: it has no secrets
+    row = hv.store.get_run(again.run_id)
+    assert (row["status"], row["error_phase"]) == ("failed", "gather")
+    assert "secrets" in row["error_message"]

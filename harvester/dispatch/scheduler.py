@@ -138,8 +138,10 @@ class ScheduleDispatcher:
             if not runs:
                 log.info("schedule entry %s (line %d) skipped at %s: %s", entry.collector, entry.line, occurrence, why)
                 return [], why or None
-            requests.extend(entry_requests(self.registry, entry))
-            return [new_run(self.registry, r) for r in requests], None
+            made = entry_requests(self.registry, entry)
+            rows = [new_run(self.registry, r) for r in made]
+            requests.extend(made)  # only once all of them could be built
+            return rows, None
 
         won = self.store.dispatch_occurrence(key, occurrence, build)  # a database error: next tick again
         self._last[key] = occurrence

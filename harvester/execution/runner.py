@@ -144,7 +144,7 @@ class Runner:
             return self._failed(request, collector, attempt, exc, context, started)
         if not ended.recorded:
             return self._superseded(request, attempt)
-        self._after_member(request, ended)
+        self._after_member(ended, request.parent_run_id, request.parent_params)
         return RunResult(request.run_id, "succeeded", attempt, result=value)
 
     def execute_batch(self, requests: Sequence[RunRequest]) -> list[RunResult]:
@@ -283,7 +283,7 @@ class Runner:
             return self._superseded(request, attempt)
         if retry:
             self._ring([request], countdown=delay)
-        self._after_member(request, ended)
+        self._after_member(ended, request.parent_run_id, request.parent_params)
         return RunResult(request.run_id, outcome.status, attempt, category=category, error=exc, retry_in=delay)
 
     def _refuse(self, request: RunRequest, exc: Exception) -> RunResult:
@@ -296,8 +296,7 @@ class Runner:
         """Fail a run from outside its attempt (unknown collector, hard time limit, Ctrl-C); a member
         counts into its parent. False when it had ended already."""
         ended = self.store.abandon(run_id, outcome, parent_run_id)
-        if parent_run_id is not None:
-            self._after_member(RunRequest(collector="", run_id=run_id, parent_run_id=parent_run_id), ended)
+        self._after_member(ended, parent_run_id)
         return ended.recorded
 
     def _unclaimed(self, request: RunRequest, claim: Claim, attempt: int) -> RunResult:
@@ -322,7 +321,7 @@ class Runner:
                 self._ring([request], countdown=wait)
             return RunResult(request.run_id, "deferred", retry_in=wait)
         ended = self.store.skip(request.run_id, f"skipped: {message}", request.parent_run_id)
-        self._after_member(request, ended)
+        self._after_member(ended, request.parent_run_id, request.parent_params)
         log.info("run %s skipped: %s", request.run_id, message)
         return RunResult(request.run_id, "skipped", 1)
 
@@ -335,16 +334,18 @@ class Runner:
         except DispatchError as exc:
             log.warning("%d recorded run(s) not sent (%s); recovery sends them once overdue", len(requests), exc)
 
-    def _after_member(self, request: RunRequest, ended: Ended) -> None:
+    def _after_member(
+        self, ended: Ended, parent_run_id: str | None, parent_params: dict[str, Any] | None = None
+    ) -> None:
         """A member whose end completed its parent's count makes the parent's gather due."""
-        if not ended.parent_done or request.parent_run_id is None:
+        if not ended.parent_done or parent_run_id is None:
             return
-        parent = self.store.get_run(request.parent_run_id)
+        parent = self.store.get_run(parent_run_id)
         if parent is None:
             return
         gather = RunRequest.from_history(parent)
-        if request.parent_params is not None:
-            gather = replace(gather, params=request.parent_params)
+        if parent_params is not None:
+            gather = replace(gather, params=parent_params)
         elif parent["collector"] in self.registry and self.registry.get(parent["collector"]).secret_fields():
             # history masks secrets: a gather built from it would run with the masks as values
             message = "fan-out not gathered: its params hold secrets, which history does not keep"
