@@ -249,9 +249,8 @@ def test_mark_lost_and_retrying_are_guarded_on_the_attempt(hv):
     assert [a["status"] for a in hv.store.attempts(request.run_id)] == ["lost", "retrying"]
 
 
+@pytest.mark.parametrize("hv", ["postgresql"], indirect=True)  # the proxy sits in front of PostgreSQL
 def test_database_unreachable_at_claim_and_finish_raises_and_loses_nothing(hv):
-    if hv.proxy is None:
-        pytest.skip("the proxy sits in front of PostgreSQL")
     request = submit(hv)
     hv.proxy.refuse()
     with pytest.raises(DBAPIError):
@@ -317,9 +316,8 @@ def replace_recovery(hv, **config):
     return Recovery(hv.registry, hv.store, hv.dispatcher, replace(hv.recovery.config, **config))
 
 
+@pytest.mark.parametrize("hv", ["postgresql"], indirect=True)
 def test_database_unreachable_at_occurrence_claim_loses_no_occurrence(hv, tmp_path):
-    if hv.proxy is None:
-        pytest.skip("the proxy sits in front of PostgreSQL")
     from datetime import UTC, datetime
 
     from harvester.dispatch.scheduler import ScheduleDispatcher
