@@ -8,8 +8,46 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Trigger = Literal["cli", "api", "schedule", "parent"]
+TRIGGERS = ("cli", "api", "schedule", "parent")
+OVERLAPS = ("skip", "queue")
 #: RunRequest fields a message carries only when they are set.
 _OPTIONAL = ("parent_run_id", "force", "queue", "overlap", "parent_params")
+
+
+class MessageError(ValueError):
+    """A task message that is not a run request; the reason names the field, never its value."""
+
+
+#: The fields a run message may carry, and their JSON types.
+_FIELDS: dict[str, tuple[type, ...]] = {
+    "collector": (str,),
+    "params": (dict,),
+    "trigger": (str,),
+    "run_id": (str,),
+    "parent_run_id": (str, type(None)),
+    "force": (bool,),
+    "queue": (str, type(None)),
+    "overlap": (str, type(None)),
+    "parent_params": (dict, type(None)),
+}
+
+
+def check_message(body: object) -> dict[str, Any]:
+    """``body`` if it has the shape of a run message; MessageError naming what is wrong if not."""
+    if not isinstance(body, dict):
+        raise MessageError(f"a run message is a JSON object, not {type(body).__name__}")
+    unknown = sorted(str(k) for k in body if k not in _FIELDS)
+    if unknown:
+        raise MessageError(f"unknown fields {', '.join(unknown)[:200]}")
+    for name in ("collector", "run_id"):
+        if name not in body:
+            raise MessageError(f"field {name} is missing")
+    for name, value in body.items():
+        if not isinstance(value, _FIELDS[name]):
+            raise MessageError(f"field {name} is {type(value).__name__}, not {_FIELDS[name][0].__name__}")
+    if body.get("trigger", "cli") not in TRIGGERS or body.get("overlap") not in (*OVERLAPS, None):
+        raise MessageError("field trigger or overlap has a value harvester does not know")
+    return body
 
 
 def new_run_id() -> str:
@@ -53,8 +91,9 @@ class RunRequest:
         return f"{self.collector} run {self.run_id}"
 
     @classmethod
-    def from_message(cls, body: dict[str, Any]) -> RunRequest:
-        return cls(**body)
+    def from_message(cls, body: object) -> RunRequest:
+        """The request a task message carries; MessageError when it is not one."""
+        return cls(**check_message(body))
 
     @classmethod
     def from_history(cls, row: Mapping[str, Any]) -> RunRequest:

@@ -19,6 +19,7 @@ from kombu.exceptions import KombuError
 from kombu.utils.url import maybe_sanitize_url
 
 from harvester.dispatch import embedded
+from harvester.dispatch.quarantine import DEAD_LETTER_QUEUE, QuarantineConsumer, send_to_dead_letters
 from harvester.errors import ConfigError
 from harvester.execution.dispatcher import DispatchError
 from harvester.execution.recovery import Recovery
@@ -26,7 +27,7 @@ from harvester.execution.runner import Runner, RunResult
 from harvester.history.engine import DatabaseError
 from harvester.history.store import Outcome, Store
 from harvester.registry import Registry
-from harvester.request import RunRequest
+from harvester.request import MessageError, RunRequest
 from harvester.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -122,6 +123,8 @@ def make_celery(host: TaskHost) -> Celery:
         task_time_limit=settings.task_time_limit + 30,
         broker_transport_options=broker_options(settings),
         result_expires=86400,
+        # a message the worker cannot take goes to the dead-letter queue instead of stopping it
+        worker_consumer=f"{QuarantineConsumer.__module__}:{QuarantineConsumer.__qualname__}",
     )
     _register_tasks(app, host)
     _connect_worker_signals(app, host)
@@ -189,6 +192,29 @@ def _database_retry(task: Task[Any, Any], work: Callable[[], T]) -> T:
         raise task.retry(exc=exc, countdown=countdown, max_retries=None) from exc
 
 
+def _decode(
+    task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any], decode: Callable[[object], T]
+) -> T | None:
+    """The one argument of a harvester task, decoded; None when the message is poison: then it is
+    logged (without its content), copied to the dead-letter queue and acknowledged."""
+    try:
+        if kwargs or len(args) != 1:
+            raise MessageError(f"{len(args)} arguments and {len(kwargs)} keyword arguments, not one argument")
+        return decode(args[0])
+    except MessageError as exc:
+        reason = f"not a {task.name} message: {exc}"
+        log.error("poison message %s moved to %s: %s", task.request.id, DEAD_LETTER_QUEUE, reason)
+        headers = {"task": task.name, "id": task.request.id}
+        send_to_dead_letters(task.app, {"args": list(args), "kwargs": kwargs}, reason=reason, headers=headers)
+        return None
+
+
+def _batch_requests(body: object) -> list[RunRequest]:
+    if not isinstance(body, dict) or set(body) != {"runs"} or not isinstance(body["runs"], list):
+        raise MessageError('a batch message is {"runs": [run messages]}')
+    return [RunRequest.from_message(message) for message in body["runs"]]
+
+
 def _register_tasks(app: Celery, host: TaskHost) -> None:
     _register_run_tasks(app, host)
     _register_flow_tasks(app, host)
@@ -207,8 +233,10 @@ def _register_run_tasks(app: Celery, host: TaskHost) -> None:
                 outcome = Outcome("failed", error_category="timeout", error_phase="collect", error_message=message)
                 host.runner.abandon(task_id, outcome, parent if isinstance(parent, str) else None)
 
-    def deliver(task: Task[Any, Any], body: dict[str, Any]) -> RunResult:
-        request = RunRequest.from_message(body)
+    def deliver(task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> RunResult | None:
+        request = _decode(task, args, kwargs, RunRequest.from_message)
+        if request is None:
+            return None
         return _database_retry(task, lambda: host.runner.execute(request))
 
     @app.task(
@@ -221,9 +249,11 @@ def _register_run_tasks(app: Celery, host: TaskHost) -> None:
         ignore_result=True,
         throws=(ConfigError,),
     )
-    def run(task: Task[Any, Any], body: dict[str, Any]) -> dict[str, Any]:
+    def run(task: Task[Any, Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
         """Run one collector; failures are re-raised so the task shows them too."""
-        result = deliver(task, body)
+        result = deliver(task, args, kwargs)
+        if result is None:
+            return {"status": "dead-letter"}
         if result.status == "failed" and result.error is not None:
             raise result.error
         return {"run_id": result.run_id, "status": result.status}
@@ -237,9 +267,11 @@ def _register_run_tasks(app: Celery, host: TaskHost) -> None:
         reject_on_worker_lost=True,
         ignore_result=True,
     )
-    def member(task: Task[Any, Any], body: dict[str, Any]) -> dict[str, Any]:
+    def member(task: Task[Any, Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
         """Run one member of a fan-out. Its end, failed or not, is in history, where gather reads it."""
-        result = deliver(task, body)
+        result = deliver(task, args, kwargs)
+        if result is None:
+            return {"status": "dead-letter"}
         return {"run_id": result.run_id, "status": result.status}
 
 
@@ -247,17 +279,22 @@ def _register_flow_tasks(app: Celery, host: TaskHost) -> None:
     """The tasks around runs: a fan-out's gather, a schedule group's batch, recovery."""
 
     @app.task(name=GATHER_TASK, shared=False, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
-    def gather(task: Task[Any, Any], body: dict[str, Any]) -> dict[str, Any]:
+    def gather(task: Task[Any, Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
         """Finish the fan-out parent from its members' history (sent by its last member, or recovery)."""
-        result = _database_retry(task, lambda: host.runner.gather(RunRequest.from_message(body)))
+        parent = _decode(task, args, kwargs, RunRequest.from_message)
+        if parent is None:
+            return {"status": "dead-letter"}
+        result = _database_retry(task, lambda: host.runner.gather(parent))
         if result.status == "failed" and result.error is not None:
             raise result.error
         return {"run_id": result.run_id, "status": result.status}
 
     @app.task(name=BATCH_TASK, shared=False, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
-    def batch(task: Task[Any, Any], body: dict[str, Any]) -> list[str]:
+    def batch(task: Task[Any, Any], *args: Any, **kwargs: Any) -> list[str]:
         """A schedule group's due entries, one after another in file order, on this worker."""
-        requests = [RunRequest.from_message(message) for message in body["runs"]]
+        requests = _decode(task, args, kwargs, _batch_requests)
+        if requests is None:
+            return ["dead-letter"]
         results = _database_retry(task, lambda: host.runner.execute_batch(requests))
         return [result.status for result in results]
 
