@@ -300,7 +300,7 @@ def _register_flow_tasks(app: Celery, host: TaskHost) -> None:
 
     @app.task(name=REAP_TASK, shared=False, ignore_result=True)
     def reap() -> int:
-        """One recovery pass on demand (`celery call harvester.reap`); beat and every worker run their own."""
+        """One recovery pass when something sends it (Flower, send_task); beat and every worker run their own."""
         return host.recovery.run().total
 
 
