@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, SecretBytes, SecretStr, ValidationEr
 from pydantic_core import to_jsonable_python
 
 from harvester.errors import ConfigError, FailureCategory, MemberFailed, ParamsError, classify_failure
+from harvester.failure_text import redact
 
 Phase = Literal["validate", "collect", "gather", "after_run"]
 OverlapPolicy = Literal["skip", "queue"]
@@ -220,7 +221,7 @@ class Collector:
             self.name,
             self.phase,
             classify_failure(exc).value,
-            exc,
+            redact(str(exc), self.secret_values()),
             extra={"phase": self.phase, "category": classify_failure(exc).value},
         )
 
@@ -302,6 +303,17 @@ class Collector:
     def secret_fields(cls) -> list[str]:
         """Names of the ``SecretStr``/``SecretBytes`` params (redacted in history and logs)."""
         return [name for name, field in cls.Params.model_fields.items() if _is_secret(field.annotation)]
+
+    def secret_values(self) -> list[str]:
+        """The revealed values of the secret params (to mask them wherever text may quote them)."""
+        values = []
+        for name in self.secret_fields():
+            value = getattr(self.params, name, None)
+            if isinstance(value, SecretStr):
+                values.append(value.get_secret_value())
+            elif isinstance(value, SecretBytes):
+                values.append(value.get_secret_value().decode(errors="replace"))
+        return values
 
     def redacted_params(self) -> dict[str, Any]:
         """Params as JSON with secrets masked: what history and logs see."""

@@ -132,6 +132,9 @@ class Run(BaseModel):
     error_category: str | None
     error_phase: str | None
     error_message: str | None
+    error_traceback: str | None = Field(
+        None, description="The failed attempt's traceback (the last 16,000 characters; secret params masked)."
+    )
     parent_run_id: str | None
     worker: str | None = Field(description="host:pid of the worker of the last attempt.")
     progress: Progress
@@ -145,6 +148,7 @@ class Attempt(BaseModel):
     worker: str | None
     error_category: str | None
     error_message: str | None
+    error_traceback: str | None = Field(None, description="This attempt's traceback, if it failed.")
     retry_in: float | None
 
 

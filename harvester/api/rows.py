@@ -24,6 +24,7 @@ def run_out(row: dict[str, Any]) -> dict[str, Any]:
         "error_category": row["error_category"],
         "error_phase": row["error_phase"],
         "error_message": row["error_message"],
+        "error_traceback": row["error_traceback"],
         "parent_run_id": row["parent_run_id"],
         "worker": row["worker"],
         "progress": {"done": row["progress_done"], "total": row["progress_total"]},

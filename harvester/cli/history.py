@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+import textwrap
 from datetime import datetime, timedelta
 
 import click
+from rich.text import Text
 
 from harvester.cli.context import CliState, fail
 from harvester.cli.output import dumps, run_json, runs_table, status_text
@@ -65,13 +67,18 @@ def show(state: CliState, run_id: str, as_json: bool) -> None:
         click.echo(dumps({**run_json(row), "attempts": attempts, "member_runs": [run_json(m) for m in members]}))
         return
     for key, value in run_json(row).items():
-        state.console.print(f"[bold]{key:>15}[/] {status_text(value) if key == 'status' else value}")
+        if key != "error_traceback":
+            state.console.print(f"[bold]{key:>15}[/] {status_text(value) if key == 'status' else value}")
     for a in attempts:
         retry = f", retry in {a['retry_in']:.1f}s" if a["retry_in"] is not None else ""
         state.console.print(
             f"  attempt {a['attempt']}: {status_text(a['status'])} on {a['worker']} "
             f"at {a['started_at']:%H:%M:%S}{retry} {a['error_message'] or ''}"
         )
+        if a.get("error_traceback"):
+            state.console.print(
+                Text(textwrap.indent(a["error_traceback"].rstrip(), "    "), style="dim"), soft_wrap=True
+            )
     if members:
         state.console.print(f"[bold]{'member runs':>15}[/] (fan-out; `harvester runs show RUN_ID` for one)")
     for m in members:

@@ -35,6 +35,7 @@ RUN_FIELDS = (
     "error_category",
     "error_phase",
     "error_message",
+    "error_traceback",
     "parent_run_id",
     "members",
     "member_index",

@@ -24,6 +24,7 @@ from harvester.execution.context import ProgressCallback, StoreContext
 from harvester.execution.dispatcher import Dispatcher, DispatchError
 from harvester.execution.heartbeat import Heartbeat
 from harvester.execution.retry import RetryPolicy
+from harvester.failure_text import failure_message, failure_traceback
 from harvester.history.data import StateConflict
 from harvester.history.engine import utcnow
 from harvester.history.store import Claim, Ended, NewRun, Outcome, Store, worker_name
@@ -266,6 +267,7 @@ class Runner:
         retry: bool = True,
     ) -> RunResult:
         category = FailureCategory.DATABASE if isinstance(exc, StateConflict) else classify_failure(exc)
+        secrets = collector.secret_values()
         policy = self.policy(type(collector))
         retry = retry and policy.should_retry(category, attempt)
         delay = policy.delay(attempt, retry_after(exc)) if retry else None
@@ -275,8 +277,9 @@ class Runner:
             duration=time.monotonic() - started,
             error_category=category.value,
             error_phase=collector.phase or "validate",
-            error_message=f"{type(exc).__name__}: {exc}",
+            error_message=failure_message(exc, secrets),
             retry_in=delay,
+            error_traceback=failure_traceback(exc, secrets),
         )
         ended = self.store.finish(request.run_id, attempt, outcome, parent_run_id=request.parent_run_id)
         if not ended.recorded:

@@ -103,6 +103,7 @@ class Outcome:
     error_phase: str | None = None
     error_message: str | None = None
     retry_in: float | None = None
+    error_traceback: str | None = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,7 @@ _CLAIM = (
         error_category=None,
         error_phase=None,
         error_message=None,
+        error_traceback=None,
     )
     .returning(runs.c.attempt)
 )
@@ -142,6 +144,7 @@ _FINISH_COLUMNS = (
     "error_category",
     "error_phase",
     "error_message",
+    "error_traceback",
     "records",
     "duration",
     "finished_at",
@@ -371,6 +374,7 @@ class RunLifecycle(DataStore):
                 error_category=outcome.error_category,
                 error_phase=outcome.error_phase,
                 error_message=outcome.error_message,
+                error_traceback=outcome.error_traceback,
             )
             .returning(runs.c.id)
         )
@@ -412,6 +416,7 @@ class RunLifecycle(DataStore):
             "error_category": outcome.error_category,
             "error_phase": outcome.error_phase,
             "error_message": outcome.error_message,
+            "error_traceback": outcome.error_traceback,
             "records": outcome.records,
             "duration": outcome.duration,
         }
@@ -450,7 +455,14 @@ class RunLifecycle(DataStore):
             if row is None:
                 return Ended(False)
             self._record_attempt(
-                conn, row, "retrying", now, outcome.error_message, outcome.error_category, outcome.retry_in
+                conn,
+                row,
+                "retrying",
+                now,
+                outcome.error_message,
+                outcome.error_category,
+                outcome.retry_in,
+                outcome.error_traceback,
             )
         return Ended(True)
 
@@ -497,6 +509,7 @@ class RunLifecycle(DataStore):
         message: str | None,
         category: str | None = None,
         retry_in: float | None = None,
+        error_traceback: str | None = None,
     ) -> None:
         """Keep an attempt that ended without ending its run (described by the run row until now)."""
         conn.execute(
@@ -509,6 +522,7 @@ class RunLifecycle(DataStore):
                 worker=run["worker"],
                 error_category=category,
                 error_message=message,
+                error_traceback=error_traceback,
                 retry_in=retry_in,
             )
         )

@@ -73,6 +73,8 @@ runs = Table(
     Column("error_category", String(32)),
     Column("error_phase", String(32)),
     Column("error_message", Text),
+    # The failed attempt's traceback, bounded, secrets masked (harvester.failure_text).
+    Column("error_traceback", Text),
     Column("task_id", String(64)),
     Column("parent_run_id", String(36)),
     Column("worker", String(255)),
@@ -117,6 +119,7 @@ run_attempts = Table(
     Column("worker", String(255)),
     Column("error_category", String(32)),
     Column("error_message", Text),
+    Column("error_traceback", Text),
     Column("retry_in", Float),
     Index(None, "run_id", "attempt"),
 )

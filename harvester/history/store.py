@@ -98,6 +98,7 @@ class Store(RetentionStore, OccurrenceStore):
             "worker": run["worker"],
             "error_category": run["error_category"],
             "error_message": run["error_message"],
+            "error_traceback": run["error_traceback"],
             "retry_in": None,
         }
         return [*closed, current]

@@ -120,3 +120,18 @@ def test_skipped_runs_are_listed(client, hv):
     hv.store.finish("s", 1, Outcome("skipped", error_message="already running"))
     (run,) = client.get("/api/v1/runs", params={"status": "skipped"}).json()["items"]
     assert (run["run_id"], run["error_message"]) == ("s", "already running")
+
+
+def test_run_detail_has_each_attempts_traceback_with_secrets_masked(client, hv):
+    result = hv.run_inline(hv.request("wrong_header", {"api_key": "sk-live-987654"}))
+    detail = client.get(f"/api/v1/runs/{result.run_id}")
+    assert detail.status_code == 200
+    body = detail.json()
+    assert "Traceback (most recent call last)" in body["error_traceback"]
+    assert "in parse_header" in body["attempts"][0]["error_traceback"]
+    assert "sk-live-987654" not in detail.text
+    page = client.get(f"/runs/{result.run_id}")
+    assert page.status_code == 200
+    assert "<summary>Traceback</summary>" in page.text
+    assert "in parse_header" in page.text
+    assert "sk-live-987654" not in page.text

@@ -190,3 +190,29 @@ def test_the_cli_does_not_load_the_web_stack():
     code = "import sys, harvester.cli; print(sorted(m for m in ('fastapi', 'jinja2', 'uvicorn') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_failed_run_shows_its_traceback_with_secrets_masked(invoke):
+    failed = invoke("run", "wrong_header", "--api-key", "sk-live-123456")
+    assert failed.exit_code == 1
+    assert "sk-live-123456" not in failed.output
+    run_id = json.loads(invoke("runs", "--json").output)[0]["run_id"]
+    shown = invoke("runs", "show", run_id)
+    assert "Traceback (most recent call last)" in shown.output
+    assert "sample_collectors.py" in shown.output
+    assert "in parse_header" in shown.output
+    assert "sk-live-123456" not in shown.output
+    as_json = json.loads(invoke("runs", "show", run_id, "--json").output)
+    assert "KeyError" in as_json["error_traceback"]
+    assert "**********" in as_json["error_message"]
+    (attempt,) = as_json["attempts"]
+    assert attempt["error_traceback"] == as_json["error_traceback"]
+    assert "sk-live-123456" not in json.dumps(as_json)
+
+
+def test_each_retried_attempt_keeps_its_traceback(invoke):
+    invoke("run", "retry_fail")
+    run_id = json.loads(invoke("runs", "--json").output)[0]["run_id"]
+    attempts = json.loads(invoke("runs", "show", run_id, "--json").output)["attempts"]
+    assert [a["status"] for a in attempts] == ["retrying", "retrying", "failed"]
+    assert all("ConnectionRefusedError" in a["error_traceback"] for a in attempts)

@@ -119,6 +119,23 @@ class Secretive(Collector):
         return {"key_length": len(self.params.api_key.get_secret_value())}
 
 
+class WrongHeader(Collector):
+    """Fails with its secret in the exception message, deep in a helper (a traceback worth reading)."""
+
+    name = "wrong_header"
+    retries = 0
+
+    class Params(Tokened):
+        api_key: SecretStr
+
+    def collect(self) -> None:
+        parse_header(f"Authorization: {self.params.api_key.get_secret_value()}")
+
+
+def parse_header(line: str) -> None:
+    raise KeyError(f"currency (header line was {line!r})")
+
+
 class TooSlow(Collector):
     name = "too_slow"
     time_limit = 1
