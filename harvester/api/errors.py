@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from harvester.errors import ParamsError
 
@@ -45,5 +47,19 @@ async def _bad_request(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": _validation_problems(exc)}, status_code=422)
 
 
+#: What FastAPI answers (400) when a body's JSON cannot even be parsed, e.g. nested too deeply.
+_UNPARSABLE = "There was an error parsing the body"
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """A body FastAPI cannot parse is malformed JSON like any other: 422, as the API documents."""
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == _UNPARSABLE:
+        problem = {"loc": ["body"], "msg": "the body is not JSON harvester can read (malformed or nested too deeply)"}
+        return JSONResponse({"detail": [{**problem, "type": "json_invalid"}]}, status_code=422)
+    return await http_exception_handler(request, exc)
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _bad_request)
+    app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -237,3 +237,10 @@ def test_trigger_with_the_broker_unreachable_answers_202_and_the_run_is_recorded
     assert answer.status_code == 202
     row = hv.store.get_run(answer.json()["run_id"])
     assert (row["status"], row["next_attempt_at"] is not None) == ("queued", True)  # recovery sends it
+
+
+def test_json_nested_too_deeply_is_422_like_any_malformed_body(client):
+    body = '{"collector": "ok", "params": {"x": ' + "[" * 100_000 + "]" * 100_000 + "}}"
+    answer = client.post(TRIGGER, content=body, headers={"content-type": "application/json"})
+    assert answer.status_code == 422
+    assert answer.json()["detail"][0]["type"] == "json_invalid"
