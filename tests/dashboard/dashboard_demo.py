@@ -174,6 +174,7 @@ class Seeder:
             "error_category": None,
             "error_phase": None,
             "error_message": None,
+            "error_traceback": None,
             "task_id": run_id,
             "parent_run_id": None,
             "worker": None if status == "queued" else self.rng.choice(WORKERS),
@@ -233,6 +234,13 @@ class Seeder:
 WEATHER_ERROR = (
     "upstream answered 503 Service Unavailable (GET https://api.weather.example/v2/observations?region=alps)"
 )
+WEATHER_TRACEBACK = """Traceback (most recent call last):
+  File "/srv/collectors/weather.py", line 58, in collect
+    page = self.fetch(region)
+  File "/srv/collectors/weather.py", line 91, in fetch
+    response.raise_for_status()
+harvester.errors.TransientError: upstream answered 503 Service Unavailable
+"""
 
 
 def seed(hv: Harvester, now: datetime) -> dict[str, str]:
@@ -264,6 +272,7 @@ def seed(hv: Harvester, now: datetime) -> dict[str, str]:
         error_category="network",
         error_phase="collect",
         error_message=WEATHER_ERROR,
+        error_traceback=WEATHER_TRACEBACK,
     )
     s.attempt(failed, 1, "read timed out after 30 s", at=0.3, took=30.0, retry_in=62.4, category="timeout")
     s.attempt(failed, 2, "upstream answered 503 Service Unavailable", at=92.8, took=1.7, retry_in=118.9)

@@ -33,6 +33,11 @@ def test_run_detail_of_a_failed_run_shows_its_error(page, demo):
     expect(page.locator(".error-box")).to_contain_text("upstream answered 503 Service Unavailable")
     expect(page.locator(".error-box")).to_contain_text("network")
     expect(page.locator(".summary-status .badge")).to_have_text("failed")
+    traceback = page.locator(".error-box details.traceback pre")
+    expect(traceback).to_be_hidden()  # collapsed under the message
+    page.locator(".error-box details.traceback summary").click()
+    expect(traceback).to_be_visible()
+    expect(traceback).to_contain_text('File "/srv/collectors/weather.py", line 91, in fetch')
 
 
 def test_a_new_run_appears_without_a_reload(page, demo):
