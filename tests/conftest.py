@@ -40,25 +40,37 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
 
 
+#: Redis DB where test sessions claim their DB (never flushed by a test); runs use DBs 1-12
+#: (the benchmark takes 13 and 14).
+REDIS_REGISTRY_DB = 15
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
-    """A Redis database of its own for this test run, flushed at the end."""
+    """A Redis database of its own for this test session (an xdist worker is a session), flushed at the end.
+
+    Each DB is claimed in a registry DB with SET NX, so two sessions (CI and a developer's run,
+    or two xdist workers) never share one, even while tests flush their own."""
     import redis
 
     base = REDIS_URL.rsplit("/", 1)[0]
     try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+        registry = redis.Redis.from_url(f"{base}/{REDIS_REGISTRY_DB}", socket_connect_timeout=2)
+        registry.ping()
     except Exception as exc:
         unavailable(f"Redis at {REDIS_URL}", exc)
-    claim = f"harvester-test-run:{uuid.uuid4()}"
-    for db in range(1, 16):
-        client = redis.Redis.from_url(f"{base}/{db}")
-        if client.dbsize() == 0 and client.set(claim, "1", nx=True):
-            url = f"{base}/{db}"
-            yield url
+    token = str(uuid.uuid4())
+    for db in range(1, 13):
+        key = f"harvester-test-db:{db}"
+        if registry.set(key, token, nx=True, ex=3 * 3600):  # a crashed session's claim lapses
+            client = redis.Redis.from_url(f"{base}/{db}")
+            client.flushdb()  # whatever a crashed session left
+            yield f"{base}/{db}"
             client.flushdb()
+            if registry.get(key) == token.encode():
+                registry.delete(key)
             return
-    pytest.fail("no empty Redis database (1-15) left for the test run")
+    pytest.fail("no free Redis database (1-12) left for this test session")
 
 
 @pytest.fixture(scope="session")
