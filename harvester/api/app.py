@@ -24,7 +24,9 @@ def create_app(hv: Harvester) -> FastAPI:
     app = FastAPI(title="harvester", version=version("harvester"), description=DESCRIPTION)
     app.state.harvester = hv
     hv.celery  # noqa: B018 - built here once, not raced by the health checks' threads
-    errors.install(app)
+    url = hv.store.engine.url
+    where = f"{url.get_backend_name()} at {url.host}:{url.port or ''}" if url.host else url.get_backend_name()
+    errors.install(app, database=f"the history database ({where})", broker="the broker")
     for router in (
         routes_collect.router(hv),
         routes_collectors.router(hv),

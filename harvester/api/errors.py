@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -9,9 +11,13 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from harvester.errors import ParamsError
+from harvester.execution.dispatcher import DispatchError
+
+log = logging.getLogger(__name__)
 
 
 def validation_problems(exc: ValidationError) -> list[dict[str, Any]]:
@@ -60,6 +66,20 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return await http_exception_handler(request, exc)
 
 
-def install(app: FastAPI) -> None:
+def _unavailable(what: str) -> Callable[[Request, Exception], Awaitable[Response]]:
+    async def answer(request: Request, exc: Exception) -> Response:
+        """A dependency that does not answer is the server's trouble, not the client's: 503, named."""
+        log.warning("%s %s: %s unavailable (%s)", request.method, request.url.path, what, type(exc).__name__)
+        body = {"detail": f"{what} is unavailable ({type(exc).__name__}); try again later"}
+        return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
+
+    return answer
+
+
+def install(app: FastAPI, database: str = "the history database", broker: str = "the broker") -> None:
+    """``database``/``broker``: how a 503 names them (never with a password)."""
     app.add_exception_handler(RequestValidationError, _bad_request)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(OperationalError, _unavailable(database))
+    app.add_exception_handler(InterfaceError, _unavailable(database))
+    app.add_exception_handler(DispatchError, _unavailable(broker))

@@ -107,7 +107,13 @@ def run(state: CliState, name: str | None, args: tuple[str, ...], force: bool) -
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @click.option("--force", is_flag=True, help="Run even if the same collector + params is already running.")
 @click.option("--wait", is_flag=True, help="Follow the run until it finishes; exit code as `run`.")
-@click.option("--timeout", type=float, default=None, help="With --wait: give up after this many seconds (exit 1).")
+@click.option(
+    "--timeout",
+    type=float,
+    default=None,
+    help="With --wait: give up after this many seconds (exit 1; the run goes on) "
+    "[default: HARVESTER_TASK_TIME_LIMIT + 60].",
+)
 @click.pass_obj
 def trigger(
     state: CliState, name: str | None, args: tuple[str, ...], force: bool, wait: bool, timeout: float | None
@@ -121,7 +127,8 @@ def trigger(
         fail(EXIT_FAILED, f"{reason}; run {request.run_id} is recorded and is sent once the broker is back")
     click.echo(request.run_id)
     if wait:
-        raise click.exceptions.Exit(follow(state, request.run_id, timeout))
+        limit = timeout if timeout is not None else state.app.settings.task_time_limit + 60.0
+        raise click.exceptions.Exit(follow(state, request.run_id, limit))
 
 
 def follow(state: CliState, run_id: str, timeout: float | None) -> int:
@@ -139,7 +146,14 @@ def follow(state: CliState, run_id: str, timeout: float | None) -> int:
                 bar(row["progress_done"], row["progress_total"])
             if deadline is not None and time.monotonic() > deadline:
                 bar.stop()
-                state.err.print(f"still {row['status']} after {timeout:.0f}s; not waiting any longer")
+                doing = {
+                    "running": f"attempt {row['attempt']} on {row['worker']}",
+                    "queued": "no worker took it yet: is one running on its queue?",
+                }.get(row["status"], row["status"])
+                state.err.print(
+                    f"run {run_id} still {row['status']} after {timeout:.0f}s ({doing}); not waiting any longer, "
+                    f"it goes on: `harvester runs show {run_id[:8]}`"
+                )
                 return EXIT_FAILED
             time.sleep(0.2)
     finally:

@@ -38,6 +38,8 @@ from harvester.history.states import (
 #: A run whose worker died this many times fails instead of being redelivered again
 #: (a collector that kills its worker, e.g. by running out of memory, must not loop forever).
 MAX_LOST_ATTEMPTS = 3
+#: Longest run id (``runs.id``): a longer string is no run's.
+RUN_ID_LENGTH = 36
 
 
 def worker_name() -> str:
@@ -313,6 +315,8 @@ class RunLifecycle(DataStore):
         return heartbeat_at is None or heartbeat_at < stale_before or pid_is_dead(worker)
 
     def get_run_row(self, run_id: str) -> dict[str, Any] | None:
+        if len(run_id) > RUN_ID_LENGTH or "\x00" in run_id:
+            return None  # cannot be a run id (PostgreSQL would refuse the NUL byte with an error)
         with self._read.connect() as conn:
             row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
             return dict(row) if row else None

@@ -21,6 +21,8 @@ from string import Template
 from harvester.errors import ConfigError
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+#: Longest collector name startcollector writes (a package, a class and file names are made of it).
+MAX_NAME_LENGTH = 60
 RESERVED = frozenset({"harvester", "test", "tests", "settings", "config"})
 TEMPLATES = "templates/collector"
 SNIPPET = "schedule_snippet.yaml"
@@ -57,6 +59,10 @@ def class_name(name: str) -> str:
 
 def check_name(name: str, taken: Collection[str] = ()) -> None:
     """Refuse a name that is no valid, unambiguous package and collector name."""
+    if len(name) > MAX_NAME_LENGTH:
+        raise ScaffoldError(
+            f"invalid collector name {name[:20]!r}... ({len(name)} characters): at most {MAX_NAME_LENGTH}"
+        )
     if not NAME_PATTERN.match(name):
         raise ScaffoldError(
             f"invalid collector name {name!r}: use lower-case letters, digits and underscores, "

@@ -135,3 +135,10 @@ def test_run_detail_has_each_attempts_traceback_with_secrets_masked(client, hv):
     assert "<summary>Traceback</summary>" in page.text
     assert "in parse_header" in page.text
     assert "sk-live-987654" not in page.text
+
+
+@pytest.mark.parametrize("run_id", ["%00", "abc%00def", "x" * 300])
+def test_an_id_that_cannot_be_a_run_is_404_on_every_route(client, run_id):
+    for path in (f"/api/v1/runs/{run_id}", f"/api/v1/collect/status/{run_id}", f"/runs/{run_id}"):
+        answer = client.get(path)
+        assert answer.status_code == 404, (path, answer.text)

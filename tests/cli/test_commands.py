@@ -216,3 +216,17 @@ def test_each_retried_attempt_keeps_its_traceback(invoke):
     attempts = json.loads(invoke("runs", "show", run_id, "--json").output)["attempts"]
     assert [a["status"] for a in attempts] == ["retrying", "retrying", "failed"]
     assert all("ConnectionRefusedError" in a["error_traceback"] for a in attempts)
+
+
+def test_trigger_wait_that_gives_up_says_what_the_run_was_doing(invoke, monkeypatch):
+    from harvester.execution.requests import new_run
+
+    def record_only(self, requests):  # no broker, no worker: the run stays queued
+        self.store.create_runs([new_run(self.registry, r) for r in requests])
+
+    monkeypatch.setattr("harvester.app.Harvester.submit", record_only)
+    result = invoke("trigger", "ok", "--wait", "--timeout", "0.3")
+    assert result.exit_code == 1
+    said = " ".join(result.output.split())
+    assert "still queued after 0s (no worker took it yet: is one running on its queue?)" in said
+    assert "harvester runs show" in said

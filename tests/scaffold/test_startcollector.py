@@ -129,3 +129,12 @@ def test_a_file_that_appears_between_plan_and_write_is_kept(tmp_path):
 def test_class_name_is_camel_case_with_collector_suffix():
     assert scaffold.class_name("heartbeat_demo") == "HeartbeatDemoCollector"
     assert scaffold.class_name("a1") == "A1Collector"
+
+
+def test_an_overlong_name_is_refused_with_one_line(tmp_path):
+    before = snapshot(tmp_path)
+    result = invoke("startcollector", "a" * 300)
+    assert result.exit_code == 2
+    assert "(300 characters): at most 60" in result.output
+    assert "Traceback" not in result.output
+    assert snapshot(tmp_path) == before
