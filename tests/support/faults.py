@@ -23,6 +23,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
@@ -525,7 +526,37 @@ def _tail(path: Path, lines: int = 30) -> str:
         return "(no log)"
 
 
-class PrivateRedis:
+class _PrivateServer(ABC):
+    """What a private server's lifecycle shares: close (kill, remove its folder), context manager, repr."""
+
+    dir: Path
+    url: str
+
+    @property
+    @abstractmethod
+    def running(self) -> bool: ...
+
+    @abstractmethod
+    def kill(self) -> None: ...
+
+    def close(self) -> None:
+        self.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+        _live.discard(self)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.url} {'running' if self.running else 'stopped'}>"
+
+
+class PrivateRedis(_PrivateServer):
     """A ``redis-server`` of the test's own on 127.0.0.1:``port`` (no persistence), in a temp dir.
 
     ``kill()`` is ``kill -9``; ``start()`` starts it again on the same port, empty. Started by
@@ -609,22 +640,6 @@ class PrivateRedis:
             except subprocess.TimeoutExpired:
                 self.kill()
 
-    def close(self) -> None:
-        self.kill()
-        shutil.rmtree(self.dir, ignore_errors=True)
-        _live.discard(self)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"<PrivateRedis {self.url} {'running' if self.running else 'stopped'}>"
-
 
 def find_postgres_bindir() -> Path:
     """The newest ``/usr/lib/postgresql/*/bin`` with initdb, else the folder of ``initdb`` on PATH."""
@@ -646,7 +661,7 @@ def find_postgres_bindir() -> Path:
 INITDB_OPTIONS = ("-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions")
 
 
-class PrivatePostgres:
+class PrivatePostgres(_PrivateServer):
     """A PostgreSQL cluster of the test's own on 127.0.0.1:``port``: trust auth, user ``postgres``,
     data and unix socket in a temp dir, fsync off (a commit survives ``kill()``, not a host crash).
 
@@ -814,17 +829,4 @@ class PrivatePostgres:
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.stop()
-        self.kill()
-        shutil.rmtree(self.dir, ignore_errors=True)
-        _live.discard(self)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"<PrivatePostgres {self.url} {'running' if self.running else 'stopped'}>"
+        super().close()
