@@ -215,8 +215,9 @@ class Collector:
         """Post-run sync phase (e.g. push what ``collect`` stored into a search index)."""
 
     def handle_error(self, exc: BaseException) -> None:
-        """Called with any non-config failure before it is re-raised. Default: one log line."""
-        self.logger.error(
+        """Called with any non-config failure before it is re-raised. Default: one DEBUG line (the
+        runner logs the outcome: WARNING for an attempt it retries, ERROR once for a final failure)."""
+        self.logger.debug(
             "collector %s failed in phase %s: %s: %s",
             self.name,
             self.phase,

@@ -37,6 +37,11 @@ class ParamsError(ConfigError):
     """Collector params failed validation; the message names each bad field."""
 
 
+class RunFailed(HarvesterError):
+    """A run failed for good. Raised by its Celery task so Flower shows the failure; an expected
+    exception there (logged without a traceback: harvester has recorded and logged the failure)."""
+
+
 class RegistryError(HarvesterError):
     """Collector discovery failed: an import error or a duplicate name."""
 

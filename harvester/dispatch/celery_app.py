@@ -20,7 +20,7 @@ from kombu.utils.url import maybe_sanitize_url
 
 from harvester.dispatch import embedded
 from harvester.dispatch.quarantine import DEAD_LETTER_QUEUE, QuarantineConsumer, send_to_dead_letters
-from harvester.errors import ConfigError
+from harvester.errors import RunFailed
 from harvester.execution.dispatcher import DispatchError
 from harvester.execution.recovery import Recovery
 from harvester.execution.runner import Runner, RunResult
@@ -247,15 +247,16 @@ def _register_run_tasks(app: Celery, host: TaskHost) -> None:
         acks_late=True,
         reject_on_worker_lost=True,
         ignore_result=True,
-        throws=(ConfigError,),
+        throws=(RunFailed,),
     )
     def run(task: Task[Any, Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
-        """Run one collector; failures are re-raised so the task shows them too."""
+        """Run one collector; a failure is raised as RunFailed so the task shows it too (without a
+        traceback in the worker's log: the runner logged it)."""
         result = deliver(task, args, kwargs)
         if result is None:
             return {"status": "dead-letter"}
-        if result.status == "failed" and result.error is not None:
-            raise result.error
+        if result.status == "failed":
+            raise RunFailed(f"run {result.run_id} failed: {result.message or result.status}")
         return {"run_id": result.run_id, "status": result.status}
 
     @app.task(
@@ -278,15 +279,23 @@ def _register_run_tasks(app: Celery, host: TaskHost) -> None:
 def _register_flow_tasks(app: Celery, host: TaskHost) -> None:
     """The tasks around runs: a fan-out's gather, a schedule group's batch, recovery."""
 
-    @app.task(name=GATHER_TASK, shared=False, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+    @app.task(
+        name=GATHER_TASK,
+        shared=False,
+        bind=True,
+        acks_late=True,
+        reject_on_worker_lost=True,
+        ignore_result=True,
+        throws=(RunFailed,),
+    )
     def gather(task: Task[Any, Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
         """Finish the fan-out parent from its members' history (sent by its last member, or recovery)."""
         parent = _decode(task, args, kwargs, RunRequest.from_message)
         if parent is None:
             return {"status": "dead-letter"}
         result = _database_retry(task, lambda: host.runner.gather(parent))
-        if result.status == "failed" and result.error is not None:
-            raise result.error
+        if result.status == "failed":
+            raise RunFailed(f"run {result.run_id} failed in gather: {result.message or result.status}")
         return {"run_id": result.run_id, "status": result.status}
 
     @app.task(name=BATCH_TASK, shared=False, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)

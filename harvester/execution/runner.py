@@ -49,6 +49,7 @@ class RunResult:
     error: BaseException | None = None
     retry_in: float | None = None
     members: tuple[RunRequest, ...] = ()  # ``fanout``: the recorded member runs (already dispatched)
+    message: str | None = None  # a failure as history records it (secrets masked)
 
     @property
     def exit_code(self) -> int:
@@ -145,6 +146,13 @@ class Runner:
             return self._failed(request, collector, attempt, exc, context, started)
         if not ended.recorded:
             return self._superseded(request, attempt)
+        log.info(
+            "run %s of %s succeeded in %.2f s (attempt %d)",
+            request.run_id,
+            collector.name,
+            outcome.duration or 0,
+            attempt,
+        )
         self._after_member(ended, request.parent_run_id, request.parent_params)
         return RunResult(request.run_id, "succeeded", attempt, result=value)
 
@@ -284,10 +292,30 @@ class Runner:
         ended = self.store.finish(request.run_id, attempt, outcome, parent_run_id=request.parent_run_id)
         if not ended.recorded:
             return self._superseded(request, attempt)
+        where = f"{category.value} in {outcome.error_phase}"
         if retry:
+            log.warning(
+                "run %s of %s: attempt %d failed (%s): %s; retry in %.1f s",
+                request.run_id,
+                collector.name,
+                attempt,
+                where,
+                outcome.error_message,
+                delay or 0,
+            )
             self._ring([request], countdown=delay)
+        else:
+            log.error("run %s of %s failed (%s): %s", request.run_id, collector.name, where, outcome.error_message)
         self._after_member(ended, request.parent_run_id, request.parent_params)
-        return RunResult(request.run_id, outcome.status, attempt, category=category, error=exc, retry_in=delay)
+        return RunResult(
+            request.run_id,
+            outcome.status,
+            attempt,
+            category=category,
+            error=exc,
+            retry_in=delay,
+            message=outcome.error_message,
+        )
 
     def _refuse(self, request: RunRequest, exc: Exception) -> RunResult:
         """The worker cannot even build the collector: unknown name or params invalid here."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 
 import pytest
 
@@ -121,3 +122,19 @@ def test_hard_time_limit_kill_is_recorded_by_the_worker(stack):
     row = hv.store.get_run(request.run_id)
     assert (row["status"], row["error_category"], row["error_phase"]) == ("failed", "timeout", "collect")
     assert "hard time limit" in row["error_message"]
+
+
+def test_the_worker_log_names_collector_and_run_and_a_failure_has_no_celery_traceback(stack):
+    worker = stack.worker()
+    ok = stack.trigger("ok", token="log-ok")
+    failed = stack.trigger("fatal_fail", token="log-failed")
+    stack.wait(ok)
+    stack.wait(failed)
+    deadline = time.monotonic() + 10
+    while f"run {failed} of fatal_fail failed" not in worker.output() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    log = worker.output()
+    assert f"run {ok} of ok succeeded in" in log
+    assert f"run {failed} of fatal_fail failed (unknown in collect): RuntimeError" in log
+    assert "raised unexpected" not in log
+    assert "Traceback" not in log
