@@ -152,6 +152,7 @@ class Runner:
             collector.name,
             outcome.duration or 0,
             attempt,
+            extra={"collector": collector.name, "run_id": request.run_id},
         )
         self._after_member(ended, request.parent_run_id, request.parent_params)
         return RunResult(request.run_id, "succeeded", attempt, result=value)
@@ -293,6 +294,12 @@ class Runner:
         if not ended.recorded:
             return self._superseded(request, attempt)
         where = f"{category.value} in {outcome.error_phase}"
+        fields = {
+            "collector": collector.name,
+            "run_id": request.run_id,
+            "phase": outcome.error_phase,
+            "category": category.value,
+        }
         if retry:
             log.warning(
                 "run %s of %s: attempt %d failed (%s): %s; retry in %.1f s",
@@ -302,10 +309,12 @@ class Runner:
                 where,
                 outcome.error_message,
                 delay or 0,
+                extra=fields,
             )
             self._ring([request], countdown=delay)
         else:
-            log.error("run %s of %s failed (%s): %s", request.run_id, collector.name, where, outcome.error_message)
+            message = outcome.error_message
+            log.error("run %s of %s failed (%s): %s", request.run_id, collector.name, where, message, extra=fields)
         self._after_member(ended, request.parent_run_id, request.parent_params)
         return RunResult(
             request.run_id,
