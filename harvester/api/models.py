@@ -126,7 +126,9 @@ class Run(BaseModel):
     queued_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
-    duration: float | None = Field(description="Seconds of the last attempt.")
+    duration: float | None = Field(
+        description="Seconds from the run's first start to its end: every attempt and the waits between them."
+    )
     records: int = Field(description="Records emitted by the run.")
     result: Any = Field(None, description="What collect() returned (JSON).")
     error_category: str | None
@@ -150,6 +152,7 @@ class Attempt(BaseModel):
     error_message: str | None
     error_traceback: str | None = Field(None, description="This attempt's traceback, if it failed.")
     retry_in: float | None
+    duration: float | None = Field(None, description="Seconds this attempt took (null while it runs).")
 
 
 class RunDetail(Run):

@@ -71,6 +71,8 @@ def show(state: CliState, run_id: str, as_json: bool) -> None:
             state.console.print(f"[bold]{key:>15}[/] {status_text(value) if key == 'status' else value}")
     for a in attempts:
         retry = f", retry in {a['retry_in']:.1f}s" if a["retry_in"] is not None else ""
+        if a.get("duration") is not None:
+            retry = f", took {a['duration']:.2f}s{retry}"
         state.console.print(
             f"  attempt {a['attempt']}: {status_text(a['status'])} on {a['worker']} "
             f"at {a['started_at']:%H:%M:%S}{retry} {a['error_message'] or ''}"

@@ -15,12 +15,12 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Update, bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Update, bindparam, func, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from harvester.history.data import DataStore, StateWrite
 from harvester.history.engine import DriverStatement, utcnow
-from harvester.history.models import run_attempts, runs
+from harvester.history.models import UTCDateTime, run_attempts, runs
 from harvester.history.states import (
     ABANDON,
     CLAIM,
@@ -100,7 +100,7 @@ class Outcome:
     status: str  # succeeded | failed | retrying
     result: Any = None
     records: int = 0
-    duration: float | None = None
+    duration: float | None = None  # this attempt's seconds (the run's duration is computed from its first start)
     error_category: str | None = None
     error_phase: str | None = None
     error_message: str | None = None
@@ -148,19 +148,8 @@ _FINISH_COLUMNS = (
     "error_message",
     "error_traceback",
     "records",
-    "duration",
     "finished_at",
     "result",
-)
-#: The end of an attempt; it matches only the live attempt (so a superseded one writes nothing).
-_FINISH = (
-    update(runs)
-    .where(
-        runs.c.id == bindparam("b_run_id"),
-        runs.c.attempt == bindparam("b_attempt"),
-        runs.c.status == RunStatus.RUNNING.value,
-    )
-    .values({name: bindparam(f"b_{name}") for name in _FINISH_COLUMNS})
 )
 _COUNT_MEMBER = (
     update(runs)
@@ -168,11 +157,34 @@ _COUNT_MEMBER = (
     .values(progress_done=func.coalesce(runs.c.progress_done, 0) + 1)
     .returning(runs.c.progress_done, runs.c.members)
 )
-_FINISH_RETURNING = _FINISH.returning(runs.c.id)
-_FINISHED_CTE = _FINISH_RETURNING.cte("finished")
-#: A fan-out member's finish and its parent's count as one statement (PostgreSQL: a data-modifying
-#: WITH runs to completion), counting only when the finish matched the live attempt.
-_FINISH_MEMBER = _COUNT_MEMBER.where(select(_FINISHED_CTE.c.id).exists()).add_cte(_FINISHED_CTE)
+
+
+def run_seconds(dialect: str, ended: ColumnElement[Any]) -> ColumnElement[Any]:
+    """Seconds from the run's first start to ``ended``, in SQL: a run's duration is its whole life
+    (every attempt and the waits between them), not its last attempt's."""
+    if dialect == "postgresql":
+        return func.extract("epoch", ended - runs.c.started_at)
+    return (func.julianday(ended) - func.julianday(runs.c.started_at)) * 86400.0
+
+
+def _finish_statements(dialect: str) -> tuple[Update, Update]:
+    """The end of an attempt, and a member's end counted into its parent (PostgreSQL: one statement,
+    a data-modifying WITH runs to completion). Guarded: only the live attempt matches, so a
+    superseded one writes nothing and counts nothing."""
+    values: dict[str, Any] = {name: bindparam(f"b_{name}") for name in _FINISH_COLUMNS}
+    values["duration"] = run_seconds(dialect, bindparam("b_ended", type_=UTCDateTime()))
+    finish = (
+        update(runs)
+        .where(
+            runs.c.id == bindparam("b_run_id"),
+            runs.c.attempt == bindparam("b_attempt"),
+            runs.c.status == RunStatus.RUNNING.value,
+        )
+        .values(values)
+        .returning(runs.c.id)
+    )
+    finished = finish.cte("finished")
+    return finish, _COUNT_MEMBER.where(select(finished.c.id).exists()).add_cte(finished)
 
 
 def queued_rows(new: Sequence[NewRun], now: datetime | None = None) -> list[dict[str, Any]]:
@@ -213,11 +225,12 @@ class RunLifecycle(DataStore):
         super().__init__(url)
         dialect = self.engine.dialect
         self._claim_stmt = DriverStatement(_CLAIM, dialect)
-        self._finish_stmt = DriverStatement(_FINISH_RETURNING, dialect)
+        finish, finish_member = _finish_statements(dialect.name)
+        self._finish_stmt = DriverStatement(finish, dialect)
         self._count_stmt = DriverStatement(_COUNT_MEMBER, dialect)
         # SQLite has no data-modifying WITH: there a member's finish and count share a transaction.
         postgres = dialect.name == "postgresql"
-        self._finish_member_stmt = DriverStatement(_FINISH_MEMBER, dialect) if postgres else None
+        self._finish_member_stmt = DriverStatement(finish_member, dialect) if postgres else None
 
     # -- recording ---------------------------------------------------------------------------
 
@@ -422,13 +435,12 @@ class RunLifecycle(DataStore):
             "error_message": outcome.error_message,
             "error_traceback": outcome.error_traceback,
             "records": outcome.records,
-            "duration": outcome.duration,
         }
         if outcome.status in FINISHED:
             values.update(finished_at=now, result=outcome.result)
         if outcome.status == RunStatus.RETRYING:
             return self._retrying(run_id, attempt, outcome, values, now)
-        merged = {"finished_at": None, "result": None, **values, "run_id": run_id, "attempt": attempt}
+        merged = {"finished_at": None, "result": None, **values, "run_id": run_id, "attempt": attempt, "ended": now}
         params = {f"b_{name}": value for name, value in merged.items()}
         counted = parent_run_id if outcome.status in FINISHED else None
         if state is None and counted is None:
@@ -450,7 +462,13 @@ class RunLifecycle(DataStore):
                 conn.execute(
                     update(runs)
                     .where(runs.c.id == run_id, runs.c.attempt == attempt, in_status(by_outcome("retrying")))
-                    .values({**values, "next_attempt_at": due})
+                    .values(
+                        {
+                            **values,
+                            "next_attempt_at": due,
+                            "duration": run_seconds(self.engine.dialect.name, literal(now, UTCDateTime())),
+                        }
+                    )
                     .returning(runs.c.id, runs.c.attempt, runs.c.attempt_started_at, runs.c.worker)
                 )
                 .mappings()

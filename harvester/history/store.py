@@ -58,6 +58,10 @@ def run_filters(
     return conditions
 
 
+def _seconds(started: datetime | None, finished: datetime | None) -> float | None:
+    return (finished - started).total_seconds() if started is not None and finished is not None else None
+
+
 class Store(RetentionStore, OccurrenceStore):
     """The history database. Safe to share between threads; call :meth:`after_fork` in a child process."""
 
@@ -85,6 +89,8 @@ class Store(RetentionStore, OccurrenceStore):
             query = select(run_attempts).where(run_attempts.c.run_id == run_id).order_by(run_attempts.c.attempt)
             closed = [dict(r) for r in conn.execute(query).mappings()]
             run = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
+        for attempt in closed:
+            attempt["duration"] = _seconds(attempt["started_at"], attempt["finished_at"])
         if run is None or run["attempt"] == 0 or run["status"] in PENDING:
             return closed
         if closed and closed[-1]["attempt"] >= run["attempt"]:
@@ -100,6 +106,7 @@ class Store(RetentionStore, OccurrenceStore):
             "error_message": run["error_message"],
             "error_traceback": run["error_traceback"],
             "retry_in": None,
+            "duration": _seconds(run["attempt_started_at"], run["finished_at"]),
         }
         return [*closed, current]
 

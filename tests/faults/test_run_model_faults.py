@@ -339,3 +339,19 @@ def test_database_unreachable_at_occurrence_claim_loses_no_occurrence(hv, tmp_pa
     assert [o["due_at"] for o in hv.store.occurrences()] == [t0 + timedelta(seconds=10)]
     assert [r["id"] for r in hv.store.list_runs()] == sent[0]
     check_history(hv.store, grace=GRACE, now=t0)
+
+
+def test_a_runs_duration_is_its_whole_life_and_each_attempt_has_its_own(hv):
+    request = submit(hv, "retry_fail")
+    first_start = utcnow() - timedelta(seconds=12)
+    hv.store.claim(request.run_id, stale_before=utcnow())
+    with hv.store.engine.begin() as conn:  # its first attempt started 12 s ago
+        conn.execute(update(runs).where(runs.c.id == request.run_id).values(started_at=first_start))
+    hv.store.finish(request.run_id, 1, Outcome("retrying", retry_in=0.1, duration=0.01))
+    hv.store.claim(request.run_id, stale_before=utcnow())
+    hv.store.finish(request.run_id, 2, Outcome("failed", duration=0.01))
+    row = hv.store.get_run(request.run_id)
+    assert 12 <= row["duration"] < 14  # "after 12 s, 2 attempts", not "after 0.01 s"
+    attempts = hv.store.attempts(request.run_id)
+    assert [a["status"] for a in attempts] == ["retrying", "failed"]
+    assert all(a["duration"] is not None and a["duration"] < 12 for a in attempts)
