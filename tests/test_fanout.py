@@ -151,7 +151,7 @@ def test_require_all_fails_the_parent_in_gather(hv):
     assert result.status == "failed"
     row = hv.store.get_run(result.run_id)
     assert (row["error_category"], row["error_phase"]) == ("validation", "gather")
-    assert row["attempt"] == 1  # gather is not retried: its members were
+    assert row["attempt"] == 2  # the fan-out, then one gather: gather is not retried, its members were
 
 
 def test_member_must_be_registered_and_must_not_fan_out(hv):
@@ -252,7 +252,7 @@ def test_recovery_gathers_a_fanout_whose_gather_was_lost(hv, bells):
 def test_recovery_regathers_when_the_gathering_process_died(hv, bells):
     parent, members = _waiting_parent(hv, count=1)
     hv.runner.execute(_member_request(hv, parent, members[0]))
-    assert hv.store.claim_gather(parent, "elsewhere:1")[0] == 1  # a gather started, then its process died
+    assert hv.store.claim_gather(parent, "elsewhere:1")[0] == 2  # a gather started, then its process died
     assert hv.store.claim_gather(parent) is None
     bells.gathers.clear()
     report = hv.recovery.run(utcnow() + timedelta(hours=1))

@@ -180,16 +180,17 @@ def _recovery_loop(host: TaskHost, interval: float, stop: threading.Event) -> No
             return
 
 
-def _database_retry(task: Task[Any, Any], work: Callable[[], T]) -> T:
+def _database_retry(task: Task[Any, Any], work: Callable[[], T], shown: str) -> T:
     """Run ``work``; a database error (unreachable, serialization failure) retries the delivery with
-    backoff instead of acking it as a failure. If even that cannot be sent, the run row is still
-    there: recovery sends it again once overdue."""
+    backoff, for as long as it takes (the tasks have ``max_retries=None``), instead of acking it as a
+    failure. If even that cannot be sent, the run row is still there: recovery sends it again once
+    overdue. ``shown``: how the retried message shows in Flower (never its params: secrets)."""
     try:
         return work()
     except DatabaseError as exc:
         countdown = min(DATABASE_RETRY_MAX, 2.0 ** min(task.request.retries, 10))
         log.warning("database error in %s (%s); delivery retried in %.0f s", task.name, type(exc).__name__, countdown)
-        raise task.retry(exc=exc, countdown=countdown, max_retries=None) from exc
+        raise task.retry(exc=exc, countdown=countdown, argsrepr=shown, kwargsrepr="{}") from exc
 
 
 def _decode(
@@ -229,15 +230,20 @@ def _register_run_tasks(app: Celery, host: TaskHost) -> None:
             if isinstance(exc, TimeLimitExceeded):
                 message = f"hard time limit exceeded: the process was killed {exc}s in"
                 body = args[0] if args and isinstance(args[0], dict) else {}
-                parent = body.get("parent_run_id")
+                parent, parent_params = body.get("parent_run_id"), body.get("parent_params")
                 outcome = Outcome("failed", error_category="timeout", error_phase="collect", error_message=message)
-                host.runner.abandon(task_id, outcome, parent if isinstance(parent, str) else None)
+                host.runner.abandon(
+                    task_id,
+                    outcome,
+                    parent if isinstance(parent, str) else None,
+                    parent_params if isinstance(parent_params, dict) else None,
+                )
 
     def deliver(task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> RunResult | None:
         request = _decode(task, args, kwargs, RunRequest.from_message)
         if request is None:
             return None
-        return _database_retry(task, lambda: host.runner.execute(request))
+        return _database_retry(task, lambda: host.runner.execute(request), request.describe())
 
     @app.task(
         name=RUN_TASK,
@@ -248,6 +254,7 @@ def _register_run_tasks(app: Celery, host: TaskHost) -> None:
         reject_on_worker_lost=True,
         ignore_result=True,
         throws=(RunFailed,),
+        max_retries=None,  # a database outage is retried until it ends
     )
     def run(task: Task[Any, Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
         """Run one collector; a failure is raised as RunFailed so the task shows it too (without a
@@ -267,6 +274,7 @@ def _register_run_tasks(app: Celery, host: TaskHost) -> None:
         acks_late=True,
         reject_on_worker_lost=True,
         ignore_result=True,
+        max_retries=None,
     )
     def member(task: Task[Any, Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
         """Run one member of a fan-out. Its end, failed or not, is in history, where gather reads it."""
@@ -287,24 +295,33 @@ def _register_flow_tasks(app: Celery, host: TaskHost) -> None:
         reject_on_worker_lost=True,
         ignore_result=True,
         throws=(RunFailed,),
+        max_retries=None,
     )
     def gather(task: Task[Any, Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
         """Finish the fan-out parent from its members' history (sent by its last member, or recovery)."""
         parent = _decode(task, args, kwargs, RunRequest.from_message)
         if parent is None:
             return {"status": "dead-letter"}
-        result = _database_retry(task, lambda: host.runner.gather(parent))
+        result = _database_retry(task, lambda: host.runner.gather(parent), f"gather of {parent.describe()}")
         if result.status == "failed":
             raise RunFailed(f"run {result.run_id} failed in gather: {result.message or result.status}")
         return {"run_id": result.run_id, "status": result.status}
 
-    @app.task(name=BATCH_TASK, shared=False, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+    @app.task(
+        name=BATCH_TASK,
+        shared=False,
+        bind=True,
+        acks_late=True,
+        reject_on_worker_lost=True,
+        ignore_result=True,
+        max_retries=None,
+    )
     def batch(task: Task[Any, Any], *args: Any, **kwargs: Any) -> list[str]:
         """A schedule group's due entries, one after another in file order, on this worker."""
         requests = _decode(task, args, kwargs, _batch_requests)
         if requests is None:
             return ["dead-letter"]
-        results = _database_retry(task, lambda: host.runner.execute_batch(requests))
+        results = _database_retry(task, lambda: host.runner.execute_batch(requests), f"batch of {len(requests)} runs")
         return [result.status for result in results]
 
     @app.task(name=REAP_TASK, shared=False, ignore_result=True)

@@ -30,6 +30,10 @@ from harvester.request import RunRequest
 
 log = logging.getLogger(__name__)
 
+#: A due run that recovery cannot send again (secret params, unknown collector) is failed only when
+#: it was queued this long ago: until then its own message may well be waiting in a busy queue.
+GIVE_UP_AFTER = timedelta(days=1)
+
 
 @dataclass(frozen=True)
 class RecoveryConfig:
@@ -92,14 +96,23 @@ class Recovery:
                 why = f"worker lost {MAX_LOST_ATTEMPTS} times"
             if why is not None:
                 ended = self.store.mark_lost(
-                    run["id"], run["attempt"], requeue=False, message=f"worker lost; not re-enqueued: {why}"
+                    run["id"],
+                    run["attempt"],
+                    requeue=False,
+                    message=f"worker lost; not re-enqueued: {why}",
+                    heartbeat_seen=run["heartbeat_at"],
                 )
                 report.lost += int(ended.recorded)
                 self._after_member(run, ended)
                 continue
-            if self.store.mark_lost(
-                run["id"], run["attempt"], requeue=True, message="worker lost; re-enqueued"
-            ).recorded:
+            requeued = self.store.mark_lost(
+                run["id"],
+                run["attempt"],
+                requeue=True,
+                message="worker lost; re-enqueued",
+                heartbeat_seen=run["heartbeat_at"],
+            )
+            if requeued.recorded:
                 report.lost += 1
                 log.warning("run %s of %s lost its worker; re-enqueued", run["id"], run["collector"])
                 self._publish([RunRequest.from_history(run)])
@@ -115,12 +128,13 @@ class Recovery:
                 why = self.cannot_resend(run)
                 if why is None:
                     requests.append(RunRequest.from_history(run))
-                    continue
-                message = f"not started and cannot be sent again: {why}"
-                outcome = Outcome("failed", error_category="unknown", error_phase="validate", error_message=message)
-                ended = self.store.abandon(run["id"], outcome, run["parent_run_id"])
-                report.failed += int(ended.recorded)
-                self._after_member(run, ended)
+                elif run["queued_at"] < now - GIVE_UP_AFTER:
+                    # its own message may well be waiting in a busy queue: only a day later is it given up
+                    message = f"not started within a day and cannot be sent again: {why}"
+                    outcome = Outcome("failed", error_category="unknown", error_phase="validate", error_message=message)
+                    ended = self.store.abandon(run["id"], outcome, run["parent_run_id"], pending_only=True)
+                    report.failed += int(ended.recorded)
+                    self._after_member(run, ended)
             if requests and self._publish(requests):
                 report.resent += len(requests)
                 log.warning("%d run(s) overdue by %.0f s sent again", len(requests), self.config.redeliver_after)

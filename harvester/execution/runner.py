@@ -26,7 +26,7 @@ from harvester.execution.heartbeat import Heartbeat
 from harvester.execution.retry import RetryPolicy
 from harvester.failure_text import failure_message, failure_traceback
 from harvester.history.data import StateConflict
-from harvester.history.engine import utcnow
+from harvester.history.engine import DatabaseError, utcnow
 from harvester.history.store import Claim, Ended, NewRun, Outcome, Store, worker_name
 from harvester.registry import Registry
 from harvester.request import RunRequest
@@ -238,8 +238,12 @@ class Runner:
         if claimed is None:
             return RunResult(request.run_id, "duplicate")
         attempt, first_started = claimed
-        cls = self.registry.get(request.collector)
-        parent = cls(**request.params)
+        try:
+            parent = self.registry.get(request.collector)(**request.params)
+        except (RegistryError, ConfigError) as exc:  # a gather that can never run must end the flow
+            outcome = Outcome("failed", error_category="config", error_phase="gather", error_message=str(exc))
+            self.store.finish(request.run_id, attempt, outcome)
+            return RunResult(request.run_id, "failed", attempt, category=FailureCategory.CONFIG, error=exc)
         context = StoreContext(self.store, parent.name, parent.params_key(), request.run_id)
         parent.bind(context)
         self.heartbeat.add(request.run_id)
@@ -247,6 +251,8 @@ class Runner:
         try:
             results = [_member_result(row) for row in self.store.members(request.run_id)]
             value = to_jsonable_python(parent.finish_fanout(results))
+        except DatabaseError:
+            raise  # not the gather's failure: the delivery is retried, recovery gathers again
         except Exception as exc:  # gather is not retried: the members already were
             return self._failed(request, parent, attempt, exc, context, started, retry=False)
         finally:
@@ -329,14 +335,20 @@ class Runner:
     def _refuse(self, request: RunRequest, exc: Exception) -> RunResult:
         """The worker cannot even build the collector: unknown name or params invalid here."""
         outcome = Outcome("failed", error_category="config", error_phase="validate", error_message=str(exc))
-        self.abandon(request.run_id, outcome, request.parent_run_id)
+        self.abandon(request.run_id, outcome, request.parent_run_id, request.parent_params)
         return RunResult(request.run_id, "failed", category=FailureCategory.CONFIG, error=exc)
 
-    def abandon(self, run_id: str, outcome: Outcome, parent_run_id: str | None = None) -> bool:
+    def abandon(
+        self,
+        run_id: str,
+        outcome: Outcome,
+        parent_run_id: str | None = None,
+        parent_params: dict[str, Any] | None = None,
+    ) -> bool:
         """Fail a run from outside its attempt (unknown collector, hard time limit, Ctrl-C); a member
         counts into its parent. False when it had ended already."""
         ended = self.store.abandon(run_id, outcome, parent_run_id)
-        self._after_member(ended, parent_run_id)
+        self._after_member(ended, parent_run_id, parent_params)
         return ended.recorded
 
     def _unclaimed(self, request: RunRequest, claim: Claim, attempt: int) -> RunResult:

@@ -47,7 +47,14 @@ class FanOutStore(RunLifecycle):
             row = conn.execute(
                 update(runs)
                 .where(runs.c.id == parent_run_id, in_status(GATHER))
-                .values(status=GATHER.target.value, heartbeat_at=utcnow(), worker=worker or worker_name())
+                # a new attempt: a gatherer that stalled and was released can no longer finish the run
+                .values(
+                    status=GATHER.target.value,
+                    attempt=runs.c.attempt + 1,
+                    attempt_started_at=utcnow(),
+                    heartbeat_at=utcnow(),
+                    worker=worker or worker_name(),
+                )
                 .returning(runs.c.attempt, runs.c.started_at)
             ).first()
         return None if row is None else (int(row.attempt), row.started_at)

@@ -12,7 +12,7 @@ import socket
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
+from enum import Enum, StrEnum
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Update, bindparam, func, literal, or_, select, update
@@ -213,6 +213,23 @@ def queued_rows(new: Sequence[NewRun], now: datetime | None = None) -> list[dict
     ]
 
 
+class _Unchecked(Enum):
+    UNCHECKED = "unchecked"
+
+
+#: ``mark_lost(heartbeat_seen=...)`` default: the heartbeat is not part of the guard.
+UNCHECKED = _Unchecked.UNCHECKED
+
+
+def _heartbeat_is(seen: datetime | _Unchecked | None) -> list[ColumnElement[bool]]:
+    """The guard "its heartbeat is still the one I saw" (none when unchecked)."""
+    if seen is UNCHECKED:
+        return []
+    if seen is None:
+        return [runs.c.heartbeat_at.is_(None)]
+    return [runs.c.heartbeat_at == seen]
+
+
 def parent_done(row: Any) -> bool:
     """Whether a parent's count (``progress_done``, ``members``) says all its members ended."""
     return row is not None and row[1] is not None and row[0] >= row[1]
@@ -283,7 +300,10 @@ class RunLifecycle(DataStore):
             if requeue
             else f"worker lost {MAX_LOST_ATTEMPTS} times; not redelivered again"
         )
-        if not self.mark_lost(run_id, row["attempt"], requeue=requeue, message=message).recorded:
+        closed = self.mark_lost(
+            run_id, row["attempt"], requeue=requeue, message=message, heartbeat_seen=row["heartbeat_at"]
+        )
+        if not closed.recorded:
             return Claim.BUSY, row["attempt"]  # someone else closed or took it meanwhile
         if not requeue:
             return Claim.FINISHED, row["attempt"]
@@ -317,6 +337,7 @@ class RunLifecycle(DataStore):
                 .where(
                     runs.c.lock_key == lock_key,
                     runs.c.status == RunStatus.RUNNING.value,
+                    runs.c.members.is_(None),  # a parent's gather: recovery puts it back to waiting, lock kept
                     or_(runs.c.heartbeat_at < stale_before, runs.c.heartbeat_at.is_(None)),
                 )
                 .values(lock_key=None)
@@ -377,12 +398,16 @@ class RunLifecycle(DataStore):
                 ).rowcount
             )
 
-    def abandon(self, run_id: str, outcome: Outcome, parent_run_id: str | None = None) -> Ended:
+    def abandon(
+        self, run_id: str, outcome: Outcome, parent_run_id: str | None = None, *, pending_only: bool = False
+    ) -> Ended:
         """Fail a run from outside its attempt: the collector is unknown on the worker, it cannot be
-        re-sent, its process was killed at the hard time limit, or the user hit Ctrl-C."""
+        re-sent, its process was killed at the hard time limit, or the user hit Ctrl-C.
+        ``pending_only``: only if no attempt took it meanwhile (recovery giving up on a due run)."""
+        guard = or_(*(runs.c.status == s.value for s in PENDING)) if pending_only else in_status(ABANDON)
         statement = (
             update(runs)
-            .where(runs.c.id == run_id, in_status(ABANDON))
+            .where(runs.c.id == run_id, guard)
             .values(
                 status=ABANDON.target.value,
                 finished_at=utcnow(),
@@ -490,11 +515,20 @@ class RunLifecycle(DataStore):
 
     # -- lost attempts -----------------------------------------------------------------------
 
-    def mark_lost(self, run_id: str, attempt: int, *, requeue: bool, message: str) -> Ended:
+    def mark_lost(
+        self,
+        run_id: str,
+        attempt: int,
+        *,
+        requeue: bool,
+        message: str,
+        heartbeat_seen: datetime | _Unchecked | None = UNCHECKED,
+    ) -> Ended:
         """Close a lost attempt: back to ``queued`` (due now) for redelivery, or ``failed``.
 
-        Guarded on the attempt: ``recorded`` is False when it moved on meanwhile. A member that
-        fails this way counts into its parent."""
+        Guarded on the attempt, and on the heartbeat the caller saw when it judged the attempt lost
+        (``heartbeat_seen``): ``recorded`` is False when it moved on or beat
+        meanwhile. A member that fails this way counts into its parent."""
         now = utcnow()
         transition = REQUEUE_LOST if requeue else FAIL_LOST
         values: dict[str, Any] = {"status": transition.target.value, "heartbeat_at": None}
@@ -507,7 +541,11 @@ class RunLifecycle(DataStore):
                 conn.execute(
                     update(runs)
                     .where(
-                        runs.c.id == run_id, runs.c.attempt == attempt, in_status(transition), runs.c.members.is_(None)
+                        runs.c.id == run_id,
+                        runs.c.attempt == attempt,
+                        in_status(transition),
+                        runs.c.members.is_(None),
+                        *_heartbeat_is(heartbeat_seen),
                     )
                     .values(**values)
                     .returning(

@@ -65,3 +65,11 @@ def test_another_apps_worker_does_not_freeze_this_process(hv, unfrozen):
     hv.celery  # noqa: B018 (connects the app's signal handlers)
     worker_ready.send(sender=Sender(object()))
     assert gc.get_freeze_count() == 0
+
+
+def test_a_database_outage_is_retried_for_as_long_as_it_lasts(hv):
+    tasks = hv.celery.tasks
+    assert all(
+        tasks[name].max_retries is None
+        for name in ("harvester.run", "harvester.member", "harvester.gather", "harvester.batch")
+    )

@@ -355,3 +355,50 @@ def test_a_runs_duration_is_its_whole_life_and_each_attempt_has_its_own(hv):
     attempts = hv.store.attempts(request.run_id)
     assert [a["status"] for a in attempts] == ["retrying", "failed"]
     assert all(a["duration"] is not None and a["duration"] < 12 for a in attempts)
+
+
+def test_an_overdue_run_with_secrets_waits_a_day_before_recovery_gives_up(hv):
+    request = hv.request("secretive", {"api_key": "sk-live-424242"}, trigger="api")
+    hv.store.create_runs([new_run(hv.registry, request)])
+    assert hv.recovery.run(later()).failed == 0  # its message may well be queued behind others
+    assert hv.store.get_run(request.run_id)["status"] == "queued"
+    report = hv.recovery.run(utcnow() + timedelta(days=1, minutes=5))
+    assert report.failed == 1
+    row = hv.store.get_run(request.run_id)
+    assert row["status"] == "failed"
+    assert "secrets" in row["error_message"]
+
+
+def test_a_released_gatherer_can_no_longer_finish_the_parent(hv):
+    parent = fan(hv, 1)
+    hv.runner.execute(parent)
+    (member,) = hv.dispatcher.take()
+    hv.runner.execute(member)
+    stalled_attempt, _ = hv.store.claim_gather(parent.run_id, "elsewhere:1")
+    assert hv.store.release_gather(parent.run_id, utcnow() + timedelta(seconds=1))
+    live_attempt, _ = hv.store.claim_gather(parent.run_id)
+    assert live_attempt == stalled_attempt + 1
+    assert not hv.store.finish(parent.run_id, stalled_attempt, Outcome("succeeded", result="stale"))
+    assert hv.store.finish(parent.run_id, live_attempt, Outcome("succeeded", result="live"))
+    assert hv.store.get_run(parent.run_id)["result"] == "live"
+
+
+def test_a_gather_that_can_never_run_ends_the_flow(hv):
+    parent = fan(hv, 1)
+    hv.runner.execute(parent)
+    (member,) = hv.dispatcher.take()
+    hv.runner.execute(member)
+    (gather,) = hv.dispatcher.gathers
+    broken = replace(gather, params={"members": "not a list"})  # its Params changed since
+    assert hv.runner.gather(broken).status == "failed"
+    row = hv.store.get_run(parent.run_id)
+    assert (row["status"], row["error_category"], row["error_phase"]) == ("failed", "config", "gather")
+
+
+def test_a_lost_attempt_that_beat_meanwhile_is_not_closed(hv):
+    request = submit(hv)
+    hv.store.claim(request.run_id, stale_before=utcnow(), worker="elsewhere:1")
+    seen = hv.store.get_run(request.run_id)["heartbeat_at"]
+    hv.store.heartbeat([request.run_id])  # it beat after recovery read it
+    assert not hv.store.mark_lost(request.run_id, 1, requeue=True, message="lost", heartbeat_seen=seen)
+    assert hv.store.get_run(request.run_id)["status"] == "running"
