@@ -89,7 +89,9 @@ class Recovery:
         stale_before = now - timedelta(seconds=self.config.lost_after)
         for run in self.store.lost_runs(stale_before):
             if run["members"] is not None:  # its gathering process died: waiting again, regathered below
-                self.store.release_gather(run["id"], stale_before)
+                if self.store.release_gather(run["id"], stale_before):
+                    report.lost += 1
+                    self._give_up_gathering(run)
                 continue
             why = self.cannot_resend(run)
             if why is None and self.store.lost_attempts(run["id"]) + 1 >= MAX_LOST_ATTEMPTS:
@@ -116,6 +118,16 @@ class Recovery:
                 report.lost += 1
                 log.warning("run %s of %s lost its worker; re-enqueued", run["id"], run["collector"])
                 self._publish([RunRequest.from_history(run)])
+
+    def _give_up_gathering(self, parent: dict[str, Any]) -> None:
+        """A gather that kills its process every time (out of memory, a hard time limit) must not
+        loop forever: after MAX_LOST_ATTEMPTS lost gathers the flow fails."""
+        if self.store.lost_attempts(parent["id"]) < MAX_LOST_ATTEMPTS:
+            return
+        message = f"fan-out not gathered: its gather was lost {MAX_LOST_ATTEMPTS} times"
+        outcome = Outcome("failed", error_category="unknown", error_phase="gather", error_message=message)
+        self.store.abandon(parent["id"], outcome)
+        log.error("fan-out run %s of %s failed: %s", parent["id"], parent["collector"], message)
 
     # -- overdue runs ------------------------------------------------------------------------
 

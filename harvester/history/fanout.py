@@ -60,9 +60,11 @@ class FanOutStore(RunLifecycle):
         return None if row is None else (int(row.attempt), row.started_at)
 
     def release_gather(self, parent_run_id: str, stale_before: datetime) -> bool:
-        """Put a parent whose gathering process died back to waiting (so a new gather can claim it)."""
-        with self.single() as conn:
-            return bool(
+        """Put a parent whose gathering process died back to waiting (so a new gather can claim it);
+        the lost gather is kept as a ``lost`` attempt, which recovery counts."""
+        now = utcnow()
+        with self.engine.begin() as conn:
+            row = (
                 conn.execute(
                     update(runs)
                     .where(
@@ -72,8 +74,15 @@ class FanOutStore(RunLifecycle):
                         runs.c.heartbeat_at < stale_before,
                     )
                     .values(status=RELEASE_GATHER.target.value, heartbeat_at=None)
-                ).rowcount
+                    .returning(runs.c.id, runs.c.attempt, runs.c.attempt_started_at, runs.c.worker)
+                )
+                .mappings()
+                .first()
             )
+            if row is None:
+                return False
+            self._record_attempt(conn, row, "lost", now, "gathering process lost (no heartbeat)")
+        return True
 
     def members(self, parent_run_id: str) -> list[dict[str, Any]]:
         """A parent's member runs, in the order its ``subcollectors()`` gave them."""

@@ -402,3 +402,18 @@ def test_a_lost_attempt_that_beat_meanwhile_is_not_closed(hv):
     hv.store.heartbeat([request.run_id])  # it beat after recovery read it
     assert not hv.store.mark_lost(request.run_id, 1, requeue=True, message="lost", heartbeat_seen=seen)
     assert hv.store.get_run(request.run_id)["status"] == "running"
+
+
+def test_a_gather_lost_three_times_fails_the_flow_instead_of_looping(hv):
+    parent = fan(hv, 1)
+    hv.runner.execute(parent)
+    (member,) = hv.dispatcher.take()
+    hv.runner.execute(member)
+    for lost in range(1, 4):
+        assert hv.store.claim_gather(parent.run_id, "elsewhere:1") is not None  # a gather starts, then dies
+        hv.recovery.run(later(61 * lost))
+    row = hv.store.get_run(parent.run_id)
+    assert row["status"] == "failed"
+    assert "gather was lost 3 times" in row["error_message"]
+    assert [a["status"] for a in hv.store.attempts(parent.run_id)][:3] == ["lost"] * 3
+    check_history(hv.store, grace=GRACE)
