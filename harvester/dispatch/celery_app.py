@@ -45,6 +45,18 @@ DATABASE_RETRY_MAX = 60.0
 
 T = TypeVar("T")
 
+#: Options of every task that carries runs: each app gets its own task bound to its own host
+#: (``shared=False``); acknowledged once the run ended and requeued when its process dies; no
+#: result (history is the result store); a database outage is retried for as long as it lasts.
+DELIVERY: dict[str, Any] = {
+    "shared": False,
+    "bind": True,
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "ignore_result": True,
+    "max_retries": None,
+}
+
 
 class TaskHost(Protocol):
     """What the tasks need from the composition root (handed in; dispatch never builds it)."""
@@ -245,17 +257,7 @@ def _register_run_tasks(app: Celery, host: TaskHost) -> None:
             return None
         return _database_retry(task, lambda: host.runner.execute(request), request.describe())
 
-    @app.task(
-        name=RUN_TASK,
-        shared=False,  # each app gets its own task bound to its own host
-        base=RunTask,
-        bind=True,
-        acks_late=True,
-        reject_on_worker_lost=True,
-        ignore_result=True,
-        throws=(RunFailed,),
-        max_retries=None,  # a database outage is retried until it ends
-    )
+    @app.task(name=RUN_TASK, base=RunTask, throws=(RunFailed,), **DELIVERY)
     def run(task: Task[Any, Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
         """Run one collector; a failure is raised as RunFailed so the task shows it too (without a
         traceback in the worker's log: the runner logged it)."""
@@ -266,16 +268,7 @@ def _register_run_tasks(app: Celery, host: TaskHost) -> None:
             raise RunFailed(f"run {result.run_id} failed: {result.message or result.status}")
         return {"run_id": result.run_id, "status": result.status}
 
-    @app.task(
-        name=MEMBER_TASK,
-        shared=False,
-        base=RunTask,
-        bind=True,
-        acks_late=True,
-        reject_on_worker_lost=True,
-        ignore_result=True,
-        max_retries=None,
-    )
+    @app.task(name=MEMBER_TASK, base=RunTask, **DELIVERY)
     def member(task: Task[Any, Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
         """Run one member of a fan-out. Its end, failed or not, is in history, where gather reads it."""
         result = deliver(task, args, kwargs)
@@ -287,16 +280,7 @@ def _register_run_tasks(app: Celery, host: TaskHost) -> None:
 def _register_flow_tasks(app: Celery, host: TaskHost) -> None:
     """The tasks around runs: a fan-out's gather, a schedule group's batch, recovery."""
 
-    @app.task(
-        name=GATHER_TASK,
-        shared=False,
-        bind=True,
-        acks_late=True,
-        reject_on_worker_lost=True,
-        ignore_result=True,
-        throws=(RunFailed,),
-        max_retries=None,
-    )
+    @app.task(name=GATHER_TASK, throws=(RunFailed,), **DELIVERY)
     def gather(task: Task[Any, Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
         """Finish the fan-out parent from its members' history (sent by its last member, or recovery)."""
         parent = _decode(task, args, kwargs, RunRequest.from_message)
@@ -307,15 +291,7 @@ def _register_flow_tasks(app: Celery, host: TaskHost) -> None:
             raise RunFailed(f"run {result.run_id} failed in gather: {result.message or result.status}")
         return {"run_id": result.run_id, "status": result.status}
 
-    @app.task(
-        name=BATCH_TASK,
-        shared=False,
-        bind=True,
-        acks_late=True,
-        reject_on_worker_lost=True,
-        ignore_result=True,
-        max_retries=None,
-    )
+    @app.task(name=BATCH_TASK, **DELIVERY)
     def batch(task: Task[Any, Any], *args: Any, **kwargs: Any) -> list[str]:
         """A schedule group's due entries, one after another in file order, on this worker."""
         requests = _decode(task, args, kwargs, _batch_requests)
