@@ -17,7 +17,7 @@ from harvester.execution.heartbeat import Heartbeat
 from harvester.execution.recovery import Recovery, RecoveryConfig
 from harvester.execution.requests import entry_requests, make_request, new_run
 from harvester.execution.runner import Runner, RunnerConfig, RunResult
-from harvester.history.store import Outcome, Store
+from harvester.history.store import FINISHED, Outcome, Store
 from harvester.registry import Registry
 from harvester.request import RunRequest, Trigger
 from harvester.schedule.entries import ScheduleEntry
@@ -210,7 +210,7 @@ def _drain(
             top_run = job.request.run_id == top.run_id
             result = runner.execute(job.request, on_progress=on_progress if top_run else None)
         last[job.request.run_id] = result
-        if job.request.parent_run_id == top.run_id and result.status in ("succeeded", "failed", "skipped"):
+        if job.request.parent_run_id == top.run_id and result.status in FINISHED:
             members_done += 1
             fanout = last.get(top.run_id)
             if on_progress is not None and fanout is not None:

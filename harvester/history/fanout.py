@@ -62,26 +62,19 @@ class FanOutStore(RunLifecycle):
     def release_gather(self, parent_run_id: str, stale_before: datetime) -> bool:
         """Put a parent whose gathering process died back to waiting (so a new gather can claim it);
         the lost gather is kept as a ``lost`` attempt, which recovery counts."""
-        now = utcnow()
-        with self.engine.begin() as conn:
-            row = (
-                conn.execute(
-                    update(runs)
-                    .where(
-                        runs.c.id == parent_run_id,
-                        in_status(RELEASE_GATHER),
-                        runs.c.members.is_not(None),
-                        runs.c.heartbeat_at < stale_before,
-                    )
-                    .values(status=RELEASE_GATHER.target.value, heartbeat_at=None)
-                    .returning(runs.c.id, runs.c.attempt, runs.c.attempt_started_at, runs.c.worker)
-                )
-                .mappings()
-                .first()
+        statement = (
+            update(runs)
+            .where(
+                runs.c.id == parent_run_id,
+                in_status(RELEASE_GATHER),
+                runs.c.members.is_not(None),
+                runs.c.heartbeat_at < stale_before,
             )
-            if row is None:
+            .values(status=RELEASE_GATHER.target.value, heartbeat_at=None)
+        )
+        with self.engine.begin() as conn:
+            if self._close_attempt(conn, statement, "lost", "gathering process lost (no heartbeat)") is None:
                 return False
-            self._record_attempt(conn, row, "lost", now, "gathering process lost (no heartbeat)")
         return True
 
     def members(self, parent_run_id: str) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from enum import Enum, StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Update, bindparam, func, literal, or_, select, update
+from sqlalchemy import ColumnElement, Connection, RowMapping, Update, bindparam, func, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from harvester.history.data import DataStore, StateWrite
@@ -62,10 +62,14 @@ def pid_is_dead(worker: str | None) -> bool:
     return False
 
 
+def status_in(statuses: Iterable[RunStatus]) -> ColumnElement[bool]:
+    """The run is in one of ``statuses`` (no expanding IN, so a statement compiles once)."""
+    return or_(*(runs.c.status == status.value for status in statuses))
+
+
 def in_status(transition: Transition) -> ColumnElement[bool]:
-    """The guard of a transition: the run is in one of its source statuses (no expanding IN, so
-    the statement compiles once)."""
-    return or_(*(runs.c.status == status.value for status in transition.sources))
+    """The guard of a transition: the run is in one of its source statuses."""
+    return status_in(transition.sources)
 
 
 class Claim(StrEnum):
@@ -287,7 +291,7 @@ class RunLifecycle(DataStore):
         outcome = self._claim_due(values, lock_key, lock_stale_before or stale_before)
         if outcome is not None:
             return outcome
-        row = self.get_run_row(run_id)
+        row = self.get_run(run_id)
         if row is None:
             return Claim.MISSING, 0
         if row["status"] != RunStatus.RUNNING or row["members"] is not None:
@@ -348,7 +352,7 @@ class RunLifecycle(DataStore):
     def _is_lost(heartbeat_at: datetime | None, worker: str | None, stale_before: datetime) -> bool:
         return heartbeat_at is None or heartbeat_at < stale_before or pid_is_dead(worker)
 
-    def get_run_row(self, run_id: str) -> dict[str, Any] | None:
+    def get_run(self, run_id: str) -> dict[str, Any] | None:
         if len(run_id) > RUN_ID_LENGTH or "\x00" in run_id:
             return None  # cannot be a run id (PostgreSQL would refuse the NUL byte with an error)
         with self._read.connect() as conn:
@@ -404,7 +408,7 @@ class RunLifecycle(DataStore):
         """Fail a run from outside its attempt: the collector is unknown on the worker, it cannot be
         re-sent, its process was killed at the hard time limit, or the user hit Ctrl-C.
         ``pending_only``: only if no attempt took it meanwhile (recovery giving up on a due run)."""
-        guard = or_(*(runs.c.status == s.value for s in PENDING)) if pending_only else in_status(ABANDON)
+        guard = status_in(PENDING) if pending_only else in_status(ABANDON)
         statement = (
             update(runs)
             .where(runs.c.id == run_id, guard)
@@ -536,29 +540,38 @@ class RunLifecycle(DataStore):
             values.update(next_attempt_at=now)
         else:
             values.update(finished_at=now, error_category="unknown", error_phase="collect", error_message=message)
-        with self.engine.begin() as conn:
-            row = (
-                conn.execute(
-                    update(runs)
-                    .where(
-                        runs.c.id == run_id,
-                        runs.c.attempt == attempt,
-                        in_status(transition),
-                        runs.c.members.is_(None),
-                        *_heartbeat_is(heartbeat_seen),
-                    )
-                    .values(**values)
-                    .returning(
-                        runs.c.id, runs.c.attempt, runs.c.attempt_started_at, runs.c.worker, runs.c.parent_run_id
-                    )
-                )
-                .mappings()
-                .first()
+        statement = (
+            update(runs)
+            .where(
+                runs.c.id == run_id,
+                runs.c.attempt == attempt,
+                in_status(transition),
+                runs.c.members.is_(None),
+                *_heartbeat_is(heartbeat_seen),
             )
+            .values(**values)
+        )
+        with self.engine.begin() as conn:
+            row = self._close_attempt(conn, statement, "lost", message)
             if row is None:
                 return Ended(False)
-            self._record_attempt(conn, row, "lost", now, message)
             return Ended(True, False if requeue else self._count(conn, row["parent_run_id"]))
+
+    def _close_attempt(self, conn: Connection, statement: Update, status: str, message: str) -> RowMapping | None:
+        """Run a guarded transition that ends an attempt without ending its run, and keep that
+        attempt in ``run_attempts``; the run's row (id, attempt, ...) or None when it moved on."""
+        row = (
+            conn.execute(
+                statement.returning(
+                    runs.c.id, runs.c.attempt, runs.c.attempt_started_at, runs.c.worker, runs.c.parent_run_id
+                )
+            )
+            .mappings()
+            .first()
+        )
+        if row is not None:
+            self._record_attempt(conn, row, status, utcnow(), message)
+        return row
 
     @staticmethod
     def _record_attempt(

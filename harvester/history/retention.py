@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, func, or_, select
+from sqlalchemy import bindparam, delete, or_, select
 
 from harvester.history.models import occurrences, run_attempts, runs
 from harvester.history.states import FINISHED
@@ -68,7 +68,3 @@ class RetentionStore(SweepStore):
                 removed += len(keys)
             if len(keys) < batch:
                 return removed
-
-    def count_runs(self) -> int:
-        with self._read.connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(runs)).scalar_one())

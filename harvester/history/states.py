@@ -74,11 +74,6 @@ TRANSITIONS: tuple[Transition, ...] = (
 )
 
 
-def allowed(source: str, target: str) -> bool:
-    """Whether some transition moves a run from ``source`` to ``target``."""
-    return any(source in t.sources and t.target == target for t in TRANSITIONS)
-
-
 def by_outcome(status: str) -> Transition:
     """The transition that records an attempt ending with ``status``."""
     return {SUCCEEDED: SUCCEED, FAILED: FAIL, RETRYING: RETRY}[RunStatus(status)]

@@ -65,9 +65,6 @@ def _seconds(started: datetime | None, finished: datetime | None) -> float | Non
 class Store(RetentionStore, OccurrenceStore):
     """The history database. Safe to share between threads; call :meth:`after_fork` in a child process."""
 
-    def get_run(self, run_id: str) -> dict[str, Any] | None:
-        return self.get_run_row(run_id)
-
     def list_runs(
         self,
         *,

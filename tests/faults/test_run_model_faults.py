@@ -84,6 +84,15 @@ def fan(hv, count: int, token: str | None = None) -> RunRequest:
     return submit(hv, "fan", members=members, **({"token": token} if token else {}))
 
 
+def members_ended(hv) -> RunRequest:
+    """A fan-out of one member whose member has ended: its gather is due (and was sent)."""
+    parent = fan(hv, 1)
+    hv.runner.execute(parent)
+    (member,) = hv.dispatcher.take()
+    hv.runner.execute(member)
+    return parent
+
+
 def test_a_run_whose_publish_failed_is_sent_by_recovery(hv):
     broker = hv.dispatcher
     broker.down = True
@@ -370,10 +379,7 @@ def test_an_overdue_run_with_secrets_waits_a_day_before_recovery_gives_up(hv):
 
 
 def test_a_released_gatherer_can_no_longer_finish_the_parent(hv):
-    parent = fan(hv, 1)
-    hv.runner.execute(parent)
-    (member,) = hv.dispatcher.take()
-    hv.runner.execute(member)
+    parent = members_ended(hv)
     stalled_attempt, _ = hv.store.claim_gather(parent.run_id, "elsewhere:1")
     assert hv.store.release_gather(parent.run_id, utcnow() + timedelta(seconds=1))
     live_attempt, _ = hv.store.claim_gather(parent.run_id)
@@ -384,10 +390,7 @@ def test_a_released_gatherer_can_no_longer_finish_the_parent(hv):
 
 
 def test_a_gather_that_can_never_run_ends_the_flow(hv):
-    parent = fan(hv, 1)
-    hv.runner.execute(parent)
-    (member,) = hv.dispatcher.take()
-    hv.runner.execute(member)
+    parent = members_ended(hv)
     (gather,) = hv.dispatcher.gathers
     broken = replace(gather, params={"members": "not a list"})  # its Params changed since
     assert hv.runner.gather(broken).status == "failed"
@@ -405,10 +408,7 @@ def test_a_lost_attempt_that_beat_meanwhile_is_not_closed(hv):
 
 
 def test_a_gather_lost_three_times_fails_the_flow_instead_of_looping(hv):
-    parent = fan(hv, 1)
-    hv.runner.execute(parent)
-    (member,) = hv.dispatcher.take()
-    hv.runner.execute(member)
+    parent = members_ended(hv)
     for lost in range(1, 4):
         assert hv.store.claim_gather(parent.run_id, "elsewhere:1") is not None  # a gather starts, then dies
         hv.recovery.run(later(61 * lost))
@@ -417,3 +417,17 @@ def test_a_gather_lost_three_times_fails_the_flow_instead_of_looping(hv):
     assert "gather was lost 3 times" in row["error_message"]
     assert [a["status"] for a in hv.store.attempts(parent.run_id)][:3] == ["lost"] * 3
     check_history(hv.store, grace=GRACE)
+
+
+def test_runs_a_live_batch_holds_are_not_sent_again_until_it_dies(hv):
+    held, loose = submit(hv), submit(hv)
+    long_ago = utcnow() - timedelta(minutes=10)  # both queued in a batch that has run for ten minutes
+    with hv.store.engine.begin() as conn:
+        conn.execute(update(runs).values(next_attempt_at=long_ago))
+    hv.heartbeat.hold([held.run_id])
+    hv.heartbeat.beat()  # what the heartbeat thread does every interval while the batch runs
+    assert hv.recovery.run(utcnow()).resent == 1
+    assert [r.run_id for r in hv.dispatcher.take()] == [loose.run_id]
+    hv.heartbeat.release(held.run_id)  # the batch died: its runs are no longer held
+    hv.recovery.run(later())
+    assert held.run_id in {r.run_id for r in hv.dispatcher.take()}

@@ -531,6 +531,10 @@ class _PrivateServer(ABC):
 
     dir: Path
     url: str
+    port: int
+    log: Path
+    proc: subprocess.Popen[bytes] | None
+    start_seconds: float
 
     @property
     @abstractmethod
@@ -538,6 +542,16 @@ class _PrivateServer(ABC):
 
     @abstractmethod
     def kill(self) -> None: ...
+
+    def _await(self, ready: Callable[[], bool], what: str, begun: float, timeout: float) -> None:
+        """Wait until ``ready()``; a server that exits or takes longer than ``timeout`` is killed."""
+        deadline = begun + timeout
+        while not ready():
+            if self.proc is None or self.proc.poll() is not None or time.monotonic() > deadline:
+                self.kill()
+                raise RuntimeError(f"{what} on port {self.port} did not start:\n{_tail(self.log)}")
+            time.sleep(0.01)
+        self.start_seconds = time.monotonic() - begun
 
     def close(self) -> None:
         self.kill()
@@ -605,13 +619,7 @@ class PrivateRedis(_PrivateServer):
                 cwd=self.dir,
                 start_new_session=True,
             )
-        deadline = begun + timeout
-        while not self._pong():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.kill()
-                raise RuntimeError(f"redis-server on port {self.port} did not start:\n{_tail(self.log)}")
-            time.sleep(0.01)
-        self.start_seconds = time.monotonic() - begun
+        self._await(self._pong, "redis-server", begun, timeout)
 
     def _pong(self) -> bool:
         try:
@@ -779,13 +787,7 @@ class PrivatePostgres(_PrivateServer):
                 start_new_session=True,
                 **self._as_user,
             )
-        deadline = begun + timeout
-        while not self._ready():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.kill()
-                raise RuntimeError(f"PostgreSQL on port {self.port} did not start:\n{_tail(self.log)}")
-            time.sleep(0.01)
-        self.start_seconds = time.monotonic() - begun
+        self._await(self._ready, "PostgreSQL", begun, timeout)
 
     def _ready(self) -> bool:
         """As ``pg_ctl -w`` decides: postmaster.pid names this postmaster and says "ready"."""

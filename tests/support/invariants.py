@@ -81,9 +81,3 @@ def check_history(store: Store, *, grace: float, now: datetime | None = None) ->
             problems.append(f"state of {state['collector']} v{state['version']} written by {writer['status']} run")
 
     assert not problems, "history invariants broken:\n" + "\n".join(problems)
-
-
-def occurrence_sets(store: Store) -> dict[tuple[str, datetime], int]:
-    """How many runs each occurrence recorded (one set each: the runs queued with it)."""
-    with store.engine.connect() as conn:
-        return {(o.entry_key, o.due_at): 1 if o.run_id else 0 for o in conn.execute(select(occurrences))}
