@@ -14,7 +14,8 @@ from pydantic import BaseModel, ConfigDict, SecretBytes, SecretStr, ValidationEr
 from pydantic_core import to_jsonable_python
 
 from harvester.errors import ConfigError, FailureCategory, MemberFailed, ParamsError, classify_failure
-from harvester.failure_text import redact
+from harvester.failure_text import MASK, redact
+from harvester.secret_refs import is_reference, resolve, unescape
 
 Phase = Literal["validate", "collect", "gather", "after_run"]
 OverlapPolicy = Literal["skip", "queue"]
@@ -86,6 +87,15 @@ class NoParams(BaseModel):
     """Params of a collector that takes none."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+def _revealed_text(value: Any) -> str | None:
+    """The text of a secret param's value (None when unset)."""
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, SecretBytes):
+        return value.get_secret_value().decode(errors="replace")
+    return None
 
 
 def _reveal(value: Any) -> Any:
@@ -174,6 +184,13 @@ class Collector:
 
     def __init__(self, **params: Any) -> None:
         self.params: Any = validate_params(type(self), params)
+        #: Secret params given as references (``${NAME}``, ``${file:PATH}``): what history stores and
+        #: messages carry in place of the value, which only :meth:`resolve_secrets` fetches.
+        self.secret_references: dict[str, str] = {}
+        for name in self.secret_fields():
+            text = self._secret_text(name)
+            if text is not None and is_reference(text):
+                self.secret_references[name] = text
         self.phase: Phase | None = None
         self._context: RunContext = LocalContext()
         self.logger: logging.LoggerAdapter[logging.Logger] = self._bind_logger()
@@ -305,25 +322,64 @@ class Collector:
         """Names of the ``SecretStr``/``SecretBytes`` params (redacted in history and logs)."""
         return [name for name, field in cls.Params.model_fields.items() if _is_secret(field.annotation)]
 
+    def _secret_text(self, name: str) -> str | None:
+        return _revealed_text(getattr(self.params, name, None))
+
     def secret_values(self) -> list[str]:
-        """The revealed values of the secret params (to mask them wherever text may quote them)."""
-        values = []
+        """The revealed values of the secret params (to mask them wherever text may quote them); a
+        reference not yet resolved is no secret, and stays readable in errors that name it."""
+        return [
+            text
+            for name in self.secret_fields()
+            if (text := self._secret_text(name)) is not None and text != self.secret_references.get(name)
+        ]
+
+    def resolve_secrets(self, environ: Mapping[str, str] | None = None) -> None:
+        """Fetch the values the secret references point at (and unescape ``$${...}``), in the
+        process about to run the collector. SecretReferenceError (a ConfigError) names the reference."""
+        values: dict[str, str] = {}
         for name in self.secret_fields():
-            value = getattr(self.params, name, None)
-            if isinstance(value, SecretStr):
-                values.append(value.get_secret_value())
-            elif isinstance(value, SecretBytes):
-                values.append(value.get_secret_value().decode(errors="replace"))
-        return values
+            text = self._secret_text(name)
+            if name in self.secret_references:
+                values[name] = resolve(self.secret_references[name], environ)
+            elif text is not None and text.startswith("$${"):
+                values[name] = unescape(text)
+        if values:
+            revealed = _reveal(self.params.model_dump(mode="python"))
+            self.params = validate_params(type(self), {**revealed, **values})
+
+    def adopt_references(self, parent: Collector) -> None:
+        """A fan-out member given its parent's resolved secret keeps its parent's reference instead,
+        so the member's message and history row carry the reference, never the value."""
+        known = {text: ref for name, ref in parent.secret_references.items() if (text := parent._secret_text(name))}
+        for name in self.secret_fields():
+            text = self._secret_text(name)
+            if text in known:
+                self.secret_references[name] = known[text]
+
+    @classmethod
+    def masked_secrets(cls, recorded: Mapping[str, Any]) -> list[str]:
+        """Secret params of ``recorded`` (params as history keeps them) that history holds only as
+        the mask: a run with any cannot be rebuilt from history; references and unset ones can."""
+        return [name for name in cls.secret_fields() if recorded.get(name) == MASK]
+
+    @classmethod
+    def masked_params(cls, raw: Mapping[str, Any]) -> dict[str, Any]:
+        """``raw`` params as written (a schedule entry's) with every secret value masked, references
+        kept: what listings show."""
+        secret = set(cls.secret_fields())
+        return {k: MASK if k in secret and v is not None and not is_reference(v) else v for k, v in raw.items()}
 
     def redacted_params(self) -> dict[str, Any]:
-        """Params as JSON with secrets masked: what history and logs see."""
+        """Params as JSON with secret values masked and references kept: what history and logs see."""
         data: dict[str, Any] = self.params.model_dump(mode="json")
+        data.update(self.secret_references)
         return data
 
     def wire_params(self) -> dict[str, Any]:
-        """Params as JSON with secrets revealed: what a task message carries."""
+        """Params as JSON with secrets revealed, or as references where given: what a task message carries."""
         data: dict[str, Any] = to_jsonable_python(_reveal(self.params.model_dump(mode="python")))
+        data.update(self.secret_references)
         return data
 
     def params_key(self) -> str:

@@ -105,7 +105,7 @@ def markdown_catalogue(hv: Harvester, loaded: Schedule | None) -> str:
             lines += [cls.description, ""]
         lines += [f"Queue `{cls.queue or 'harvester'}`, overlap `{cls.overlap}`.", ""]
         lines += _params_markdown(cls)
-        lines += _entries_markdown([e for e in entries if e.collector == cls.name])
+        lines += _entries_markdown(cls, [e for e in entries if e.collector == cls.name])
     return "\n".join(lines) + "\n"
 
 
@@ -121,12 +121,12 @@ def _params_markdown(cls: type[Collector]) -> list[str]:
     return [*lines, ""]
 
 
-def _entries_markdown(entries: list[ScheduleEntry]) -> list[str]:
+def _entries_markdown(cls: type[Collector], entries: list[ScheduleEntry]) -> list[str]:
     if not entries:
         return ["Not in the schedule file."]
     lines = ["| group | schedule | params | enabled | freshness |", "|---|---|---|---|---|"]
     for e in entries:
-        params = _json(e.params) if e.params else "-"
+        params = _json(cls.masked_params(e.params)) if e.params else "-"
         lines.append(
             f"| `{e.group}` | {_cell(e.schedule_text)} | {params} | {'yes' if e.enabled else 'no'} "
             f"| {format_duration(e.freshness)} |"

@@ -110,11 +110,9 @@ def _next_text(entry: ScheduleEntry, after: datetime, loaded: Schedule) -> str:
 
 
 def _params_text(entry: ScheduleEntry, registry: Registry) -> str:
-    """``repo=boostorg/boost token=**********``: one ``key=value`` per field, secrets masked."""
-    secret = set(registry.get(entry.collector).secret_fields())
+    """``repo=boostorg/boost token=${TOKEN}``: one ``key=value`` per field, secret values masked."""
     pairs = []
-    for key, value in entry.params.items():
-        shown = "**********" if key in secret else value
+    for key, shown in registry.get(entry.collector).masked_params(entry.params).items():
         pairs.append(f"{key}={shown if isinstance(shown, str) else json.dumps(shown, default=str)}")
     return " ".join(pairs) or "-"
 

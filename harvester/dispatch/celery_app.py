@@ -98,8 +98,9 @@ SAFE_DELIVERY: dict[str, Any] = {
 def file_broker_options(folder: Path) -> dict[str, Any]:
     """kombu ``filesystem://`` options keeping every file under ``folder`` (messages are deleted once read)."""
     queue_dir, control_dir = folder / "queue", folder / "control"
-    queue_dir.mkdir(parents=True, exist_ok=True)
-    control_dir.mkdir(parents=True, exist_ok=True)
+    for path in (queue_dir, control_dir):
+        path.mkdir(parents=True, exist_ok=True)
+        path.chmod(0o700)  # messages carry params: only the owner may list or read them
     return {
         "data_folder_in": str(queue_dir),
         "data_folder_out": str(queue_dir),

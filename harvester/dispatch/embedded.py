@@ -4,7 +4,8 @@ kombu's own channel creates the message file under its final name and then write
 consumer polling the folder can move and read the file before the bytes are there; its worker
 then dies on a JSON decode error. That shows as soon as a worker publishes while it consumes
 (a fan-out's chord). Here a message is written under a hidden temporary name and renamed into
-place, which is atomic on one filesystem: a consumer sees a whole message or none.
+place, which is atomic on one filesystem: a consumer sees a whole message or none. Message files
+are readable by their owner only (0600): a run's params travel in them.
 
 The exchange table (which queue a routing key goes to) has the same gap once, when its file is
 first created: a reader can find it empty. A read that finds it empty tries again.
@@ -30,7 +31,7 @@ class Channel(filesystem.Channel):
         name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
         final = os.path.join(self.data_folder_out, name)
         partial = os.path.join(self.data_folder_out, f".{name}.part")  # never matches a queue's pattern
-        with open(partial, "wb") as f:
+        with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
             f.write(dumps(payload).encode())  # type: ignore[no-untyped-call]
         os.replace(partial, final)
 

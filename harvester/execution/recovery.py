@@ -186,8 +186,8 @@ class Recovery:
         """Why a run cannot be rebuilt from history, or None when it can."""
         if run["collector"] not in self.registry:
             return "collector no longer registered"
-        if self.registry.get(run["collector"]).secret_fields():
-            return "its params hold secrets, which history does not keep"
+        if self.registry.get(run["collector"]).masked_secrets(run["params"]):
+            return "its params hold secret values, which history does not keep (a secret reference it could send)"
         return None
 
     def _after_member(self, run: dict[str, Any], ended: Ended) -> None:

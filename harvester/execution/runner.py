@@ -127,6 +127,7 @@ class Runner:
         collector.bind(context)
         started = time.monotonic()
         try:
+            collector.resolve_secrets()  # here, in the process that runs it: a reference fails as config
             value = to_jsonable_python(collector.run())
         except PydanticSerializationError as exc:
             collector.phase = "collect"  # the value collect() returned is what failed
@@ -186,8 +187,9 @@ class Runner:
         parent.bind(context)
         started = time.monotonic()
         try:
+            parent.resolve_secrets()
             members = parent.start_fanout()
-            requests = [self._member_request(request, member) for member in members]
+            requests = [self._member_request(request, parent, member) for member in members]
         except Exception as exc:
             return self._failed(request, parent, attempt, exc, context, started)
         new = [
@@ -212,7 +214,7 @@ class Runner:
             self._ring_gather(request)
         return RunResult(request.run_id, "fanout", attempt, members=tuple(requests))
 
-    def _member_request(self, parent: RunRequest, member: Collector) -> RunRequest:
+    def _member_request(self, parent: RunRequest, collector: Collector, member: Collector) -> RunRequest:
         registered = self.registry.get(member.name) if member.name in self.registry else None
         if registered is not type(member):
             raise ConfigError(
@@ -221,14 +223,15 @@ class Runner:
             )
         if member.is_fanout():
             raise ConfigError(f"subcollector '{member.name}' is itself a fan-out collector: fan-outs do not nest")
+        member.adopt_references(collector)
         return RunRequest(
             collector=member.name,
             params=member.wire_params(),
             trigger="parent",
             parent_run_id=parent.run_id,
             force=parent.force,
-            # history keeps no secrets: the member whose end makes the gather due carries them
-            parent_params=parent.params if self.registry.get(parent.collector).secret_fields() else None,
+            # history keeps secret values masked: the member whose end makes the gather due carries them
+            parent_params=parent.params if collector.masked_secrets(collector.redacted_params()) else None,
         )
 
     def gather(self, request: RunRequest) -> RunResult:
@@ -249,6 +252,7 @@ class Runner:
         self.heartbeat.add(request.run_id)
         started = time.monotonic()
         try:
+            parent.resolve_secrets()
             results = [_member_result(row) for row in self.store.members(request.run_id)]
             value = to_jsonable_python(parent.finish_fanout(results))
         except DatabaseError:
@@ -398,7 +402,9 @@ class Runner:
         gather = RunRequest.from_history(parent)
         if parent_params is not None:
             gather = replace(gather, params=parent_params)
-        elif parent["collector"] in self.registry and self.registry.get(parent["collector"]).secret_fields():
+        elif parent["collector"] in self.registry and self.registry.get(parent["collector"]).masked_secrets(
+            parent["params"]
+        ):
             # history masks secrets: a gather built from it would run with the masks as values
             message = "fan-out not gathered: its params hold secrets, which history does not keep"
             outcome = Outcome("failed", error_category="unknown", error_phase="gather", error_message=message)

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from harvester.collector import Collector, validate_params
 from harvester.errors import ConfigError, ParamsError, RegistryError
+from harvester.failure_text import MASK
 from harvester.registry import Registry
 from harvester.schedule.args import parse_cli_args
 from harvester.schedule.entries import (
@@ -41,6 +42,7 @@ from harvester.schedule.entries import (
     parse_weekday,
 )
 from harvester.schedule.timing import derived_freshness
+from harvester.secret_refs import SYNTAX
 
 TOP_KEYS = ("timezone", "groups")
 GROUP_KEYS = ("default_time", "tasks")
@@ -341,6 +343,14 @@ class _Reader:
         except ParamsError as exc:
             self.problem(_field_line(cls, raw, node), str(exc))
             return None
+        literal = [name for name, value in cls.masked_params(raw).items() if value == MASK]
+        if literal:
+            self.problem(
+                _key_line(node, literal[0]),
+                f"param '{literal[0]}' of collector '{cls.name}' is a secret: write a reference ({SYNTAX}) "
+                "instead of its value, which would be kept in this file and shown by every listing",
+            )
+            return None
         return dict(raw)
 
     def unique(self, entry: ScheduleEntry, cls: type[Collector]) -> bool:
@@ -414,6 +424,15 @@ def _args(node: yaml.Node) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(item, str | int | float) for item in value):
         raise ValueError(f'`args` must be a list of strings like ["--repo", "owner/name"], got {_kind(node)}')
     return [str(item) for item in value]
+
+
+def _key_line(node: yaml.Node, key: str) -> int:
+    """The line of ``key`` inside a ``params`` mapping, else the line of ``node``."""
+    if isinstance(node, yaml.MappingNode):
+        for k, _ in node.value:
+            if isinstance(k, yaml.ScalarNode) and str(k.value) == key:
+                return _line(k)
+    return _line(node)
 
 
 def _field_line(cls: type[Collector], raw: dict[str, Any], node: yaml.Node) -> int:

@@ -60,6 +60,7 @@ class EntryView:
     name: str
     fresh: Freshness
     next_run: datetime
+    params: dict[str, Any]  # the entry's params, secret values masked (references shown)
 
     @property
     def entry(self) -> ScheduleEntry:
@@ -93,7 +94,7 @@ class EntryView:
             "name": self.name,
             "group": entry.group,
             "line": entry.line,
-            "params": entry.params,
+            "params": self.params,
             "schedule": entry.schedule_text,
             "next_run": self.next_run,
             "freshness": format_duration(entry.freshness),
@@ -113,6 +114,7 @@ def entry_views(
             entry_name(f.entry, counts[f.entry.group, f.entry.collector] > 1),
             f,
             next_run(f.entry, now, schedule.timezone),
+            registry.get(f.entry.collector).masked_params(f.entry.params),
         )
         for f in freshness(schedule.entries, last_successes, registry, now)
     ]

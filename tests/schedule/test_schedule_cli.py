@@ -20,7 +20,7 @@ groups:
       - collector: github_stars
         schedule: daily
         at: "02:30"
-        params: {repo: boostorg/boost, token: s3cret}
+        params: {repo: boostorg/boost, token: '${GITHUB_TOKEN}'}
       - collector: pinger
         schedule: every 30s
 """
@@ -108,8 +108,28 @@ def test_show_prints_the_next_three_runs_in_the_schedules_time_zone(invoke, writ
     assert "26h" in out
     assert "1m30s" in out
     assert "repo=boostorg/boost" in out
-    assert "s3cret" not in out
-    assert "**********" in out
+    assert "token=${GITHUB_TOKEN}" in out  # a reference is not a secret: it is shown
+
+
+def test_check_refuses_a_literal_secret_naming_its_line_and_the_reference_syntax(invoke, write):
+    write(GOOD.replace("token: '${GITHUB_TOKEN}'", "token: s3cret-value"))
+    result = invoke("check")
+    assert result.exit_code == 1
+    assert "schedule.yaml:13: param 'token' of collector 'github_stars' is a secret" in result.output
+    assert "${ENV_NAME} or ${file:/path/to/secret}" in result.output
+    assert "s3cret-value" not in result.output
+
+
+def test_check_refuses_an_escaped_literal_secret_too(invoke, write):
+    write(GOOD.replace("token: '${GITHUB_TOKEN}'", "token: '$${GITHUB_TOKEN}'"))
+    assert "param 'token' of collector 'github_stars' is a secret" in invoke("check").output
+
+
+def test_check_accepts_a_file_reference_and_a_null_secret(invoke, write):
+    write(GOOD.replace("token: '${GITHUB_TOKEN}'", "token: '${file:/run/secrets/github}'"))
+    assert invoke("check").exit_code == 0
+    write(GOOD.replace("token: '${GITHUB_TOKEN}'", "token: null"))
+    assert invoke("check").exit_code == 0
 
 
 def test_show_reports_problems_and_shows_the_rest(invoke, write):

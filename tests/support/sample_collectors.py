@@ -162,3 +162,25 @@ class PerCustomer(Collector):
 
     def collect(self) -> str:
         return self.params.customer
+
+
+class SecretProbe(Collector):
+    """Gets two secrets by reference; writes what it got to ``out`` (the test's side channel) and
+    fails its first attempt with both values in the error (retried: ``network``)."""
+
+    name = "secret_probe"
+
+    class Params(Tokened):
+        api_key: SecretStr
+        signing_key: SecretStr
+        out: str
+
+    def collect(self) -> dict[str, int]:
+        values = [self.params.api_key.get_secret_value(), self.params.signing_key.get_secret_value()]
+        seen = Path(self.params.out)
+        first = not seen.exists()
+        seen.write_text("\n".join(values))
+        self.logger.info("collecting with params %s", self.redacted_params())
+        if first:
+            raise ConnectionError(f"refused: key {values[0]} signed {values[1]}")
+        return {"lengths": len(values[0]) + len(values[1])}
