@@ -303,3 +303,43 @@ def test_a_parent_with_secrets_is_gathered_with_them_never_with_the_masks(hv, be
     row = hv.store.get_run(again.run_id)
     assert (row["status"], row["error_phase"]) == ("failed", "gather")
     assert "secrets" in row["error_message"]
+
+
+class KeyedPiece(Piece):
+    name = "keyed_piece"
+
+    class Params(BaseModel):
+        n: int
+        fail: str = ""
+        key: SecretStr
+
+    def collect(self) -> int:
+        return len(self.params.key.get_secret_value()) * 100 + self.params.n
+
+
+class KeyedPieces(Pieces):
+    name = "keyed_pieces"
+    steps = ()
+
+    class Params(BaseModel):
+        key: SecretStr
+
+    def subcollectors(self) -> list[Collector]:
+        return [KeyedPiece(n=i, key=self.params.key) for i in (1, 2)]
+
+
+def test_a_parents_secret_reference_travels_to_its_members_as_the_reference(hv, bells, monkeypatch):
+    hv.registry.add(KeyedPiece)
+    hv.registry.add(KeyedPieces)
+    monkeypatch.setenv("KEYED_PIECES_KEY", "resolved-on-the-worker")
+    request = hv.request("keyed_pieces", {"key": "${KEYED_PIECES_KEY}"})
+    hv.store.create_runs([new_run(hv.registry, request)])
+    members = hv.runner.execute(request).members
+    for member in members:
+        assert member.params["key"] == "${KEYED_PIECES_KEY}"  # the message, never the value
+        assert member.parent_params is None  # history keeps the reference: the gather needs nothing more
+        assert hv.store.get_run(member.run_id)["params"]["key"] == "${KEYED_PIECES_KEY}"
+    assert [hv.runner.execute(m).result for m in members] == [2201, 2202]  # each resolved it again
+    assert bells.gathers == [request.run_id]
+    gathered = hv.runner.gather(RunRequest.from_history(hv.store.get_run(request.run_id)))
+    assert (gathered.status, gathered.result) == ("succeeded", [2201, 2202])

@@ -187,7 +187,7 @@ class Recovery:
         if run["collector"] not in self.registry:
             return "collector no longer registered"
         if self.registry.get(run["collector"]).masked_secrets(run["params"]):
-            return "its params hold secret values, which history does not keep (a secret reference it could send)"
+            return "its params hold secret values, which history does not keep"
         return None
 
     def _after_member(self, run: dict[str, Any], ended: Ended) -> None:

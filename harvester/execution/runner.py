@@ -406,7 +406,7 @@ class Runner:
             parent["params"]
         ):
             # history masks secrets: a gather built from it would run with the masks as values
-            message = "fan-out not gathered: its params hold secrets, which history does not keep"
+            message = "fan-out not gathered: its params hold secret values, which history does not keep"
             outcome = Outcome("failed", error_category="unknown", error_phase="gather", error_message=message)
             self.store.abandon(parent["id"], outcome)
             return

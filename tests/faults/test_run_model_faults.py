@@ -431,3 +431,11 @@ def test_runs_a_live_batch_holds_are_not_sent_again_until_it_dies(hv):
     hv.heartbeat.release(held.run_id)  # the batch died: its runs are no longer held
     hv.recovery.run(later())
     assert held.run_id in {r.run_id for r in hv.dispatcher.take()}
+
+
+def test_an_overdue_run_whose_secret_is_a_reference_is_sent_again(hv):
+    request = hv.request("secretive", {"api_key": "${SECRETIVE_API_KEY}"}, trigger="api")
+    hv.store.create_runs([new_run(hv.registry, request)])  # recorded; its message was lost
+    report = hv.recovery.run(later())
+    assert (report.resent, report.failed) == (1, 0)
+    assert hv.store.get_run(request.run_id)["params"]["api_key"] == "${SECRETIVE_API_KEY}"
