@@ -302,7 +302,7 @@ def test_a_parent_with_secrets_is_gathered_with_them_never_with_the_masks(hv, be
     hv.runner.execute(replace(resent, parent_params=None))  # re-sent from history: it has no secrets
     row = hv.store.get_run(again.run_id)
     assert (row["status"], row["error_phase"]) == ("failed", "gather")
-    assert "secrets" in row["error_message"]
+    assert "secret values" in row["error_message"]
 
 
 class KeyedPiece(Piece):

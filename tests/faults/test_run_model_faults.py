@@ -375,7 +375,7 @@ def test_an_overdue_run_with_secrets_waits_a_day_before_recovery_gives_up(hv):
     assert report.failed == 1
     row = hv.store.get_run(request.run_id)
     assert row["status"] == "failed"
-    assert "secrets" in row["error_message"]
+    assert "secret values" in row["error_message"]
 
 
 def test_a_released_gatherer_can_no_longer_finish_the_parent(hv):
