@@ -111,6 +111,14 @@ class Outcome:
     retry_in: float | None = None
     error_traceback: str | None = None
 
+    def __post_init__(self) -> None:
+        # Error text quotes what failed, which may hold NUL: PostgreSQL's text refuses it, and a
+        # finish that fails on it would be retried forever.
+        for name in ("error_message", "error_traceback"):
+            text = getattr(self, name)
+            if text is not None and "\x00" in text:
+                object.__setattr__(self, name, text.replace("\x00", "\\x00"))
+
 
 @dataclass(frozen=True)
 class Ended:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, and_, false, func, select
 
 from harvester.history.engine import aware
 from harvester.history.lifecycle import MAX_LOST_ATTEMPTS, Claim, Ended, NewRun, Outcome, pid_is_dead, worker_name
@@ -48,13 +48,14 @@ def run_filters(
     """The WHERE conditions of a run listing (CLI, API and dashboard filter alike)."""
     conditions: list[ColumnElement[bool]] = []
     if collector:
-        conditions.append(runs.c.collector == collector)
+        # no name holds NUL, and PostgreSQL refuses it in a query: match nothing rather than fail
+        conditions.append(runs.c.collector == collector if "\x00" not in collector else false())
     if status:
         conditions.append(runs.c.status == status)
     if since:
         conditions.append(runs.c.queued_at >= since)
     if parent_run_id:
-        conditions.append(runs.c.parent_run_id == parent_run_id)
+        conditions.append(runs.c.parent_run_id == parent_run_id if "\x00" not in parent_run_id else false())
     return conditions
 
 

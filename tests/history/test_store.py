@@ -116,3 +116,20 @@ def test_list_filters_and_prune(store):
     assert store.prune(utcnow() + timedelta(seconds=1)) == 1  # only the finished one
     assert store.get_run(ids[0]) is None
     assert store.attempts(ids[0]) == []
+
+
+def test_error_text_with_nul_is_recorded_not_refused(store):
+    """PostgreSQL's text refuses NUL: a failure quoting one must still end its run (once)."""
+    run_id = new_run(store)
+    store.claim(run_id, stale_before=stale_before())
+    failed = Outcome("failed", error_category="unknown", error_message="bad\x00byte", error_traceback="tb\x00")
+    assert store.finish(run_id, 1, failed).recorded
+    row = store.get_run(run_id)
+    assert (row["status"], row["error_message"], row["error_traceback"]) == ("failed", "bad\\x00byte", "tb\\x00")
+
+
+def test_a_filter_holding_nul_matches_nothing(store):
+    new_run(store, collector="c")
+    assert store.list_runs(collector="c\x00") == []
+    assert store.list_runs(parent_run_id="p\x00") == []
+    assert len(store.list_runs(collector="c")) == 1
