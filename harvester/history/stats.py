@@ -16,7 +16,7 @@ from sqlalchemy import Engine, and_, case, func, select, union_all
 
 from harvester.history.engine import READ_ONLY
 from harvester.history.models import runs
-from harvester.history.store import Store
+from harvester.history.store import Store, run_filters
 
 #: Finished outcomes that say whether a collector works (``skipped`` says nothing about it).
 _VERDICTS = ("succeeded", "failed")
@@ -103,10 +103,6 @@ def recent_runs(store: Store, collectors: Iterable[str], per_collector: int) -> 
 
 def count_runs(store: Store, *, collector: str | None = None, status: str | None = None) -> int:
     """How many runs match the run list's filters (its pages come from ``queries.page_runs``)."""
-    query = select(func.count()).select_from(runs)
-    if collector:
-        query = query.where(runs.c.collector == collector)
-    if status:
-        query = query.where(runs.c.status == status)
+    query = select(func.count()).select_from(runs).where(*run_filters(collector=collector, status=status))
     with _reader(store).connect() as conn:
         return int(conn.execute(query).scalar_one())

@@ -9,6 +9,7 @@ import pytest
 
 from harvester.history.data import StateConflict, StateWrite
 from harvester.history.engine import utcnow
+from harvester.history.stats import count_runs
 from harvester.history.store import (
     MAX_LOST_ATTEMPTS,
     Claim,
@@ -133,3 +134,4 @@ def test_a_filter_holding_nul_matches_nothing(store):
     assert store.list_runs(collector="c\x00") == []
     assert store.list_runs(parent_run_id="p\x00") == []
     assert len(store.list_runs(collector="c")) == 1
+    assert count_runs(store, collector="c\x00") == 0  # the dashboard's count
