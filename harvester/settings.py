@@ -71,8 +71,19 @@ class Settings(BaseSettings):
     )
     api_token: SecretStr | None = Field(
         None,
-        description="Bearer token for mutating API routes; unset: none needed, `harvester api` binds loopback only.",
+        description="Token every route but the public ones needs (bearer or dashboard login); "
+        "unset: open, loopback Host names only.",
     )
+    api_public_paths: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["/health", "/metrics"],
+        description="Comma-separated paths (each with everything under it) open without the token.",
+    )
+    api_allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated Host names the API answers besides loopback ones; "
+        "without a token only these and loopback, with one any while empty.",
+    )
+    api_session_hours: float = Field(12.0, gt=0, description="Hours a dashboard login lasts.")
     api_sync_timeout: float = Field(
         30.0, gt=0, description="Seconds a synchronous API trigger waits for its run before answering 202."
     )
@@ -83,12 +94,25 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = Field("text", description="Log line format.")
     log_level: str = Field("INFO", description="Log level of harvester's processes.")
 
-    @field_validator("collectors", mode="before")
+    @field_validator("collectors", "api_public_paths", "api_allowed_hosts", mode="before")
     @classmethod
-    def _split_modules(cls, value: object) -> object:
+    def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("api_public_paths")
+    @classmethod
+    def _absolute_paths(cls, value: list[str]) -> list[str]:
+        for path in value:
+            if not path.startswith("/"):
+                raise ValueError(f"{path!r} is not a path: public paths start with / (e.g. /health)")
+        return [path.rstrip("/") or "/" for path in value]
+
+    @field_validator("api_allowed_hosts")
+    @classmethod
+    def _lower_hosts(cls, value: list[str]) -> list[str]:
+        return [host.lower() for host in value]
 
     @field_validator("api_token", mode="before")
     @classmethod

@@ -4,6 +4,9 @@ The trigger body's ``params`` depend on the collector, so the generic ``TriggerB
 replaced by a ``oneOf`` with one variant per registered collector (discriminated by ``collector``),
 each carrying that collector's params schema: the same ``Params`` that drive the CLI options and
 the schedule file's validation. Secret fields are marked ``x-secret`` and carry no default.
+
+With a token set, every operation outside the public paths declares the bearer scheme and its 401
+(the access control in front of the routes enforces both); without one, none does.
 """
 
 from __future__ import annotations
@@ -13,10 +16,16 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from harvester.api.security import under
 from harvester.app import Harvester
 from harvester.collector import Collector
 
 DEFS = "#/components/schemas/{model}"
+BEARER = {"type": "http", "scheme": "bearer", "description": "HARVESTER_API_TOKEN."}
+UNAUTHORIZED = {
+    "description": "HARVESTER_API_TOKEN is set and the bearer token (or dashboard session) is missing or wrong.",
+    "content": {"application/json": {"schema": {"$ref": DEFS.format(model="ErrorBody")}}},
+}
 
 
 def params_schema(cls: type[Collector], ref_template: str = "#/$defs/{model}") -> dict[str, Any]:
@@ -70,7 +79,19 @@ def install(app: FastAPI, hv: Harvester) -> None:
                     },
                     "examples": base.get("examples", []),
                 }
+            if hv.settings.api_token is not None:
+                _secure(document, hv.settings.api_public_paths)
             app.openapi_schema = document
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _secure(document: dict[str, Any], public_paths: list[str]) -> None:
+    document["components"].setdefault("securitySchemes", {})["HTTPBearer"] = BEARER
+    for path, operations in document["paths"].items():
+        if under(path, public_paths):
+            continue
+        for operation in operations.values():
+            operation["security"] = [{"HTTPBearer": []}]
+            operation["responses"].setdefault("401", UNAUTHORIZED)

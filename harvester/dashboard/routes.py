@@ -3,6 +3,7 @@ few seconds (the same templates, so a live update can never drift from a reload)
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -27,14 +28,40 @@ STATUSES = RUN_STATUSES
 #: Runs per page of the run list, and on the overview.
 PAGE_SIZE = 50
 OVERVIEW_RUNS = 10
-#: The API route the trigger buttons post to (served by harvester.api).
+#: The API routes the trigger buttons and the logout button post to (served by harvester.api).
 TRIGGER_PATH = "/api/v1/collect/trigger"
+LOGOUT_PATH = "/logout"
+#: Where the API's access control leaves the CSRF token of a logged-in session, for the pages.
+CSRF_SCOPE_KEY = "harvester.csrf_token"
 
 
+@cache
 def _templates() -> Jinja2Templates:
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True, undefined=StrictUndefined)
     env.filters.update(FILTERS)
     return Jinja2Templates(env=env)
+
+
+def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
+    """A page of the dashboard (the API's login page uses it too), never cached."""
+    root = request.scope.get("root_path", "")
+
+    def href(route: str, query: dict[str, Any] | None = None, **params: Any) -> str:
+        path = root + str(request.app.url_path_for(route, **params))
+        kept = {k: v for k, v in (query or {}).items() if v not in (None, "")}
+        return f"{path}?{urlencode(kept)}" if kept else path
+
+    context = {
+        **context,
+        "now": utcnow(),
+        "href": href,
+        "trigger_url": root + TRIGGER_PATH,
+        "logout_url": root + LOGOUT_PATH,
+        "csrf_token": request.scope.get(CSRF_SCOPE_KEY, ""),
+    }
+    response = _templates().TemplateResponse(request, name, context, status_code=status_code)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 class _Pages:
@@ -42,20 +69,6 @@ class _Pages:
 
     def __init__(self, hv: Harvester) -> None:
         self.hv = hv
-        self.templates = _templates()
-
-    def render(self, request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
-        root = request.scope.get("root_path", "")
-
-        def href(route: str, query: dict[str, Any] | None = None, **params: Any) -> str:
-            path = root + str(request.app.url_path_for(route, **params))
-            kept = {k: v for k, v in (query or {}).items() if v not in (None, "")}
-            return f"{path}?{urlencode(kept)}" if kept else path
-
-        context = {**context, "now": utcnow(), "href": href, "trigger_url": root + TRIGGER_PATH}
-        response = self.templates.TemplateResponse(request, name, context, status_code=status_code)
-        response.headers["Cache-Control"] = "no-store"
-        return response
 
     # -- views: (request, template) -> response; the page and its fragment share one -------------
 
@@ -65,7 +78,7 @@ class _Pages:
             "overview": build_overview(self.hv, utcnow()),
             "runs": self.hv.store.list_runs(limit=OVERVIEW_RUNS),
         }
-        return self.render(request, template, context)
+        return render(request, template, context)
 
     def run_list(
         self, request: Request, template: str, collector: str | None, status: str | None, before: str | None
@@ -88,15 +101,13 @@ class _Pages:
             "collectors": [cls.name for cls in self.hv.registry],
             "statuses": STATUSES,
         }
-        return self.render(request, template, context)
+        return render(request, template, context)
 
     def run_detail(self, request: Request, template: str, run_id: str) -> Response:
         run = self.hv.store.get_run(run_id)
         if run is None:
             message = f"There is no run {run_id!r} in the history."
-            return self.render(
-                request, "message.html", {"nav": "runs", "title": "Run not found", "message": message}, 404
-            )
+            return render(request, "message.html", {"nav": "runs", "title": "Run not found", "message": message}, 404)
         context = {
             "nav": "runs",
             "run": run,
@@ -104,10 +115,10 @@ class _Pages:
             "attempts": self.hv.store.attempts(run_id),
             "children": self.hv.store.members(run_id),
         }
-        return self.render(request, template, context)
+        return render(request, template, context)
 
     def bad_filter(self, request: Request, message: str) -> Response:
-        return self.render(request, "message.html", {"nav": "runs", "title": "Bad filter", "message": message}, 400)
+        return render(request, "message.html", {"nav": "runs", "title": "Bad filter", "message": message}, 400)
 
 
 def router(hv: Harvester) -> APIRouter:

@@ -34,7 +34,7 @@ class Client:
     def __init__(self, app: FastAPI) -> None:
         self._stack = ExitStack()
         self.portal = self._stack.enter_context(start_blocking_portal())
-        self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+        self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost")
 
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         return self.portal.call(lambda: self.http.request(method, url, **kwargs))
@@ -93,3 +93,18 @@ class InlineWorkers:
     def join(self) -> None:
         for thread in self.threads:
             thread.join(timeout=30)
+
+
+def login(client: Client, token: str) -> str:
+    """Log in through the form as a browser does; returns the session cookie's value and leaves the
+    client's cookie jar empty, so each request names the cookies it sends."""
+    import re
+
+    form = client.get("/login")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+    assert csrf is not None, form.text
+    answer = client.post("/login", data={"token": token, "csrf_token": csrf.group(1), "next": "/"})
+    assert answer.status_code == 303, answer.text
+    session = answer.cookies["harvester_session"]
+    client.http.cookies.clear()
+    return session

@@ -94,7 +94,7 @@ def test_a_waiting_sync_trigger_leaves_the_event_loop_free(hv, workers):
     finished: list[str] = []
 
     async def scenario() -> None:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as http:
 
             async def waiting() -> None:
                 await http.post(TRIGGER, json={"collector": "ok", "async_mode": False})
@@ -207,8 +207,9 @@ def test_openapi_has_each_collectors_params_and_examples(client, hv):
     for name in ("Run", "RunDetail", "RunsPage", "Status", "Accepted", "CollectorOut", "Health", "ErrorBody"):
         assert schemas[name]["examples"], name
     trigger = document["paths"]["/api/v1/collect/trigger"]["post"]
-    assert set(trigger["responses"]) == {"200", "202", "401", "404", "413", "422"}
+    assert set(trigger["responses"]) == {"200", "202", "404", "413", "422"}
     assert "security" not in trigger  # no token configured: nothing to send
+    assert "securitySchemes" not in document["components"]
     assert client.get("/openapi.json").json() == document  # built once
 
 
@@ -218,12 +219,17 @@ def test_the_schema_declares_the_bearer_token_when_one_is_set(tmp_path):
     hv = build(tmp_path / "guarded", api_token="t0k3n")
     client = Client(create_app(hv))
     try:
-        document = client.get("/openapi.json").json()
+        document = client.get("/openapi.json", headers={"Authorization": "Bearer t0k3n"}).json()
     finally:
         client.close()
         hv.close()
-    assert document["paths"]["/api/v1/collect/trigger"]["post"]["security"] == [{"HTTPBearer": []}]
-    assert "security" not in document["paths"]["/api/v1/runs"]["get"]
+    assert document["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    for path in ("/api/v1/collect/trigger", "/api/v1/runs", "/api/v1/collectors"):
+        for operation in document["paths"][path].values():
+            assert operation["security"] == [{"HTTPBearer": []}], path
+            assert "401" in operation["responses"], path
+    for path in ("/health", "/metrics"):  # public by default
+        assert "security" not in document["paths"][path]["get"], path
 
 
 def test_trigger_with_the_broker_unreachable_answers_202_and_the_run_is_recorded(client, workers, hv):

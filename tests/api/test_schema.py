@@ -1,6 +1,7 @@
 """Schemathesis against the real app (tmp SQLite history, tmp embedded broker): no input the schema
-allows, or breaks, makes it answer 5xx or off-schema; a missing or wrong token is 401. Bounded and
-seeded, so CI runs the same cases.
+allows, or breaks, makes it answer 5xx or off-schema, with HARVESTER_API_TOKEN set (the header given;
+a missing or wrong token is 401) and unset (no header). Bounded and seeded, so CI runs the same
+cases.
 
 The app is served by uvicorn in a thread of this process and ``schemathesis run`` drives it over
 HTTP: the CLI runs every phase (examples, coverage, fuzzing) and every check.
@@ -40,11 +41,11 @@ class Counting:
 TOKEN = "schemathesis-token"
 
 
-@pytest.fixture
-def served(tmp_path, monkeypatch):
+@pytest.fixture(params=[TOKEN, None], ids=["token-set", "token-unset"])
+def served(request, tmp_path, monkeypatch):
     (tmp_path / "schedule.yaml").write_text(SCHEDULE)
     # Triggers publish to the tmp embedded broker: files under tmp_path, no live broker touched.
-    hv = build(tmp_path, api_sync_timeout=0.05, health_timeout=0.5, api_token=TOKEN)
+    hv = build(tmp_path, api_sync_timeout=0.05, health_timeout=0.5, api_token=request.param)
     # A worker answers /health's ping, so a 503 there would be a real finding, not "no workers".
     monkeypatch.setattr(hv.celery.control, "ping", lambda **kwargs: [{"harvester-1@host": {"ok": "pong"}}])
     hv.submit([hv.request("ok", {"value": 1}, trigger="api")])
@@ -58,7 +59,7 @@ def served(tmp_path, monkeypatch):
     deadline = time.monotonic() + 10
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}", app
+    yield f"http://127.0.0.1:{port}", app, request.param
     server.should_exit = True
     thread.join(timeout=10)
     hv.close()
@@ -66,7 +67,8 @@ def served(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_no_input_breaks_the_api(served, tmp_path):
-    url, app = served
+    url, app, token = served
+    header = [f"--header=Authorization: Bearer {token}"] if token else []
     done = subprocess.run(
         [
             str(Path(sys.executable).parent / "schemathesis"),
@@ -80,7 +82,7 @@ def test_no_input_breaks_the_api(served, tmp_path):
             "--workers=1",
             "--no-color",
             "--request-timeout=10",
-            f"--header=Authorization: Bearer {TOKEN}",
+            *header,
         ],
         cwd=tmp_path,
         capture_output=True,

@@ -231,7 +231,19 @@ def test_static_files_and_no_front_end_from_elsewhere(http):
     assert "text/css" in css.headers["content-type"]
     js = http.get("/static/dashboard.js")
     assert js.status_code == 200
-    assert "sessionStorage" in js.text
+    assert "X-CSRF-Token" in js.text
+    assert "sessionStorage" not in js.text  # no token kept where page scripts could read it
+    icon = http.get("/static/favicon.svg")
+    assert icon.status_code == 200
+    assert "image/svg+xml" in icon.headers["content-type"]
+
+
+def test_pages_have_no_inline_script_or_style(http, demo):
+    """What lets the API's Content-Security-Policy (default-src 'self') stay strict."""
+    for path in ("/", "/runs", f"/runs/{demo.ids['failed']}", "/runs/no-such-run"):
+        html = http.get(path).text
+        assert re.findall(r"<script(?![^>]*\bsrc=)", html) == [], path
+        assert re.findall(r"<style|\sstyle=|\son[a-z]+=|data:", html) == [], path
 
 
 def test_dashboard_stays_out_of_the_openapi_schema(http):

@@ -1,6 +1,6 @@
 """The trigger button in Chromium against the real API app (create_app): the run it creates shows
-up without a reload and, with a real worker, finishes; with HARVESTER_API_TOKEN set, the page asks
-for the token once and keeps it for the session."""
+up without a reload and, with a real worker, finishes; with HARVESTER_API_TOKEN set, the login form
+opens the dashboard and the trigger carries the page's CSRF token."""
 
 from __future__ import annotations
 
@@ -43,29 +43,36 @@ def test_trigger_creates_a_run_that_appears_and_finishes_without_a_reload(page, 
     assert (row["collector"], row["trigger"], row["status"]) == ("ok", "api", "succeeded")
 
 
-def test_with_a_token_the_page_asks_once_and_remembers_it_for_the_session(page, tmp_path):
+def test_with_a_token_the_page_logs_in_through_the_form_and_triggers_with_its_csrf_token(page, tmp_path):
     stack = Stack(tmp_path / "stack", api_token="sesame")
-    answers = ["wrong", "sesame"]
-    asked: list[str] = []
-
-    def answer(dialog):
-        asked.append(dialog.message)
-        dialog.accept(answers.pop(0))
-
-    page.on("dialog", answer)
+    page.on("dialog", lambda dialog: pytest.fail(f"no prompt expected: {dialog.message}"))
+    posts: list[dict[str, str]] = []
+    page.on("request", lambda request: posts.append(request.headers) if request.method == "POST" else None)
+    console: list[str] = []
+    page.on("console", lambda message: console.append(message.text))
     try:
         with serve(create_app(stack.hv)) as base_url:
+            page.goto(base_url + "/runs")
+            expect(page).to_have_url(f"{base_url}/login?next=%2Fruns")
+            page.fill("input[name=token]", "wrong")
+            page.click("button[type=submit]")
+            expect(page.locator(".notice-error")).to_have_text("Wrong token.")
+            page.fill("input[name=token]", "sesame")
+            page.click("button[type=submit]")
+            expect(page).to_have_url(f"{base_url}/runs")
+            assert page.evaluate("document.cookie") == ""  # HttpOnly: no page script sees the session
             page.goto(base_url + "/")
-            button = page.locator('button[data-trigger="ok"]')
-            button.click()
-            expect(page.locator(".toast.error")).to_contain_text("bearer token")
-            button.click()
-            expect(page.locator("tr[data-run]")).to_have_count(1)  # queued: no worker here
-            assert page.evaluate("sessionStorage.getItem('harvester.apiToken')") == "sesame"
             page.locator('button[data-trigger="ok"]').click()
-            expect(page.locator("tr[data-run]")).to_have_count(2)
-        assert len(asked) == 2  # the third click used the kept token
-        assert "HARVESTER_API_TOKEN" in asked[0]
+            expect(page.locator(".toast")).to_contain_text("ok: run ")
+            expect(page.locator("tr[data-run]")).to_have_count(1)  # queued: no worker here
+            trigger = posts[-1]
+            assert trigger["x-csrf-token"] == page.get_attribute('meta[name="csrf-token"]', "content")
+            assert "authorization" not in trigger
+            page.click("text=Log out")
+            expect(page).to_have_url(f"{base_url}/login")
+            page.goto(base_url + "/")
+            expect(page).to_have_url(f"{base_url}/login?next=%2F")
+        assert not [line for line in console if "Content Security Policy" in line]  # the pages satisfy it
     finally:
         stack.close()
-    assert {r["status"] for r in stack.hv.store.list_runs()} == {"queued"}
+    assert [r["status"] for r in stack.hv.store.list_runs()] == ["queued"]

@@ -3,8 +3,11 @@
   "use strict";
 
   var REFRESH_MS = 2500;
-  var TOKEN_KEY = "harvester.apiToken";
   var body = document.body;
+  // Set when HARVESTER_API_TOKEN is and this page was opened with a login: state-changing requests
+  // send it as X-CSRF-Token (the session cookie itself is HttpOnly and goes along by itself).
+  var csrfMeta = document.querySelector('meta[name="csrf-token"]');
+  var csrfToken = csrfMeta ? csrfMeta.getAttribute("content") : "";
   var liveState = document.getElementById("live-state");
 
   // -- live refresh: fetch each region's fragment URL and swap its content -------------------
@@ -31,8 +34,13 @@
     if (!regions.length) return Promise.resolve();
     refreshing = true;
     return Promise.all(regions.map(function (region) {
-      return fetch(region.getAttribute("data-live"), { cache: "no-store", headers: { Accept: "text/html" } })
+      var url = region.getAttribute("data-live");
+      return fetch(url, { cache: "no-store", headers: { Accept: "text/html" }, redirect: "manual" })
         .then(function (response) {
+          if (response.type === "opaqueredirect" || response.status === 401) {
+            window.location.reload(); // the login ended: the reload leads to the login form and back
+            throw new Error("logged out");
+          }
           if (!response.ok) throw new Error("HTTP " + response.status);
           return response.text();
         })
@@ -86,47 +94,31 @@
     return "the API answered " + status;
   }
 
-  // -- trigger: POST to the API; on 401 ask for the token once and keep it for the session ----
+  // -- trigger: POST to the API with the page's CSRF token (the session cookie goes along) -------
 
-  function post(name, token) {
+  function post(name) {
     var headers = { "Content-Type": "application/json", Accept: "application/json" };
-    if (token) headers.Authorization = "Bearer " + token;
+    if (csrfToken) headers["X-CSRF-Token"] = csrfToken;
     return fetch(body.getAttribute("data-trigger-url"), {
       method: "POST",
       headers: headers,
+      credentials: "same-origin",
       body: JSON.stringify({ collector: name, params: {}, async_mode: true, force: false }),
     });
   }
 
-  function askToken() {
-    var token = window.prompt("This harvester needs its API token (HARVESTER_API_TOKEN) to trigger runs:");
-    return token ? token.trim() : "";
-  }
-
   function trigger(button) {
     var name = button.getAttribute("data-trigger");
-    var token = window.sessionStorage.getItem(TOKEN_KEY) || "";
     button.disabled = true;
     button.classList.add("busy");
-    post(name, token)
+    post(name)
       .then(function (response) {
-        if (response.status !== 401) return response;
-        window.sessionStorage.removeItem(TOKEN_KEY);
-        token = askToken();
-        if (!token) return null;
-        return post(name, token);
-      })
-      .then(function (response) {
-        if (response === null) {
-          toast(name + ": not triggered (no token given)", "error");
-          return;
-        }
         return response.json().catch(function () { return {}; }).then(function (data) {
           if (!response.ok) {
-            toast(name + ": " + problem(data, response.status), "error");
+            var hint = response.status === 401 ? " (reload the page to log in again)" : "";
+            toast(name + ": " + problem(data, response.status) + hint, "error");
             return;
           }
-          if (token) window.sessionStorage.setItem(TOKEN_KEY, token);
           var runId = String(data.run_id || data.task_id || "");
           toast(name + ": run " + runId.slice(0, 8) + " " + (data.status || "queued"), "ok",
             body.getAttribute("data-run-url").replace("RUN_ID", encodeURIComponent(runId)));
