@@ -223,6 +223,7 @@ def test_allowed_hosts_are_answered_in_both_modes(make):
     for host in ("harvester.internal", "harvester.internal:8000", "other.example", "localhost"):
         assert open_api.get("/api/v1/runs", headers={"Host": host}).status_code == 200, host
     assert open_api.get("/api/v1/runs", headers={"Host": "evil.example"}).status_code == 421
+    assert make(api_allowed_hosts="*").get("/api/v1/runs", headers={"Host": "any.example"}).status_code == 200
     guarded = make(api_token=TOKEN, api_allowed_hosts="harvester.internal")
     assert guarded.get("/api/v1/runs", headers={"Host": "harvester.internal", **BEARER}).status_code == 200
     refused = guarded.get("/api/v1/runs", headers={"Host": "evil.example", **BEARER})

@@ -68,6 +68,9 @@ def test_with_a_token_the_page_logs_in_through_the_form_and_triggers_with_its_cs
             trigger = posts[-1]
             assert trigger["x-csrf-token"] == page.get_attribute('meta[name="csrf-token"]', "content")
             assert "authorization" not in trigger
+            page.set_viewport_size({"width": 375, "height": 740})  # the Log out button fits on a phone
+            assert page.evaluate("document.documentElement.scrollWidth") <= 375
+            page.set_viewport_size({"width": 1280, "height": 900})
             page.click("text=Log out")
             expect(page).to_have_url(f"{base_url}/login")
             page.goto(base_url + "/")
