@@ -148,5 +148,5 @@ def truncate_history(url: str) -> None:
 
     store = Store(url)
     with store.engine.begin() as conn:
-        conn.execute(text("TRUNCATE runs, run_attempts, collector_state, records, occurrences"))
+        conn.execute(text("TRUNCATE runs, run_attempts, run_logs, collector_state, records, occurrences"))
     store.close()

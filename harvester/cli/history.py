@@ -1,10 +1,12 @@
-"""``runs``: the run history, newest first; ``runs show`` and ``runs prune``."""
+"""``runs``: the run history, newest first; ``runs show``, ``runs logs`` and ``runs prune``."""
 
 from __future__ import annotations
 
 import re
 import textwrap
+import time
 from datetime import datetime, timedelta
+from typing import Any
 
 import click
 from rich.text import Text
@@ -12,11 +14,16 @@ from rich.text import Text
 from harvester.cli.context import CliState, fail
 from harvester.cli.output import dumps, run_json, runs_table, status_text
 from harvester.history.engine import utcnow
+from harvester.history.states import FINISHED
 from harvester.history.states import STATUSES as RUN_STATUSES
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 STATUSES = RUN_STATUSES
+FINISHED_NAMES = frozenset(s.value for s in FINISHED)
+#: Lines read per query while printing a run's logs.
+LOG_PAGE = 1000
+LEVEL_STYLES = {"DEBUG": "dim", "WARNING": "yellow", "ERROR": "red", "CRITICAL": "bold red"}
 
 
 def parse_age(text: str) -> timedelta:
@@ -58,9 +65,7 @@ def runs(
 def show(state: CliState, run_id: str, as_json: bool) -> None:
     """One run with its attempts (RUN_ID may be the 8-character prefix shown by `runs`)."""
     store = state.app.store
-    row = store.get_run(run_id) or next((r for r in store.list_runs(limit=1000) if r["id"].startswith(run_id)), None)
-    if row is None:
-        fail(1, f"no run {run_id!r}")
+    row = _find_run(state, run_id)
     attempts = store.attempts(row["id"])
     members = store.members(row["id"]) if row["members"] is not None else []
     if as_json:
@@ -86,6 +91,60 @@ def show(state: CliState, run_id: str, as_json: bool) -> None:
     for m in members:
         error = f" {m['error_category']}: {m['error_message']}" if m["error_category"] else ""
         state.console.print(f"  {m['id'][:8]} {m['collector']} {status_text(m['status'])}{error}")
+
+
+def _find_run(state: CliState, run_id: str) -> dict[str, Any]:
+    """The run ``run_id`` names: a whole id, or the 8-character prefix ``runs`` shows."""
+    store = state.app.store
+    row = store.get_run(run_id) or next((r for r in store.list_runs(limit=1000) if r["id"].startswith(run_id)), None)
+    if row is None:
+        fail(1, f"no run {run_id!r}")
+    return row
+
+
+@runs.command()
+@click.argument("run_id")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new lines until the run ends.")
+@click.option("--attempt", type=click.IntRange(1), help="Only the lines of this attempt.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.option("--interval", type=click.FloatRange(0.1), default=1.0, show_default=True, help="Seconds between polls.")
+@click.pass_obj
+def logs(state: CliState, run_id: str, follow: bool, attempt: int | None, as_json: bool, interval: float) -> None:
+    """What a run logged, attempt by attempt (RUN_ID may be the 8-character prefix).
+
+    The lines its collector logged through ``self.logger``, and the libraries it called, as
+    captured by the worker (HARVESTER_RUN_LOG_LINES per attempt). With --follow, a queued or
+    running run is tailed until it ends.
+    """
+    store = state.app.store
+    run_id = _find_run(state, run_id)["id"]
+    last = 0
+    while True:
+        run = store.get_run(run_id) if follow else None  # read before the lines: none is missed
+        ended = run is None or run["status"] in FINISHED_NAMES
+        lines = store.run_logs(run_id, after=last, limit=LOG_PAGE)
+        for line in lines:
+            last = line["id"]
+            if attempt is None or line["attempt"] == attempt:
+                _print_line(state, line, as_json)
+        if len(lines) == LOG_PAGE:
+            continue  # more waiting: no sleep
+        if not follow or ended:
+            return
+        time.sleep(interval)
+
+
+def _print_line(state: CliState, line: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        click.echo(dumps({k: line[k] for k in ("attempt", "logged_at", "level", "logger", "message")}, indent=None))
+        return
+    when = line["logged_at"].strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    style = LEVEL_STYLES.get(line["level"], "")
+    head = Text(f"{when} #{line['attempt']} ")
+    head.append(f"{line['level']:<7}", style=style)
+    head.append(f" {line['logger']}: ")
+    head.append(line["message"])
+    state.console.print(head, soft_wrap=True, highlight=False)
 
 
 @runs.command()

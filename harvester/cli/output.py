@@ -56,8 +56,8 @@ def _json_default(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
-def dumps(data: Any) -> str:
-    return json.dumps(data, indent=2, default=_json_default)
+def dumps(data: Any, indent: int | None = 2) -> str:
+    return json.dumps(data, indent=indent, default=_json_default)
 
 
 def status_text(status: str) -> str:

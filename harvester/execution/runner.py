@@ -3,9 +3,11 @@ task and by ``harvester run`` alike, so both behave the same."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
@@ -23,6 +25,7 @@ from harvester.errors import (
 from harvester.execution.context import ProgressCallback, StoreContext
 from harvester.execution.dispatcher import Dispatcher, DispatchError
 from harvester.execution.heartbeat import Heartbeat
+from harvester.execution.log_capture import captured
 from harvester.execution.retry import RetryPolicy
 from harvester.failure_text import failure_message, failure_traceback
 from harvester.history.data import StateConflict
@@ -66,6 +69,7 @@ class RunnerConfig:
     lost_after: float = 60.0
     lock_ttl: float = 60.0  # an overlap lock outlives a dead holder's last heartbeat by this long
     queue_wait: float = 5.0  # how long an ``overlap = "queue"`` run waits before trying again
+    log_lines: int = 1000  # log lines kept per attempt (0: no capture)
 
 
 class Runner:
@@ -127,8 +131,9 @@ class Runner:
         collector.bind(context)
         started = time.monotonic()
         try:
-            collector.resolve_secrets()  # here, in the process that runs it: a reference fails as config
-            value = to_jsonable_python(collector.run())
+            with self._logs(request.run_id, attempt, collector):
+                collector.resolve_secrets()  # here, in the process that runs it: a reference fails as config
+                value = to_jsonable_python(collector.run())
         except PydanticSerializationError as exc:
             collector.phase = "collect"  # the value collect() returned is what failed
             return self._failed(
@@ -157,6 +162,11 @@ class Runner:
         )
         self._after_member(ended, request.parent_run_id, request.parent_params)
         return RunResult(request.run_id, "succeeded", attempt, result=value)
+
+    def _logs(self, run_id: str, attempt: int, collector: Collector) -> AbstractContextManager[object]:
+        """Capture what this attempt logs into history (see :mod:`execution.log_capture`)."""
+        sink = functools.partial(self.store.append_logs, run_id, attempt)
+        return captured(sink, limit=self.config.log_lines, secrets=collector.secret_values)
 
     def execute_batch(self, requests: Sequence[RunRequest]) -> list[RunResult]:
         """A scheduled batch: recorded runs one after another, in order, in this process.
@@ -187,8 +197,9 @@ class Runner:
         parent.bind(context)
         started = time.monotonic()
         try:
-            parent.resolve_secrets()
-            members = parent.start_fanout()
+            with self._logs(request.run_id, attempt, parent):
+                parent.resolve_secrets()
+                members = parent.start_fanout()
             requests = [self._member_request(request, parent, member) for member in members]
         except Exception as exc:
             return self._failed(request, parent, attempt, exc, context, started)
@@ -252,9 +263,10 @@ class Runner:
         self.heartbeat.add(request.run_id)
         started = time.monotonic()
         try:
-            parent.resolve_secrets()
             results = [_member_result(row) for row in self.store.members(request.run_id)]
-            value = to_jsonable_python(parent.finish_fanout(results))
+            with self._logs(request.run_id, attempt, parent):
+                parent.resolve_secrets()
+                value = to_jsonable_python(parent.finish_fanout(results))
         except DatabaseError:
             raise  # not the gather's failure: the delivery is retried, recovery gathers again
         except Exception as exc:  # gather is not retried: the members already were

@@ -1,4 +1,4 @@
-"""Tables of the run history, collector state, emitted records and schedule occurrences (SQLAlchemy Core)."""
+"""Tables of the run history, run logs, collector state, emitted records and schedule occurrences (SQLAlchemy Core)."""
 
 from __future__ import annotations
 
@@ -122,6 +122,20 @@ run_attempts = Table(
     Column("error_traceback", Text),
     Column("retry_in", Float),
     Index(None, "run_id", "attempt"),
+)
+
+#: What a run logged (the collector's logger, and the libraries it calls), per attempt, in order.
+run_logs = Table(
+    "run_logs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(36), ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("logged_at", UTCDateTime, nullable=False),
+    Column("level", String(10), nullable=False),
+    Column("logger", String(255), nullable=False),
+    Column("message", Text, nullable=False),
+    Index(None, "run_id", "id"),
 )
 
 collector_state = Table(

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, delete, or_, select
 
-from harvester.history.models import occurrences, run_attempts, runs
+from harvester.history.models import occurrences, run_attempts, run_logs, runs
 from harvester.history.states import FINISHED
 from harvester.history.sweep import SweepStore
 
@@ -43,6 +43,7 @@ class RetentionStore(SweepStore):
                 if not ids:
                     return removed
                 conn.execute(delete(run_attempts).where(run_attempts.c.run_id.in_(ids)))
+                conn.execute(delete(run_logs).where(run_logs.c.run_id.in_(ids)))
                 removed += conn.execute(delete(runs).where(runs.c.id.in_(ids))).rowcount
             if len(ids) < batch:
                 return removed

@@ -5,6 +5,7 @@
 - :mod:`history.sweep`: what recovery looks for (lost attempts, overdue runs);
 - :mod:`history.occurrence`: a schedule occurrence and its runs, in one transaction;
 - :mod:`history.retention`: pruning in small batches;
+- :mod:`history.run_logs`: what each attempt logged;
 - this module: the reads the CLI, API and dashboard make.
 """
 
@@ -20,6 +21,7 @@ from harvester.history.lifecycle import MAX_LOST_ATTEMPTS, Claim, Ended, NewRun,
 from harvester.history.models import run_attempts, runs
 from harvester.history.occurrence import OccurrenceStore
 from harvester.history.retention import RetentionStore
+from harvester.history.run_logs import RunLogStore
 from harvester.history.states import FINISHED, PENDING, RunStatus
 
 __all__ = [
@@ -63,7 +65,7 @@ def _seconds(started: datetime | None, finished: datetime | None) -> float | Non
     return (finished - started).total_seconds() if started is not None and finished is not None else None
 
 
-class Store(RetentionStore, OccurrenceStore):
+class Store(RetentionStore, OccurrenceStore, RunLogStore):
     """The history database. Safe to share between threads; call :meth:`after_fork` in a child process."""
 
     def list_runs(

@@ -20,7 +20,7 @@ def seeder(request, tmp_path):
         hv.settings.database_url = request.getfixturevalue("postgres_url")
         del hv.store  # rebuilt from the new URL
         with hv.store.engine.begin() as conn:
-            conn.execute(text("TRUNCATE runs, run_attempts, collector_state, records, occurrences"))
+            conn.execute(text("TRUNCATE runs, run_attempts, run_logs, collector_state, records, occurrences"))
     yield Seeder(hv, utcnow())
     hv.close()
 

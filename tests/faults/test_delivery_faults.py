@@ -61,7 +61,7 @@ def _clean(redis_url: str | None, postgres_url: str) -> None:
         redis.Redis.from_url(redis_url).flushdb()
     store = Store(postgres_url)
     with store.engine.begin() as conn:
-        conn.execute(text("TRUNCATE runs, run_attempts, collector_state, records, occurrences"))
+        conn.execute(text("TRUNCATE runs, run_attempts, run_logs, collector_state, records, occurrences"))
     store.close()
 
 

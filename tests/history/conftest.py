@@ -16,6 +16,6 @@ def store(request, tmp_path):
     else:
         made = Store(request.getfixturevalue("postgres_url"))
         with made.engine.begin() as conn:
-            conn.execute(text("TRUNCATE runs, run_attempts, collector_state, records, occurrences"))
+            conn.execute(text("TRUNCATE runs, run_attempts, run_logs, collector_state, records, occurrences"))
     yield made
     made.close()

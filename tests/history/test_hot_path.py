@@ -80,7 +80,7 @@ def test_driver_statement_refuses_expanding_parameters(store):
 def pg_store(postgres_url):
     made = Store(postgres_url)
     with made.engine.begin() as conn:
-        conn.execute(text("TRUNCATE runs, run_attempts, collector_state, records, occurrences"))
+        conn.execute(text("TRUNCATE runs, run_attempts, run_logs, collector_state, records, occurrences"))
     yield made
     made.close()
 

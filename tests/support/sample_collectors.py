@@ -184,3 +184,42 @@ class SecretProbe(Collector):
         if first:
             raise ConnectionError(f"refused: key {values[0]} signed {values[1]}")
         return {"lengths": len(values[0]) + len(values[1])}
+
+
+class Chatty(Collector):
+    """Logs through its own logger, a library's and another thread's; ``lines`` more for the limit."""
+
+    name = "chatty"
+
+    class Params(Tokened):
+        api_key: SecretStr = SecretStr("")
+        lines: int = 0
+        fail: bool = False
+        hold: str = ""  # a folder: wait there for a `release` file after the first lines (a live run)
+
+    def collect(self) -> dict[str, int]:
+        import logging
+        import threading
+
+        self.logger.info("starting with key %s", self.params.api_key.get_secret_value())
+        logging.getLogger("somelib.http").info("GET https://example.invalid/items -> 200")
+        logging.getLogger("harvester.execution.heartbeat").info("machinery, not the run's")
+        worker = threading.Thread(target=lambda: logging.getLogger("somelib.pool").warning("from another thread"))
+        worker.start()
+        worker.join()
+        if self.params.hold:
+            folder = Path(self.params.hold)
+            (folder / "started").touch()
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not (folder / "release").exists():
+                time.sleep(0.05)
+        for n in range(self.params.lines):
+            self.logger.info("line %d", n)
+        if self.params.fail:
+            try:
+                {}["currency"]
+            except KeyError:
+                self.logger.exception("bad header")
+                raise
+        self.logger.warning("done")
+        return {"lines": self.params.lines}

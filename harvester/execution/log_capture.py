@@ -1,0 +1,110 @@
+"""LogCapture: what a run logs, kept per attempt in history (``harvester runs logs``, the run page).
+
+A handler on the root logger for the duration of one attempt takes the records of the thread
+that runs the collector: its ``self.logger`` and the libraries it calls, at the level logging is
+configured for. harvester's own loggers are left out (their lines are about the run, in the
+process log). Lines reach the store in batches, at most every ``flush_every`` seconds while the
+run logs and once at its end, so a run that logs nothing costs no write and a live run can be
+followed. Messages are cut to ``MAX_LINE`` characters, secrets masked, and an attempt keeps at
+most ``limit`` lines, then one line saying how many more were dropped. Capture is best effort:
+a store that cannot take the lines never fails the run.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from harvester.failure_text import redact
+from harvester.history.run_logs import LogLine
+
+#: A longer message is cut (the marker says by how much).
+MAX_LINE = 8_000
+#: Loggers whose lines are not the run's own: harvester's machinery and the worker's.
+_MACHINERY = ("harvester.", "celery", "kombu", "amqp", "sqlalchemy", "alembic")
+_COLLECTORS = "harvester.collector."
+
+Sink = Callable[[Sequence[LogLine]], None]
+
+
+class LogCapture(logging.Handler):
+    def __init__(
+        self,
+        sink: Sink,
+        *,
+        limit: int,
+        secrets: Callable[[], Sequence[str]],
+        flush_every: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(logging.NOTSET)
+        self.sink, self.limit, self.secrets = sink, limit, secrets
+        self.flush_every, self.clock = flush_every, clock
+        self.thread = threading.get_ident()
+        self.pending: list[LogLine] = []
+        self.kept = self.dropped = 0
+        self._flushed_at = clock()
+        self._flushing = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread != self.thread or self._flushing or not _is_run_line(record.name):
+            return
+        if self.kept >= self.limit:
+            self.dropped += 1
+            return
+        message = record.getMessage()
+        if record.exc_info:
+            message += "\n" + logging.Formatter().formatException(record.exc_info)
+        if len(message) > MAX_LINE:
+            message = message[:MAX_LINE] + f" [{len(message) - MAX_LINE} characters cut]"
+        when = datetime.fromtimestamp(record.created, UTC)
+        self.pending.append(LogLine(when, record.levelname, record.name, redact(message, self.secrets())))
+        self.kept += 1
+        if self.clock() - self._flushed_at >= self.flush_every:
+            self.flush()
+
+    def flush(self) -> None:
+        """Hand the pending lines to the sink (lines the sink refuses are counted as dropped)."""
+        if not self.pending or self._flushing:
+            return
+        lines, self.pending = self.pending, []
+        self._flushing = True  # what the sink logs (a driver's warning) is not the run's
+        try:
+            self.sink(lines)
+        except Exception:
+            self.dropped += len(lines)
+        finally:
+            self._flushing = False
+            self._flushed_at = self.clock()
+
+    def finish(self) -> None:
+        """The attempt ended: say what was dropped, and store the rest."""
+        if self.dropped:
+            marker = f"[log truncated: {self.dropped} more lines not kept (limit {self.limit} per attempt)]"
+            self.pending.append(LogLine(datetime.now(UTC), "WARNING", "harvester", marker))
+            self.dropped = 0
+        self.flush()
+
+
+def _is_run_line(name: str) -> bool:
+    return name.startswith(_COLLECTORS) or not name.startswith(_MACHINERY)
+
+
+@contextmanager
+def captured(sink: Sink, *, limit: int, secrets: Callable[[], Sequence[str]]) -> Iterator[LogCapture | None]:
+    """Capture this thread's log lines while the block runs (nothing when ``limit`` is 0)."""
+    if limit <= 0:
+        yield None
+        return
+    capture = LogCapture(sink, limit=limit, secrets=secrets)
+    root = logging.getLogger()
+    root.addHandler(capture)
+    try:
+        yield capture
+    finally:
+        root.removeHandler(capture)
+        capture.finish()
