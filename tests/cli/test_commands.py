@@ -163,7 +163,7 @@ def test_server_database_must_be_migrated_explicitly(invoke, monkeypatch, postgr
 def test_run_help_without_a_name_lists_collectors_and_touches_no_database(invoke, tmp_path):
     result = invoke("run", "--help")
     assert result.exit_code == 0
-    assert "collectors: config_fail, emitter, fatal_fail, ok," in result.output
+    assert "collectors: chatty, config_fail, emitter, fatal_fail, ok," in result.output
     assert not (tmp_path / "data").exists()
     assert "--value INTEGER" in invoke("run", "ok", "-h").output
 
