@@ -75,10 +75,13 @@ def fail(code: int, message: str = "") -> NoReturn:
 
 
 def check_schedule(state: CliState) -> None:
-    """Strict mode: a process that would run the schedule refuses to start on a bad file."""
+    """A process that would run the schedule refuses to start on a schedule file named but missing,
+    and in strict mode on a bad file."""
     from harvester.schedule.loader import load_schedule
 
     settings = state.settings
+    if "schedule_file" in settings.model_fields_set and not settings.schedule_file.exists():
+        fail(2, f"HARVESTER_SCHEDULE_FILE names {settings.schedule_file}, which does not exist; nothing started")
     if not settings.schedule_strict or not settings.schedule_file.exists():
         return
     try:

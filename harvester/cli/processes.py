@@ -53,24 +53,31 @@ def beat(state: CliState, loglevel: str | None) -> None:
     """Start the scheduler (Celery beat): the schedule file's entries and recovery (lost, overdue runs).
 
     The file (HARVESTER_SCHEDULE_FILE) is re-read within a second of an edit, or on SIGHUP; a broken
-    edit keeps the last good schedule running. In strict mode a bad file stops start-up.
+    edit keeps the last good schedule running. In strict mode a bad file stops start-up. A file named
+    by HARVESTER_SCHEDULE_FILE must exist; the default schedule.yaml may be absent (a WARNING every
+    5 minutes says nothing is scheduled, and the file is picked up once it appears).
     """
     hv = state.app
     hv.settings.data_dir.mkdir(parents=True, exist_ok=True)
-    dispatcher = None
-    if hv.settings.schedule_file.exists():
-        try:
-            dispatcher = ScheduleDispatcher(
-                hv.registry,
-                hv.store,
-                hv.settings.schedule_file,
-                strict=hv.settings.schedule_strict,
-                submit=hv.dispatcher.publish_batch,
-            )
-        except ConfigError as exc:
-            fail(2, f"the schedule file has problems; nothing started:\n{exc}")
-    else:
-        state.err.print(f"no schedule file at {hv.settings.schedule_file}: only recovery runs")
+    explicit = "schedule_file" in hv.settings.model_fields_set
+    if explicit and not hv.settings.schedule_file.exists():
+        fail(2, f"HARVESTER_SCHEDULE_FILE names {hv.settings.schedule_file}, which does not exist; nothing started")
+    try:
+        dispatcher = ScheduleDispatcher(
+            hv.registry,
+            hv.store,
+            hv.settings.schedule_file,
+            strict=hv.settings.schedule_strict,
+            submit=hv.dispatcher.publish_batch,
+            optional=not explicit,
+        )
+    except ConfigError as exc:
+        fail(2, f"the schedule file has problems; nothing started:\n{exc}")
+    if dispatcher.missing:
+        state.err.print(
+            f"no schedule file at {hv.settings.schedule_file} (HARVESTER_SCHEDULE_FILE not set): nothing is "
+            "scheduled until it exists; recovery runs"
+        )
     hv.celery.Beat(
         scheduler=make_scheduler_class(dispatcher, hv.recovery.run, recovery_interval(hv.settings)),
         loglevel=loglevel or hv.settings.log_level,

@@ -15,11 +15,13 @@ the Celery beat ``Scheduler`` that calls it every second and keeps beat's own pe
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import signal
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -35,7 +37,7 @@ from harvester.registry import Registry
 from harvester.request import RunRequest
 from harvester.schedule.entries import Schedule, ScheduleEntry
 from harvester.schedule.freshness import entry_key
-from harvester.schedule.loader import load_schedule
+from harvester.schedule.loader import UTC_ZONE, load_schedule
 from harvester.schedule.predicates import should_run
 from harvester.schedule.timing import due
 
@@ -44,21 +46,41 @@ log = logging.getLogger(__name__)
 #: Sends a group's recorded runs as one batch (raises DispatchError when the broker cannot take it).
 Submit = Callable[[Sequence[RunRequest]], object]
 
+#: How often beat repeats that its (implicit, optional) schedule file is missing.
+MISSING_FILE_WARNING_EVERY = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class Dispatch:
+    """One occurrence of an entry this scheduler recorded, with its runs (none: see its note)."""
+
+    entry: ScheduleEntry
+    occurrence: datetime
+    requests: tuple[RunRequest, ...]
+
 
 class ScheduleDispatcher:
-    """Loads the schedule file (and reloads it when it changes) and dispatches due occurrences."""
+    """Loads the schedule file (and reloads it when it changes) and dispatches due occurrences.
 
-    def __init__(self, registry: Registry, store: Store, path: Path, *, strict: bool, submit: Submit) -> None:
+    ``optional``: the file may be absent (the implicit default path): the schedule is empty, a
+    WARNING says so every :data:`MISSING_FILE_WARNING_EVERY`, and the file is loaded once it appears.
+    Otherwise a missing file is a ``ConfigError`` at start-up, like any unreadable one."""
+
+    def __init__(
+        self, registry: Registry, store: Store, path: Path, *, strict: bool, submit: Submit, optional: bool = False
+    ) -> None:
         self.registry = registry
         self.store = store
         self.path = path
         self.strict = strict
         self.submit = submit
+        self.optional = optional
         self.schedule = self._load()  # raises ScheduleError at start-up in strict mode
         self._mtime = self._stat()
         self._last: dict[str, datetime] = {}
         self._keys: dict[tuple[str, int], str] = {}
         self._started: datetime | None = None
+        self._warned_missing: datetime | None = None
         self.reload_requested = False
         self.error: str | None = None
 
@@ -68,7 +90,14 @@ class ScheduleDispatcher:
         except OSError:
             return None
 
+    @property
+    def missing(self) -> bool:
+        """The optional file is absent (so nothing is scheduled)."""
+        return self.optional and self._mtime is None
+
     def _load(self) -> Schedule:
+        if self.optional and not self.path.exists():
+            return Schedule(UTC_ZONE)
         schedule = load_schedule(self.path, self.registry, strict=self.strict)
         for problem in schedule.problems:
             log.error("schedule entry skipped: %s", problem)
@@ -100,43 +129,69 @@ class ScheduleDispatcher:
         log.info("schedule reloaded from %s: %d entries", self.path, len(schedule.entries))
 
     def tick(self, now: datetime) -> list[list[str]]:
-        """Dispatch what is due at ``now``; returns the run ids of each batch recorded."""
+        """Dispatch what is due at ``now``; returns the run ids of each batch recorded.
+
+        Each dispatched occurrence is one INFO line, once its group's batch went out (or could not)."""
         if self._started is None:
             self._resume(now)
-        batches: dict[str, list[RunRequest]] = {}
+        self._warn_if_missing(now)
+        batches: dict[str, list[Dispatch]] = {}
         for entry in self.schedule.enabled:
             try:
-                batches.setdefault(entry.group, []).extend(self._dispatch(entry, now))
+                dispatched = self._dispatch(entry, now)
             except DatabaseError as exc:  # nothing recorded, position kept: the next tick tries again
-                log.warning("schedule entry %s (line %d) not dispatched: %s", entry.collector, entry.line, exc)
-        sent = []
-        for batch in batches.values():
-            if not batch:
+                log.warning("schedule entry %s not dispatched: %s", describe(entry), exc)
                 continue
-            try:
-                self.submit(batch)
-            except DispatchError as exc:
-                log.warning("batch of %d run(s) recorded but not sent (%s); recovery sends them", len(batch), exc)
-            sent.append([r.run_id for r in batch])
-        return sent
+            if dispatched is not None:
+                batches.setdefault(entry.group, []).append(dispatched)
+        return [self._send(dispatches) for dispatches in batches.values() if any(d.requests for d in dispatches)]
+
+    def _send(self, dispatches: list[Dispatch]) -> list[str]:
+        batch = [request for dispatched in dispatches for request in dispatched.requests]
+        outcome = "sent"
+        try:
+            self.submit(batch)
+        except DispatchError as exc:
+            outcome = f"recorded, not sent ({exc}); recovery sends them"
+        for dispatched in dispatches:
+            if dispatched.requests:
+                log.info(
+                    "Sending due entry %s occurrence %s: %s %s",
+                    describe(dispatched.entry),
+                    dispatched.occurrence.isoformat(),
+                    "run" if len(dispatched.requests) == 1 else "runs",
+                    ", ".join(r.run_id for r in dispatched.requests) + ("" if outcome == "sent" else f" {outcome}"),
+                )
+        return [r.run_id for r in batch]
+
+    def _warn_if_missing(self, now: datetime) -> None:
+        if not self.missing:
+            return
+        if self._warned_missing is None or now - self._warned_missing >= MISSING_FILE_WARNING_EVERY:
+            self._warned_missing = now
+            log.warning(
+                "no schedule file at %s (HARVESTER_SCHEDULE_FILE): nothing is scheduled, only recovery runs; "
+                "the file is picked up once it exists",
+                self.path.resolve(),
+            )
 
     def _resume(self, now: datetime) -> None:
         """Where to start: the last dispatched occurrence of each entry, or now for a new one."""
         self._last = {**dict(self.store.last_occurrences()), **self._last}
         self._started = now
 
-    def _dispatch(self, entry: ScheduleEntry, now: datetime) -> list[RunRequest]:
-        """The runs of this entry's occurrence due at ``now`` that this scheduler won and recorded."""
+    def _dispatch(self, entry: ScheduleEntry, now: datetime) -> Dispatch | None:
+        """The occurrence of this entry due at ``now`` if this scheduler won and recorded it."""
         key = self._key(entry)
         occurrence = due(entry, self._last.get(key, self._started or now), now, self.schedule.timezone)
         if occurrence is None:
-            return []
+            return None
         requests: list[RunRequest] = []
 
         def build() -> tuple[list[NewRun], str | None]:
             runs, why = should_run(entry)
             if not runs:
-                log.info("schedule entry %s (line %d) skipped at %s: %s", entry.collector, entry.line, occurrence, why)
+                log.info("schedule entry %s skipped at %s: %s", describe(entry), occurrence.isoformat(), why)
                 return [], why or None
             made = entry_requests(self.registry, entry)
             rows = [new_run(self.registry, r) for r in made]
@@ -146,24 +201,24 @@ class ScheduleDispatcher:
         won = self.store.dispatch_occurrence(key, occurrence, build)  # a database error: next tick again
         self._last[key] = occurrence
         if won is None:
-            return []  # another scheduler dispatched this occurrence
-        log.info(
-            "schedule entry %s (line %d) due at %s: runs %s",
-            entry.collector,
-            entry.line,
-            occurrence.isoformat(),
-            ", ".join(r.run_id for r in requests) or "none",
-        )
-        return requests
+            return None  # another scheduler dispatched this occurrence
+        return Dispatch(entry, occurrence, tuple(requests))
 
     def _key(self, entry: ScheduleEntry) -> str:
-        """Stable across edits that move the entry; computed once per loaded schedule."""
+        """Group, collector, params and schedule: stable across edits that move the entry (one group may
+        run a collector with the same params on several schedules); computed once per loaded schedule."""
         position = (entry.group, entry.index)
         key = self._keys.get(position)
         if key is None:
             collector, params_key = entry_key(entry, self.registry)
-            key = self._keys[position] = f"{entry.group}:{collector}:{params_key}"
+            when = hashlib.sha256(entry.schedule_text.encode()).hexdigest()[:12]
+            key = self._keys[position] = f"{entry.group}:{collector}:{params_key}:{when}"
         return key
+
+
+def describe(entry: ScheduleEntry) -> str:
+    """``github/github_stars (line 7, daily at 02:30)``: how beat's log names an entry."""
+    return f"{entry.group}/{entry.collector} (line {entry.line}, {entry.schedule_text})"
 
 
 class Every:

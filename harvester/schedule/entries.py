@@ -133,6 +133,12 @@ def parse_schedule(text: str) -> ScheduleSpec:
     words = text.strip().lower()
     if words in KEYWORDS:
         return ScheduleSpec(kind=words)  # type: ignore[arg-type]
+    if words.startswith(("on_", "on ", "when")):
+        raise ValueError(
+            f"bad schedule '{text}': a condition is not a schedule; check it on a schedule and run only when it "
+            f"holds: `schedule: daily` (or hourly, ...) with `when: yourpackage.checks:{_identifier(words)}`, "
+            "a function that returns true when the entry should run"
+        )
     if words.startswith("every"):
         return ScheduleSpec(kind="interval", every=_parse_every(text))
     if len(words.split()) == 5:
@@ -143,6 +149,11 @@ def parse_schedule(text: str) -> ScheduleSpec:
     if len(words.split()) > 1:
         raise ValueError(f"bad schedule '{text}': a cron expression has 5 fields, got {len(words.split())}")
     raise ValueError(f"bad schedule '{text}'{did_you_mean(words, KEYWORDS)}: expected {_SCHEDULE_FORMS}")
+
+
+def _identifier(words: str) -> str:
+    name = re.sub(r"\W+", "_", words).strip("_")
+    return name if name and not name[0].isdigit() else "should_run"
 
 
 def _parse_every(text: str) -> timedelta:
@@ -160,27 +171,40 @@ def parse_time(text: str, key: str) -> time:
     return time(int(match[1]), int(match[2]))
 
 
-def parse_weekday(value: object) -> int:
-    """``monday`` / ``Mon`` -> 0."""
+def parse_weekday(value: object, key: str = "on") -> int:
+    """``monday`` / ``Mon`` -> 0 (names only: a number would be ambiguous, 0 is Sunday in cron)."""
     text = str(value).strip().lower()
     for number, name in enumerate(WEEKDAYS):
         if text in (name, name[:3]):
             return number
-    raise ValueError(f"bad `on` '{value}' for a weekly schedule: expected a weekday (monday..sunday or mon..sun)")
+    raise ValueError(
+        f"bad `{key}` '{value}' for a weekly schedule: expected a weekday by name (monday..sunday or mon..sun)"
+    )
 
 
-def parse_monthday(value: object) -> int:
-    """``1``..``31``; a day past a month's end means that month's last day."""
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 31:
-        raise ValueError(f"bad `on` '{value}' for a monthly schedule: expected a day of the month, 1..31")
+def parse_monthday(value: object, key: str = "on") -> int:
+    """``1``..``31``, also quoted (``'15'``); a day past a month's end means that month's last day."""
+    number = _whole_number(value)
+    if number is None or not 1 <= number <= 31:
+        raise ValueError(f"bad `{key}` '{value}' for a monthly schedule: expected a day of the month, 1..31")
+    return number
+
+
+def parse_minutes(value: object, key: str = "minutes") -> timedelta:
+    """``minutes`` of ``schedule: interval``: 1..1440, also quoted."""
+    number = _whole_number(value)
+    if number is None or not 1 <= number <= MAX_INTERVAL_MINUTES:
+        raise ValueError(f"bad `{key}` '{value}': expected a whole number of minutes, 1..{MAX_INTERVAL_MINUTES}")
+    return timedelta(minutes=number)
+
+
+def _whole_number(value: object) -> int | None:
+    """An int as YAML gives it (``15``) or as people quote it (``'15'``); None for anything else."""
+    if isinstance(value, str) and value.strip().isdecimal():
+        return int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
     return value
-
-
-def parse_minutes(value: object) -> timedelta:
-    """``minutes`` of ``schedule: interval``: 1..1440."""
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_INTERVAL_MINUTES:
-        raise ValueError(f"bad `minutes` '{value}': expected a whole number of minutes, 1..{MAX_INTERVAL_MINUTES}")
-    return timedelta(minutes=value)
 
 
 def parse_duration(text: str, key: str = "freshness") -> timedelta:

@@ -8,6 +8,8 @@ in a group's header (``default_time``, an unknown key) skips that group's tasks;
 
 from __future__ import annotations
 
+import copy
+import difflib
 import json
 from dataclasses import dataclass, field
 from datetime import time
@@ -52,6 +54,8 @@ TASK_KEYS = (
     "schedule",
     "at",
     "on",
+    "day_of_week",
+    "day_of_month",
     "minutes",
     "enabled",
     "params",
@@ -85,13 +89,27 @@ def parse_schedule_text(text: str, registry: Registry, *, path: str = "schedule.
     """The schedule in ``text`` (never raises; problems name ``path``)."""
     reader = _Reader(path, registry)
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=_AliasLineLoader)
     except yaml.YAMLError as exc:
         reader.yaml_problem(exc)
         return reader.result(UTC_ZONE)
     if root is None:
         return reader.result(UTC_ZONE)
     return reader.document(root)
+
+
+class _AliasLineLoader(yaml.SafeLoader):
+    """SafeLoader whose aliases (``*name``) are copies of the anchored node that carry the alias's own
+    line, so a task repeated with an alias is reported (and recognised as a duplicate) where it is."""
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        if not self.check_event(yaml.AliasEvent):
+            return super().compose_node(parent, index)
+        mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+        node = copy.copy(super().compose_node(parent, index))
+        if node is not None:
+            node.start_mark = node.end_mark = mark
+        return node
 
 
 def _line(node: yaml.Node) -> int:
@@ -154,7 +172,7 @@ class _Reader:
         self.registry = registry
         self.problems: list[ScheduleProblem] = []
         self.entries: list[ScheduleEntry] = []
-        self.seen: dict[tuple[str, str, str], int] = {}
+        self.seen: dict[tuple[str, str, str, str], int] = {}
 
     # -- problems --------------------------------------------------------------------------
 
@@ -220,6 +238,9 @@ class _Reader:
         if groups is None:
             return
         for name, group_node in groups.values.items():
+            if not name.strip() or _is_null(groups.keys[name]):
+                self.problem(groups.keys[name], "a group needs a name (e.g. `github:`), got an empty one")
+                continue
             self.group(name, group_node, usable=usable)
 
     def group(self, name: str, node: yaml.Node, *, usable: bool) -> None:
@@ -276,7 +297,7 @@ class _Reader:
 
     def collector(self, fields: _Map) -> type[Collector] | None:
         name = self.value(fields, "collector", _text)
-        command = self.value(fields, "command", _command)
+        command = self.value(fields, "command", lambda n: _command(n, self.registry))
         if "collector" in fields.values and "command" in fields.values:
             self.problem(fields.keys["command"], "give either `collector` or `command`, not both")
             return None
@@ -295,8 +316,8 @@ class _Reader:
         spec: ScheduleSpec | None = self.value(fields, "schedule", lambda n: parse_schedule(_text(n)))
         if "schedule" not in fields.values:
             self.problem(fields.node, "task needs `schedule` (" + _FORMS + ")")
-        for key in ("on", "minutes"):
-            applies = spec is None or (spec.kind in _USES[key] and spec.every is None)
+        for key, kinds in _USES.items():
+            applies = spec is None or (spec.kind in kinds and spec.every is None)
             if key in fields.values and not applies:
                 self.problem(fields.keys[key], _NOT_APPLICABLE[key])
         if spec is None:
@@ -304,15 +325,21 @@ class _Reader:
         return self.spec_details(fields, spec)
 
     def spec_details(self, fields: _Map, spec: ScheduleSpec) -> ScheduleSpec | None:
-        """Fill in ``on`` (weekly, monthly) and ``minutes`` (interval)."""
-        needed = {"weekly": "on", "monthly": "on", "interval": "minutes"}.get(spec.kind)
-        if needed is None or spec.every is not None:
+        """Fill in the day (weekly, monthly: ``on`` or its other spelling) and ``minutes`` (interval)."""
+        keys = _DETAIL_KEYS.get(spec.kind)
+        if keys is None or spec.every is not None:
             return spec
-        if needed not in fields.values:
-            self.problem(fields.values["schedule"], _MISSING[spec.kind])
+        given = [key for key in keys if key in fields.values]
+        if not given:
+            if not any(key in fields.values for key in _USES):  # else the misplaced key was named already
+                self.problem(fields.values["schedule"], _MISSING[spec.kind])
             return None
+        if len(given) > 1:
+            self.problem(fields.keys[given[1]], f"give either `{given[0]}` or `{given[1]}`, not both")
+            return None
+        key = given[0]
         parsers: dict[str, Any] = {"weekly": parse_weekday, "monthly": parse_monthday, "interval": parse_minutes}
-        detail = self.value(fields, needed, lambda n: parsers[spec.kind](_construct(n)))
+        detail = self.value(fields, key, lambda n: parsers[spec.kind](_construct(n), key))
         if detail is None:
             return None
         field_name = {"weekly": "weekday", "monthly": "monthday", "interval": "every"}[spec.kind]
@@ -354,28 +381,38 @@ class _Reader:
         return dict(raw)
 
     def unique(self, entry: ScheduleEntry, cls: type[Collector]) -> bool:
+        """One group may run a collector with the same params on several schedules, not twice on one."""
         canonical = cls.Params.model_validate(entry.params).model_dump(mode="json")
-        key = (entry.group, entry.collector, json.dumps(canonical, sort_keys=True, default=str))
+        key = (entry.group, entry.collector, json.dumps(canonical, sort_keys=True, default=str), entry.schedule_text)
         first = self.seen.setdefault(key, entry.line)
         if first != entry.line:
             self.problem(
                 entry.line,
-                f"duplicate entry: collector '{entry.collector}' with the same params is already in "
-                f"group '{entry.group}' (line {first})",
+                f"duplicate entry: collector '{entry.collector}' with the same params and schedule "
+                f"({entry.schedule_text}) is already in group '{entry.group}' (line {first})",
             )
             return False
         return True
 
 
 _FORMS = "hourly, daily, weekly, monthly, interval, every <N>s|m|h|d or a 5-field cron expression"
-_USES = {"on": ("weekly", "monthly"), "minutes": ("interval",)}
+_USES = {
+    "on": ("weekly", "monthly"),
+    "day_of_week": ("weekly",),
+    "day_of_month": ("monthly",),
+    "minutes": ("interval",),
+}
+_DETAIL_KEYS = {"weekly": ("on", "day_of_week"), "monthly": ("on", "day_of_month"), "interval": ("minutes",)}
 _NOT_APPLICABLE = {
     "on": "`on` applies only to weekly and monthly schedules",
+    "day_of_week": "`day_of_week` applies only to weekly schedules (a monthly one takes `day_of_month`)",
+    "day_of_month": "`day_of_month` applies only to monthly schedules (a weekly one takes `day_of_week`)",
     "minutes": "`minutes` applies only to `schedule: interval` (or write `every 15m`)",
 }
 _MISSING = {
-    "weekly": "weekly schedule needs `on: WEEKDAY` (monday..sunday)",
-    "monthly": "monthly schedule needs `on: DAY` (1..31; a day past the month's end means its last day)",
+    "weekly": "weekly schedule needs `on: WEEKDAY` (monday..sunday; or `day_of_week: WEEKDAY`)",
+    "monthly": "monthly schedule needs `on: DAY` (1..31, or `day_of_month: DAY`; a day past the month's end "
+    "means its last day)",
     "interval": "interval schedule needs `minutes: 1..1440`",
 }
 
@@ -389,10 +426,13 @@ def _timezone(node: yaml.Node) -> ZoneInfo:
         raise ValueError(f"unknown time zone '{name}'{hint}; expected an IANA name like Europe/Berlin") from None
 
 
-def _command(node: yaml.Node) -> str:
+def _command(node: yaml.Node, registry: Registry) -> str:
     text = _text(node).strip()
     if not text.startswith("run_") or text == "run_":
-        raise ValueError(f"bad command '{text}': expected run_<collector> (or use `collector: NAME`)")
+        names = registry.names()
+        close = [text] if text in names else difflib.get_close_matches(text, names, n=1)
+        fix = f"`collector: {close[0]}`" if close else "`collector: NAME`"
+        raise ValueError(f"bad command '{text}': a command is run_<collector>; to name the collector, write {fix}")
     return text.removeprefix("run_")
 
 

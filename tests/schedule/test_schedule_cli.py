@@ -73,7 +73,7 @@ def test_check_prints_every_problem_and_exits_1(invoke, write):
     assert result.exit_code == 1
     assert result.stdout.splitlines() == [
         f"{path}:4: unknown collector 'pingr' (did you mean 'pinger'?); known: github_stars, heartbeat_demo, pinger",
-        f"{path}:7: weekly schedule needs `on: WEEKDAY` (monday..sunday)",
+        f"{path}:7: weekly schedule needs `on: WEEKDAY` (monday..sunday; or `day_of_week: WEEKDAY`)",
     ]
     assert result.stderr == "2 problems\n"
 

@@ -92,14 +92,16 @@ def test_weekdays_and_monthdays():
     with pytest.raises(ValueError, match="expected a weekday"):
         parse_weekday("funday")
     assert parse_monthday(31) == 31
-    for bad in (0, 32, "1", True):
+    assert parse_monthday("15") == parse_monthday(" 15 ") == 15  # quoted, as people write it
+    for bad in (0, 32, "32", "1st", "-1", True, 1.0):
         with pytest.raises(ValueError, match=r"expected a day of the month, 1\.\.31"):
             parse_monthday(bad)
 
 
 def test_minutes():
     assert parse_minutes(1440) == timedelta(days=1)
-    for bad in (0, 1441, "30", 1.5, False):
+    assert parse_minutes("30") == timedelta(minutes=30)
+    for bad in (0, 1441, "1441", "30m", 1.5, False):
         with pytest.raises(ValueError, match=r"expected a whole number of minutes, 1..1440"):
             parse_minutes(bad)
 

@@ -141,7 +141,8 @@ BROKEN = [
     pytest.param(
         one_task("command: heartbeat_demo\nschedule: daily"),
         4,
-        "bad command 'heartbeat_demo': expected run_<collector> (or use `collector: NAME`)",
+        "bad command 'heartbeat_demo': a command is run_<collector>; to name the collector, "
+        "write `collector: heartbeat_demo`",
         id="command without run_",
     ),
     pytest.param(
@@ -165,8 +166,8 @@ BROKEN = [
     pytest.param(
         one_task("collector: pinger\nschedule: daily\npriority: 3"),
         6,
-        "unknown key 'priority' in a task; expected one of: collector, command, schedule, at, on, minutes, enabled, "
-        "params, args, when, freshness, queue, overlap",
+        "unknown key 'priority' in a task; expected one of: collector, command, schedule, at, on, day_of_week, "
+        "day_of_month, minutes, enabled, params, args, when, freshness, queue, overlap",
         id="unknown task key without a close match",
     ),
     pytest.param(
@@ -232,19 +233,20 @@ BROKEN = [
     pytest.param(
         one_task("collector: pinger\nschedule: weekly"),
         5,
-        "weekly schedule needs `on: WEEKDAY` (monday..sunday)",
+        "weekly schedule needs `on: WEEKDAY` (monday..sunday; or `day_of_week: WEEKDAY`)",
         id="weekly without on",
     ),
     pytest.param(
         one_task("collector: pinger\nschedule: weekly\non: funday"),
         6,
-        "bad `on` 'funday' for a weekly schedule: expected a weekday (monday..sunday or mon..sun)",
+        "bad `on` 'funday' for a weekly schedule: expected a weekday by name (monday..sunday or mon..sun)",
         id="bad weekday",
     ),
     pytest.param(
         one_task("collector: pinger\nschedule: monthly"),
         5,
-        "monthly schedule needs `on: DAY` (1..31; a day past the month's end means its last day)",
+        "monthly schedule needs `on: DAY` (1..31, or `day_of_month: DAY`; a day past the month's end "
+        "means its last day)",
         id="monthly without on",
     ),
     pytest.param(
@@ -365,9 +367,10 @@ BROKEN = [
     ),
     pytest.param(
         "groups:\n  g:\n    tasks:\n      - collector: pinger\n        schedule: daily\n"
-        "      - collector: pinger\n        schedule: hourly\n        params: {count: 1}\n",
+        "      - collector: pinger\n        schedule: daily\n        params: {count: 1}\n",
         6,
-        "duplicate entry: collector 'pinger' with the same params is already in group 'g' (line 4)",
+        "duplicate entry: collector 'pinger' with the same params and schedule (daily at 00:00) is already in "
+        "group 'g' (line 4)",
         id="duplicate entry (default params spelled out)",
     ),
     pytest.param(
