@@ -180,6 +180,43 @@ class RunDetail(Run):
     children: list[str] = Field(description="run ids of the subcollector runs (parent_run_id = this run).")
 
 
+class LogLine(BaseModel):
+    id: int = Field(description="Increasing: pass the last one seen as `after` to read on.")
+    attempt: int
+    logged_at: datetime
+    level: str
+    logger: str
+    message: str = Field(description="The message (with a logged exception's traceback), secrets masked.")
+
+
+class RunLogs(BaseModel):
+    """Lines a run logged, oldest first; poll with ``after=next_after`` until ``finished``."""
+
+    model_config = _examples(
+        {
+            "run_id": _RUN_ID,
+            "status": "running",
+            "finished": False,
+            "items": [
+                {
+                    "id": 41,
+                    "attempt": 1,
+                    "logged_at": "2026-01-05T10:00:00.200000Z",
+                    "level": "INFO",
+                    "logger": "harvester.collector.flaky_source",
+                    "message": "fetched page 1 of 3",
+                }
+            ],
+            "next_after": 41,
+        }
+    )
+    run_id: str
+    status: str = Field(description="The run's status when the lines were read.")
+    finished: bool = Field(description="True once the run has ended: no line will follow.")
+    items: list[LogLine]
+    next_after: int = Field(description="`after` for the next request (unchanged when no line came).")
+
+
 class RunsPage(BaseModel):
     """A page of runs, newest first; pass ``next_cursor`` as ``cursor`` for the next page."""
 

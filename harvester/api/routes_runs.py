@@ -1,4 +1,4 @@
-"""``GET /api/v1/runs`` (filters, keyset pages) and ``GET /api/v1/runs/{run_id}``."""
+"""``GET /api/v1/runs`` (filters, keyset pages), ``GET /api/v1/runs/{run_id}`` and its ``/logs``."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query
 
-from harvester.api.models import ErrorBody, RunDetail, RunsPage, RunStatus
+from harvester.api.models import ErrorBody, RunDetail, RunLogs, RunsPage, RunStatus
 from harvester.api.rows import run_out
 from harvester.app import Harvester
 from harvester.history.queries import CursorError, page_runs
+from harvester.history.states import FINISHED
 
 
 def router(hv: Harvester) -> APIRouter:
@@ -58,6 +59,30 @@ def router(hv: Harvester) -> APIRouter:
             **run_out(row),
             "attempts": hv.store.attempts(run_id),
             "children": [m["id"] for m in hv.store.members(run_id)],
+        }
+
+    @api.get(
+        "/{run_id}/logs",
+        response_model=RunLogs,
+        responses={404: {"model": ErrorBody, "description": "No run with this id."}},
+        summary="What a run logged, oldest first (poll with after= to follow it)",
+    )
+    def get_run_logs(
+        run_id: Annotated[str, Path(description="run_id (= task_id).")],
+        after: Annotated[int, Query(ge=0, le=2**62, description="Only lines after this id (next_after).")] = 0,
+        attempt: Annotated[int | None, Query(ge=1, le=2**31, description="Only this attempt's lines.")] = None,
+        limit: Annotated[int, Query(ge=1, le=5000, description="Lines per answer.")] = 1000,
+    ) -> Any:
+        row = hv.store.get_run(run_id)  # before the lines: a run seen finished has no line to come
+        if row is None:
+            raise HTTPException(404, f"no run {run_id!r}")
+        lines = hv.store.run_logs(run_id, after=after, limit=limit)
+        return {
+            "run_id": run_id,
+            "status": row["status"],
+            "finished": row["status"] in FINISHED and len(lines) < limit,
+            "items": [line for line in lines if attempt is None or line["attempt"] == attempt],
+            "next_after": lines[-1]["id"] if lines else after,
         }
 
     return api

@@ -20,7 +20,6 @@ from harvester.history.states import STATUSES as RUN_STATUSES
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 STATUSES = RUN_STATUSES
-FINISHED_NAMES = frozenset(s.value for s in FINISHED)
 #: Lines read per query while printing a run's logs.
 LOG_PAGE = 1000
 LEVEL_STYLES = {"DEBUG": "dim", "WARNING": "yellow", "ERROR": "red", "CRITICAL": "bold red"}
@@ -121,7 +120,7 @@ def logs(state: CliState, run_id: str, follow: bool, attempt: int | None, as_jso
     last = 0
     while True:
         run = store.get_run(run_id) if follow else None  # read before the lines: none is missed
-        ended = run is None or run["status"] in FINISHED_NAMES
+        ended = run is None or run["status"] in FINISHED
         lines = store.run_logs(run_id, after=last, limit=LOG_PAGE)
         for line in lines:
             last = line["id"]
