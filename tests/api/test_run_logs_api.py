@@ -30,7 +30,7 @@ def test_after_and_limit_page_through_the_lines(client, hv):
     assert len(first["items"]) == 2
     assert first["finished"] is False  # more lines wait, though the run has ended
     rest = client.get(f"/api/v1/runs/{run_id}/logs", params={"after": first["next_after"]}).json()
-    assert [i["message"] for i in rest["items"]][0] == "line 0"
+    assert rest["items"][0]["message"] == "line 0"
     assert rest["finished"] is True
     empty = client.get(f"/api/v1/runs/{run_id}/logs", params={"after": rest["next_after"]}).json()
     assert (empty["items"], empty["next_after"]) == ([], rest["next_after"])
