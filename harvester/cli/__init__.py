@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from harvester.cli import api, collectors, history, listing, processes, scaffold, schedule
+from harvester.cli import api, collectors, history, listing, processes, records, scaffold, schedule
 from harvester.cli.context import CliState
 from harvester.errors import HarvesterError
 from harvester.history.engine import DatabaseError
@@ -30,6 +30,7 @@ for command in (
     *collectors.COMMANDS,
     *listing.COMMANDS,
     *history.COMMANDS,
+    *records.COMMANDS,
     *processes.COMMANDS,
     *schedule.COMMANDS,
 ):

@@ -161,6 +161,7 @@ records = Table(
     Column("last_seen", UTCDateTime, nullable=False),
     Column("run_id", String(36)),
     UniqueConstraint("collector", "key"),
+    Index(None, "collector", "last_seen", "id"),
 )
 
 occurrences = Table(

@@ -1,5 +1,5 @@
-"""Read queries of the HTTP API: keyset pages of runs, a run's children, a liveness probe, and the
-aggregates ``/metrics`` derives from history at scrape time (so every process reports the same)."""
+"""Read queries of the HTTP API: keyset pages of runs and records, a run's children, a liveness
+probe, and the aggregates ``/metrics`` derives from history at scrape time (so every process reports the same)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, case, func, or_, select, text
+from sqlalchemy import ColumnElement, Engine, and_, case, false, func, or_, select, text
 
 from harvester.history.engine import READ_ONLY, aware
+from harvester.history.models import records as records_table
 from harvester.history.models import run_attempts, runs
 from harvester.history.store import Store, run_filters
 
@@ -28,9 +29,9 @@ def _reader(store: Store) -> Engine:
     return store.engine.execution_options(**{READ_ONLY: True})
 
 
-def encode_cursor(row: dict[str, Any]) -> str:
-    """Opaque position after ``row`` in newest-first order: its queue time and id."""
-    raw = f"{aware(row['queued_at']).isoformat()}|{row['id']}"
+def encode_cursor(row: dict[str, Any], time_field: str = "queued_at") -> str:
+    """Opaque position after ``row`` in newest-first order: its time and id."""
+    raw = f"{aware(row[time_field]).isoformat()}|{row['id']}"
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
@@ -70,6 +71,45 @@ def page_runs(
     more = len(rows) > limit
     rows = rows[:limit]
     return RunPage(rows, encode_cursor(rows[-1]) if more and rows else None)
+
+
+@dataclass(frozen=True)
+class RecordPage:
+    rows: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+def page_records(
+    store: Store, collector: str, *, key: str | None = None, cursor: str | None = None, limit: int = 50
+) -> RecordPage:
+    """A collector's records, last changed first, ``limit`` at a time; ``key`` keeps those whose key
+    starts with it. Keyset pages on (last_seen, id), like :func:`page_runs`."""
+    conditions: list[ColumnElement[bool]] = [
+        records_table.c.collector == collector if "\x00" not in collector else false()
+    ]
+    if key:
+        conditions.append(records_table.c.key.startswith(key.replace("\x00", ""), autoescape=True))
+    if cursor:
+        when, ident = decode_cursor(cursor)
+        if not ident.isdigit():
+            raise CursorError("cursor is not one this API returned")
+        conditions.append(
+            or_(
+                records_table.c.last_seen < when,
+                and_(records_table.c.last_seen == when, records_table.c.id < int(ident)),
+            )
+        )
+    query = (
+        select(records_table)
+        .where(*conditions)
+        .order_by(records_table.c.last_seen.desc(), records_table.c.id.desc())
+        .limit(limit + 1)
+    )
+    with _reader(store).connect() as conn:
+        rows = [dict(r) for r in conn.execute(query).mappings()]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return RecordPage(rows, encode_cursor(rows[-1], "last_seen") if more and rows else None)
 
 
 def ping(store: Store) -> None:
