@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime, tzinfo
 from pathlib import Path
 from typing import get_args
 
@@ -18,7 +18,7 @@ from harvester.execution.runner import RunResult
 from harvester.registry import Registry
 from harvester.schedule.entries import Kind, Schedule, ScheduleEntry, did_you_mean, format_duration
 from harvester.schedule.loader import load_schedule
-from harvester.schedule.timing import next_runs
+from harvester.schedule.timing import next_runs, runs_on
 
 _FILE = click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 
@@ -120,16 +120,31 @@ def _params_text(entry: ScheduleEntry, registry: Registry) -> str:
 @click.command("run-scheduled")
 @click.option("--group", "-g", required=True, help="The group whose batch runs.")
 @click.option(
-    "--schedule", "kind", type=click.Choice(get_args(Kind)), help="Only the group's entries of this kind (e.g. daily)."
+    "--schedule",
+    "kind",
+    type=click.Choice([*get_args(Kind), "all"]),
+    help="Only the group's entries of this kind (e.g. daily), or all of them. "
+    "Default: the entries due on --day (daily ones, weekly and monthly ones whose day it is).",
+)
+@click.option(
+    "--day",
+    "day_text",
+    metavar="DATE",
+    help="Without --schedule: run the entries due on this day (YYYY-MM-DD). Default: today in the schedule's "
+    "time zone.",
 )
 @click.option("--stop-on-failure", is_flag=True, help="After a failure, skip the rest of the batch.")
 @click.option(
     "--file", "file", type=click.Path(dir_okay=False, path_type=Path), help="[default: HARVESTER_SCHEDULE_FILE]"
 )
 @click.pass_obj
-def run_scheduled(state: CliState, group: str, kind: str | None, stop_on_failure: bool, file: Path | None) -> None:
+def run_scheduled(
+    state: CliState, group: str, kind: str | None, day_text: str | None, stop_on_failure: bool, file: Path | None
+) -> None:
     """Run one group's batch now, in this process: its enabled entries in file order, one after another.
 
+    By default the entries due today, as the scheduler runs them: daily (and hourly, interval) entries,
+    weekly and monthly ones whose day is today; `--schedule all` runs every enabled entry.
     Prints `N succeeded, M failed` and exits with the last failure's code (1, or 2 for a config error).
     """
     hv = state.app
@@ -142,11 +157,37 @@ def run_scheduled(state: CliState, group: str, kind: str | None, stop_on_failure
         fail(
             2, f"no group '{group}' in the schedule{did_you_mean(group, groups)}; groups: {', '.join(groups) or 'none'}"
         )
-    batch = [e for e in loaded.enabled if e.group == group and (kind is None or e.spec.kind == kind)]
+    if kind is not None and day_text is not None:
+        fail(2, "--day picks the entries due that day; it does not go with --schedule")
+    entries = [e for e in loaded.enabled if e.group == group and kind in (None, "all", e.spec.kind)]
+    batch, which = entries, f"{kind} entries"
+    if kind is None:
+        day = _day(day_text, loaded)
+        batch = [e for e in entries if runs_on(e, day)]
+        when = "today" if day == today(loaded.timezone) else f"on {day:%A %Y-%m-%d}"
+        for entry in entries:
+            if entry not in batch:
+                where = f"{entry.collector} (line {entry.line})"
+                state.console.print(f"{escape(where)}: not due {when} ({escape(entry.schedule_text)})", highlight=False)
+        which = f"entries due {when} in {loaded.timezone.key}; {len(entries) - len(batch)} not due"
     results = hv.run_batch(batch, stop_on_failure=stop_on_failure, report=lambda e, r, why: _report(state, e, r, why))
     failed = [r for r in results if r.exit_code != 0]
-    click.echo(f"{len(results) - len(failed)} succeeded, {len(failed)} failed")
+    click.echo(f"{len(results) - len(failed)} succeeded, {len(failed)} failed ({which})")
     raise click.exceptions.Exit(failed[-1].exit_code if failed else 0)
+
+
+def today(tz: tzinfo) -> date:
+    """Today's date on the wall clock of ``tz``."""
+    return datetime.now(tz).date()
+
+
+def _day(text: str | None, loaded: Schedule) -> date:
+    if text is None:
+        return today(loaded.timezone)
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        fail(2, f"bad --day '{text}': expected a date as YYYY-MM-DD, e.g. 2026-12-02")
 
 
 def _report(state: CliState, entry: ScheduleEntry, result: RunResult | None, why: str) -> None:

@@ -57,6 +57,15 @@ def due(entry: ScheduleEntry, last_checked: datetime, now: datetime, tz: tzinfo)
     return found
 
 
+def runs_on(entry: ScheduleEntry, day: date) -> bool:
+    """Whether the entry has an occurrence on ``day`` (a wall-clock date of the schedule's time zone):
+    hourly, interval and daily entries every day, weekly and monthly ones on their day, cron on a
+    matching day. What ``run-scheduled`` runs by default."""
+    if entry.spec.cron is not None:
+        return entry.spec.cron.matches_day(day)
+    return _matches(entry.spec, day)
+
+
 def next_occurrence(spec: ScheduleSpec, at: time | None, after: datetime, tz: tzinfo) -> datetime:
     """:func:`next_run` for a spec and time of day (``at`` defaults to 00:00)."""
     if after.tzinfo is None or after.utcoffset() is None:

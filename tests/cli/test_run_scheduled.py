@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from datetime import date
 
 import pytest
 from click.testing import CliRunner
@@ -62,7 +63,7 @@ def history(invoke) -> list[dict]:
 def test_batch_runs_enabled_entries_in_file_order_and_reports(invoke):
     result = invoke("run-scheduled", "--group", "nightly", "--schedule", "daily")
     assert result.exit_code == 1  # the last failure's code
-    assert result.output.strip().endswith("2 succeeded, 1 failed")
+    assert result.output.strip().endswith("2 succeeded, 1 failed (daily entries)")
     assert "ok (line 21): skipped: when predicate predicates:never returned false" in result.output
     runs = history(invoke)
     assert [(r["collector"], r["params"].get("value")) for r in runs] == [("ok", 1), ("fatal_fail", None), ("ok", 2)]
@@ -79,9 +80,63 @@ def test_stop_on_failure_skips_the_rest_with_the_reason(invoke):
     assert [r["collector"] for r in history(invoke)] == ["ok", "fatal_fail"]
 
 
-def test_without_schedule_filter_the_whole_group_runs(invoke):
-    result = invoke("run-scheduled", "--group", "nightly")
-    assert "3 succeeded, 1 failed" in result.output
+def test_schedule_all_runs_the_whole_group(invoke):
+    result = invoke("run-scheduled", "--group", "nightly", "--schedule", "all")
+    assert "3 succeeded, 1 failed (all entries)" in result.output
+
+
+WEEKDAYS = """
+timezone: Europe/Berlin
+groups:
+  nightly:
+    tasks:
+      - {collector: ok, schedule: daily, params: {value: 1}}
+      - {collector: ok, schedule: weekly, on: monday, params: {value: 2}}
+      - {collector: ok, schedule: weekly, day_of_week: wednesday, params: {value: 3}}
+      - {collector: ok, schedule: monthly, on: '2', params: {value: 4}}
+      - {collector: ok, schedule: monthly, on: 15, params: {value: 5}}
+      - {collector: ok, schedule: hourly, params: {value: 6}}
+      - {collector: ok, schedule: every 15m, params: {value: 7}}
+      - {collector: ok, schedule: '0 9 * * mon-fri', params: {value: 8}}
+      - {collector: ok, schedule: '0 9 * * sat,sun', params: {value: 9}}
+"""
+
+
+@pytest.fixture
+def weekdays(invoke, tmp_path, monkeypatch):
+    (tmp_path / "schedule.yaml").write_text(textwrap.dedent(WEEKDAYS))
+    monkeypatch.setattr("harvester.cli.schedule.today", lambda tz: date(2026, 12, 2))  # a Wednesday
+    return invoke
+
+
+def test_by_default_the_entries_due_today_run_and_the_others_are_not_due_today(weekdays):
+    result = weekdays("run-scheduled", "--group", "nightly")
+    assert result.exit_code == 0, result.output
+    assert "ok (line 7): not due today (weekly on monday at 00:00)" in result.output
+    assert "ok (line 10): not due today (monthly on day 15 at 00:00)" in result.output
+    assert "ok (line 14): not due today (cron 0 9 * * sat,sun)" in result.output
+    assert result.output.strip().endswith(
+        "6 succeeded, 0 failed (entries due today in Europe/Berlin; 3 not due)"
+    )
+    assert sorted(r["params"]["value"] for r in history(weekdays)) == [1, 3, 4, 6, 7, 8]
+
+
+def test_day_picks_another_day_and_schedule_all_runs_everything(weekdays):
+    monday = weekdays("run-scheduled", "--group", "nightly", "--day", "2026-11-30")
+    assert "ok (line 8): not due on Monday 2026-11-30 (weekly on wednesday at 00:00)" in monday.output
+    assert "(entries due on Monday 2026-11-30 in Europe/Berlin; 4 not due)" in monday.output
+    everything = weekdays("run-scheduled", "--group", "nightly", "--schedule", "all")
+    assert "9 succeeded, 0 failed (all entries)" in everything.output
+    weekly = weekdays("run-scheduled", "--group", "nightly", "--schedule", "weekly")
+    assert "2 succeeded, 0 failed (weekly entries)" in weekly.output
+
+
+def test_day_is_checked(weekdays):
+    bad = weekdays("run-scheduled", "--group", "nightly", "--day", "Wednesday")
+    assert bad.exit_code == 2
+    assert "bad --day 'Wednesday': expected a date as YYYY-MM-DD" in bad.output
+    both = weekdays("run-scheduled", "--group", "nightly", "--day", "2026-11-30", "--schedule", "all")
+    assert both.exit_code == 2
 
 
 def test_config_failure_exits_2_and_unknown_group_is_named(invoke):
