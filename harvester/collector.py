@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Literal, Protocol, get_args
 from pydantic import BaseModel, ConfigDict, SecretBytes, SecretStr, ValidationError
 from pydantic_core import to_jsonable_python
 
-from harvester.errors import ConfigError, FailureCategory, MemberFailed, ParamsError, classify_failure
+from harvester.errors import CollectorExit, ConfigError, FailureCategory, MemberFailed, ParamsError, classify_failure
 from harvester.failure_text import MASK, redact
 from harvester.secret_refs import is_reference, resolve, unescape
 
@@ -156,6 +156,8 @@ class Collector:
       exponential backoff (``base * 2**(attempt-1)``, with jitter; ``Retry-After`` wins).
     - ``time_limit`` (seconds, default ``HARVESTER_TASK_TIME_LIMIT`` = 1800): limit of one run on a worker;
       then the run fails as ``timeout`` (the process is killed 30 s later if it ignores that).
+    - ``retry_time_limit`` (bool, default False): retry a run stopped by its time limit like any
+      ``timeout``; off, it fails at once (timeouts of the calls it makes are retried either way).
     - ``overlap`` (``"skip"`` | ``"queue"``, default ``"skip"``): what a run does when the same
       collector + params is already running: be recorded as ``skipped``, or wait its turn.
     - ``queue`` (str, default ``"harvester"``): the Celery queue its runs go to.
@@ -171,6 +173,7 @@ class Collector:
     retries: ClassVar[int | None] = None
     retry_backoff: ClassVar[float | None] = None
     time_limit: ClassVar[int | None] = None
+    retry_time_limit: ClassVar[bool] = False
     overlap: ClassVar[OverlapPolicy] = "skip"
     queue: ClassVar[str | None] = None
     steps: ClassVar[tuple[str, ...]] = ()
@@ -410,6 +413,10 @@ class Collector:
         except Exception as exc:
             self._handle(exc)
             raise
+        except SystemExit as exc:  # sys.exit(n) in a collector fails its run, it does not end the worker
+            failure = CollectorExit.of(exc)
+            self._handle(failure)
+            raise failure from exc
 
     def _handle(self, exc: BaseException) -> None:
         try:

@@ -7,17 +7,21 @@
      +-- TransientError            "try me again later" (optional ``retry_after`` seconds)
      +-- RegistryError             collector discovery failed (import error, duplicate name)
      +-- ParamsError (ConfigError) params failed validation; names the field
+     +-- CollectorExit             a collector called sys.exit(n): failed, not retried, exit code n
 
 Every other exception raised by a collector is mapped by :func:`classify_failure`
 to a :class:`FailureCategory`. The categories in :data:`RETRYABLE` (``network``,
 ``rate_limit``, ``timeout``, ``database``) are retried with exponential backoff;
-the rest fail the run at once.
+the rest fail the run at once. One ``timeout`` is not retried by default: a run
+stopped by its own time limit (:func:`is_own_time_limit`), which would most
+likely be stopped again; a collector opts in with ``retry_time_limit = True``.
 """
 
 from __future__ import annotations
 
 import errno
 import math
+import re
 import socket
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -44,6 +48,26 @@ class RunFailed(HarvesterError):
 
 class RegistryError(HarvesterError):
     """Collector discovery failed: an import error or a duplicate name."""
+
+
+class CollectorExit(HarvesterError):
+    """A collector raised ``SystemExit`` (``sys.exit(n)``, as a management command does): the run fails
+    (category ``unknown``, not retried) and ``harvester run`` / ``run-scheduled`` exit with ``code``:
+    ``n``, or 1 for a message (``sys.exit("why")``, as Python does) and for ``sys.exit(0)``, which
+    does not end a run well (a run succeeds by returning from ``collect()``)."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+    @classmethod
+    def of(cls, exc: SystemExit) -> CollectorExit:
+        code = exc.code
+        if isinstance(code, int) and not isinstance(code, bool) and code != 0:
+            return cls(code, f"the collector called sys.exit({code})")
+        if code is None or code == 0 or isinstance(code, bool):
+            return cls(1, f"the collector called sys.exit({code!r}); a run succeeds by returning from collect()")
+        return cls(1, f"the collector exited: {code}")
 
 
 class TransientError(HarvesterError):
@@ -100,8 +124,36 @@ _NETWORK_ERRNOS = frozenset(
         errno.EADDRNOTAVAIL,
     }
 )
+# Windows socket errors (winsock), as ``OSError.winerror``, as the errno of an error raised elsewhere,
+# or quoted in a message (``[WinError 10061]``): Python's errno names them only on Windows.
+_WINSOCK = {
+    10048: FailureCategory.NETWORK,  # WSAEADDRINUSE
+    10049: FailureCategory.NETWORK,  # WSAEADDRNOTAVAIL
+    10050: FailureCategory.NETWORK,  # WSAENETDOWN
+    10051: FailureCategory.NETWORK,  # WSAENETUNREACH
+    10052: FailureCategory.NETWORK,  # WSAENETRESET
+    10053: FailureCategory.NETWORK,  # WSAECONNABORTED
+    10054: FailureCategory.NETWORK,  # WSAECONNRESET
+    10057: FailureCategory.NETWORK,  # WSAENOTCONN
+    10058: FailureCategory.NETWORK,  # WSAESHUTDOWN
+    10060: FailureCategory.TIMEOUT,  # WSAETIMEDOUT
+    10061: FailureCategory.NETWORK,  # WSAECONNREFUSED
+    10064: FailureCategory.NETWORK,  # WSAEHOSTDOWN
+    10065: FailureCategory.NETWORK,  # WSAEHOSTUNREACH
+    11001: FailureCategory.NETWORK,  # WSAHOST_NOT_FOUND
+    11002: FailureCategory.NETWORK,  # WSATRY_AGAIN
+}
+_WINSOCK_TEXT = re.compile(r"\[(?:WinError|Errno) (1\d{4})\]")
+_OWN_TIME_LIMIT_NAMES = ("SoftTimeLimitExceeded", "TimeLimitExceeded")
 _TIMEOUT_NAMES = ("Timeout", "TimeoutError", "ReadTimeout", "ConnectTimeout", "PoolTimeout", "WriteTimeout")
-_CONFIG_NAMES = ("InvalidURL", "LocationParseError", "UnsupportedProtocol", "MissingSchema", "InvalidSchema")
+_CONFIG_NAMES = (
+    "InvalidURL",
+    "LocationParseError",
+    "LocationValueError",
+    "UnsupportedProtocol",
+    "MissingSchema",
+    "InvalidSchema",
+)
 _NETWORK_NAMES = (
     "ConnectError",
     "ConnectionError",
@@ -113,6 +165,9 @@ _NETWORK_NAMES = (
     "NewConnectionError",
     "MaxRetryError",
     "TransportError",
+    "ChunkedEncodingError",  # the body broke off mid-stream
+    "IncompleteRead",
+    "HTTPError",  # a library's HTTP error without a status (one with a status is classified by it)
 )
 
 
@@ -171,6 +226,18 @@ def _by_status(code: int) -> FailureCategory:
     return FailureCategory.VALIDATION
 
 
+def _winsock(exc: BaseException) -> FailureCategory | None:
+    """The category of a Windows socket error code in ``winerror``, ``errno`` or the message."""
+    codes = [getattr(exc, "winerror", None), getattr(exc, "errno", None)]
+    codes += [arg for arg in exc.args[:1] if isinstance(arg, int)]
+    for text in (arg for arg in exc.args if isinstance(arg, str)):
+        codes += [int(code) for code in _WINSOCK_TEXT.findall(text)]
+    for code in codes:
+        if isinstance(code, int) and code in _WINSOCK:
+            return _WINSOCK[code]
+    return None
+
+
 def _by_os_error(exc: OSError) -> FailureCategory:
     if isinstance(exc, PermissionError):
         return FailureCategory.PERMISSION
@@ -180,7 +247,7 @@ def _by_os_error(exc: OSError) -> FailureCategory:
         return FailureCategory.NETWORK
     if exc.errno == errno.ETIMEDOUT:
         return FailureCategory.TIMEOUT
-    return FailureCategory.UNKNOWN
+    return _winsock(exc) or FailureCategory.UNKNOWN
 
 
 def _by_library(exc: BaseException) -> FailureCategory | None:
@@ -190,7 +257,7 @@ def _by_library(exc: BaseException) -> FailureCategory | None:
         operational = any(n.endswith(("OperationalError", "InterfaceError", "DisconnectionError")) for n in names)
         timeout = any(n.endswith("TimeoutError") for n in names)
         return FailureCategory.DATABASE if operational or timeout else None
-    if not _from_library(exc, "httpx.", "httpcore.", "requests.", "urllib3."):
+    if not _from_library(exc, "httpx.", "httpcore.", "requests.", "urllib3.", "http.client."):
         return None
     # Nearest class first: urllib3's NewConnectionError subclasses ConnectTimeoutError but is a network
     # error, while requests' ConnectTimeout subclasses ConnectionError but is a timeout.
@@ -226,7 +293,13 @@ def classify_failure(exc: BaseException) -> FailureCategory:
         return FailureCategory.VALIDATION
     if type(exc).__name__.endswith("TimeLimitExceeded"):
         return FailureCategory.TIMEOUT
-    return FailureCategory.UNKNOWN
+    return _winsock(exc) or FailureCategory.UNKNOWN
+
+
+def is_own_time_limit(exc: BaseException) -> bool:
+    """The run was stopped by its own time limit (Celery's soft or hard limit), not by a timeout of a
+    call it made."""
+    return _from_library(exc, "billiard.", "celery.") and type(exc).__name__ in _OWN_TIME_LIMIT_NAMES
 
 
 def is_retryable(category: FailureCategory) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import http.client
 import json
 import socket
 import sqlite3
@@ -139,7 +140,7 @@ CASES: list[tuple[str, Callable[[], BaseException], FailureCategory]] = [
     ("requests.HTTPError 403", lambda: _requests_status(403), C.AUTH),
     ("requests.HTTPError 429", lambda: _requests_status(429), C.RATE_LIMIT),
     ("requests.HTTPError 500", lambda: _requests_status(500), C.NETWORK),
-    ("requests.HTTPError without response", lambda: requests.HTTPError("?"), C.UNKNOWN),
+    ("requests.HTTPError without response", lambda: requests.HTTPError("?"), C.NETWORK),
     (
         "requests.ConnectionError wrapping urllib3 MaxRetryError",
         lambda: requests.ConnectionError(
@@ -181,7 +182,44 @@ CASES: list[tuple[str, Callable[[], BaseException], FailureCategory]] = [
     # Celery / billiard time limits
     ("celery SoftTimeLimitExceeded", lambda: SoftTimeLimitExceeded(), C.TIMEOUT),
     ("billiard TimeLimitExceeded", lambda: TimeLimitExceeded(30), C.TIMEOUT),
+    # the body broke off, an HTTP error without a response
+    (
+        "requests ChunkedEncodingError",
+        lambda: requests.exceptions.ChunkedEncodingError("Connection broken: IncompleteRead(10 bytes read)"),
+        C.NETWORK,
+    ),
+    (
+        "requests HTTPError with a 404",
+        lambda: requests.HTTPError("404", response=_requests_response(404)),
+        C.VALIDATION,
+    ),
+    ("urllib3 HTTPError", lambda: urllib3.exceptions.HTTPError("broken"), C.NETWORK),
+    ("urllib3 LocationValueError", lambda: urllib3.exceptions.LocationValueError("no host"), C.CONFIG),
+    ("http.client IncompleteRead", lambda: http.client.IncompleteRead(b"partial", 100), C.NETWORK),
+    # Windows socket errors, wherever the code is
+    *[
+        (f"winerror {code}", lambda code=code: _winerror(code), C.NETWORK)
+        for code in (10048, 10049, 10050, 10051, 10052, 10053, 10054, 10057, 10058, 10061, 10064, 10065, 11001)
+    ],
+    ("winerror 10060 (WSAETIMEDOUT)", lambda: _winerror(10060), C.TIMEOUT),
+    ("WSAECONNREFUSED as the errno", lambda: OSError(10061, "No connection could be made"), C.NETWORK),
+    ("WSAECONNRESET as the errno", lambda: OSError(10054, "An existing connection was forcibly closed"), C.NETWORK),
+    (
+        "WSAECONNRESET in a message",
+        lambda: RuntimeError("send failed: [WinError 10054] An existing connection was forcibly closed"),
+        C.NETWORK,
+    ),
+    ("WSAECONNREFUSED in an OSError's message", lambda: OSError("[Errno 10061] refused"), C.NETWORK),
+    ("an unrelated OSError errno", lambda: OSError(10999, "unknown winsock code"), C.UNKNOWN),
+    ("an unrelated number in a message", lambda: RuntimeError("[WinError 2] file not found"), C.UNKNOWN),
 ]
+
+
+def _winerror(code: int) -> OSError:
+    """An OSError as Windows raises it: ``winerror`` set, ``errno`` the nearest POSIX code (or none)."""
+    exc = OSError(None, "winsock error")
+    exc.winerror = code  # type: ignore[attr-defined]
+    return exc
 
 
 @pytest.mark.parametrize(("make", "expected"), [(m, e) for _, m, e in CASES], ids=[c[0] for c in CASES])

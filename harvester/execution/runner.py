@@ -16,6 +16,7 @@ from pydantic_core import PydanticSerializationError, to_jsonable_python
 
 from harvester.collector import Collector, MemberError, SubcollectorResult
 from harvester.errors import (
+    CollectorExit,
     ConfigError,
     FailureCategory,
     RegistryError,
@@ -58,6 +59,8 @@ class RunResult:
     def exit_code(self) -> int:
         if self.status in ("succeeded", "duplicate"):
             return EXIT_OK
+        if isinstance(self.error, CollectorExit):
+            return self.error.code
         return EXIT_CONFIG if self.category is FailureCategory.CONFIG else EXIT_FAILED
 
 
@@ -88,7 +91,7 @@ class Runner:
     def policy(self, cls: type[Collector]) -> RetryPolicy:
         retries = self.config.retries if cls.retries is None else cls.retries
         base = self.config.retry_delay if cls.retry_backoff is None else cls.retry_backoff
-        return RetryPolicy(retries=retries, base=base, max_delay=self.config.retry_max_delay)
+        return RetryPolicy(retries, base, self.config.retry_max_delay, retry_time_limit=cls.retry_time_limit)
 
     def execute(self, request: RunRequest, on_progress: ProgressCallback | None = None) -> RunResult:
         """One delivery of a request. A fan-out parent ends this with status ``fanout``: its members
@@ -300,7 +303,7 @@ class Runner:
         category = FailureCategory.DATABASE if isinstance(exc, StateConflict) else classify_failure(exc)
         secrets = collector.secret_values()
         policy = self.policy(type(collector))
-        retry = retry and policy.should_retry(category, attempt)
+        retry = retry and policy.should_retry(category, attempt, exc)
         delay = policy.delay(attempt, retry_after(exc)) if retry else None
         outcome = Outcome(
             "retrying" if retry else "failed",
