@@ -3,6 +3,8 @@
 Supports ``*``, lists (``1,15``), ranges (``9-17``), steps (``*/15``, ``0-30/10``, ``5/20``) and
 names (``jan``..``dec``, ``sun``..``sat``; weekday ``7`` is Sunday too). As in Vixie cron, when both
 day fields are restricted (neither starts with ``*``) a day matches if *either* matches.
+``every_hour``: the hour field is a wildcard or a step (``*``, ``*/2``, ``8-18/2``), so the
+expression runs in both passes of a repeated (fall-back) hour, as in cronie.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ class CronExpr:
     weekdays: frozenset[int]
     any_day: bool
     any_weekday: bool
+    every_hour: bool = False
 
     @classmethod
     def parse(cls, text: str) -> CronExpr:
@@ -62,6 +65,7 @@ class CronExpr:
             weekdays=frozenset(d % 7 for d in values[4]),
             any_day=parts[2].startswith("*"),
             any_weekday=parts[4].startswith("*"),
+            every_hour=any(item.startswith("*") or "/" in item for item in parts[1].split(",")),
         )
         expr._check_possible()
         return expr

@@ -2,8 +2,12 @@
 
 - ``daily``/``weekly``/``monthly`` and cron expressions follow the wall clock of the schedule's time
   zone. A wall time that does not exist (the spring-forward gap) runs at the first valid wall time
-  after the gap (02:30 -> 03:00 in Europe/Berlin); a wall time that happens twice (fall-back) runs
-  on its first pass only. So a daily entry runs exactly once on both days.
+  after the gap (02:30 -> 03:00 in Europe/Berlin).
+- A wall time that happens twice (fall-back) follows cronie's rule: a job with a fixed hour
+  (``daily``, ``weekly``, ``monthly``, a cron expression whose hour field is a number, list or
+  range) runs once, in the first pass; a job whose hour field is a wildcard or a step (``*/30 * *
+  * *``, ``0 */2 * * *``) runs in both passes, like ``hourly`` and intervals. So a daily entry runs
+  exactly once on both days, and no every-N-minutes job leaves a gap longer than its period.
 - ``hourly`` runs at minute 0 of every local hour, both passes of a repeated hour included.
 - intervals (``every 15m``, ``interval`` + ``minutes``) count elapsed time from the Unix epoch
   (00:00 UTC), unaffected by DST: ``every 15m`` runs at :00, :15, :30 and :45.
@@ -27,6 +31,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 _QUARTER = timedelta(minutes=15)  # every UTC offset in use is a multiple of 15 minutes
+_LONGEST_FOLD = timedelta(hours=2)  # a fall-back repeats at most this much wall time
 _CRON_HORIZON_DAYS = 366 * 9  # 29 February can be 8 years away (2096 -> 2104)
 
 
@@ -51,7 +56,7 @@ def due(entry: ScheduleEntry, last_checked: datetime, now: datetime, tz: tzinfo)
         return latest.astimezone(tz) if latest > last_checked else None
     found = None
     occurrence = next_run(entry, last_checked, tz)
-    while occurrence <= now:
+    while occurrence.astimezone(UTC) <= now.astimezone(UTC):
         found = occurrence
         occurrence = next_run(entry, occurrence, tz)
     return found
@@ -70,12 +75,17 @@ def next_occurrence(spec: ScheduleSpec, at: time | None, after: datetime, tz: tz
     """:func:`next_run` for a spec and time of day (``at`` defaults to 00:00)."""
     if after.tzinfo is None or after.utcoffset() is None:
         raise ValueError("`after` must be an aware datetime")
+    # In UTC: aware datetimes sharing a tzinfo compare by wall time, so both passes of 02:30 would be equal.
+    after = after.astimezone(UTC)
     if spec.every is not None:
         return (_interval_floor(after, spec.every) + spec.every).astimezone(tz)
     if spec.kind == "hourly":
         return _next_hour(after, tz)
     if spec.cron is not None:
-        return _first_after(after, tz, _cron_walls(spec, after.astimezone(tz).replace(tzinfo=None)))
+        both = spec.cron.every_hour
+        # the second pass of a repeated hour comes after later wall times' first pass: look back for it
+        wall = after.astimezone(tz).replace(tzinfo=None) - (_LONGEST_FOLD if both else timedelta(0))
+        return _first_after(after, tz, _cron_walls(spec, wall), both_passes=both)
     return _first_after(after, tz, _calendar_walls(spec, at or time(0), after.astimezone(tz).date()))
 
 
@@ -146,13 +156,30 @@ def _next_hour(after: datetime, tz: tzinfo) -> datetime:
     raise ValueError(f"no local hour starts within a day in {tz}")  # an offset that is not whole minutes
 
 
-def _first_after(after: datetime, tz: tzinfo, walls: Iterator[datetime]) -> datetime:
-    """The first wall time whose instant is after ``after`` (instants rise with wall time, so the earliest)."""
+def _first_after(after: datetime, tz: tzinfo, walls: Iterator[datetime], *, both_passes: bool = False) -> datetime:
+    """The earliest instant after ``after`` named by one of the rising wall times. A wall's first pass
+    never comes before an earlier wall's, so the first one after ``after`` ends the search; with
+    ``both_passes`` the second pass of an earlier repeated wall time may come before it."""
+    best: datetime | None = None  # in UTC, see next_occurrence
     for wall in walls:
-        instant = resolve(wall, tz)
-        if instant > after:
-            return instant
+        first = resolve(wall, tz).astimezone(UTC)
+        second = _second_pass(wall, tz) if both_passes else None
+        for instant in (first, second):
+            if instant is not None and instant > after and (best is None or instant < best):
+                best = instant
+        if first > after:
+            assert best is not None
+            return best.astimezone(tz)
     raise ValueError("no occurrence found")  # unreachable for a spec the parser accepted
+
+
+def _second_pass(wall: datetime, tz: tzinfo) -> datetime | None:
+    """The second instant (in UTC) of a wall time that happens twice (fall-back), else None."""
+    first = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    second = wall.replace(tzinfo=tz, fold=1).astimezone(UTC)
+    if second != first and second.astimezone(tz).replace(tzinfo=None) == wall:
+        return second
+    return None
 
 
 def _calendar_walls(spec: ScheduleSpec, at: time, start: date) -> Iterator[datetime]:
