@@ -17,7 +17,7 @@ from harvester.execution.heartbeat import Heartbeat
 from harvester.execution.recovery import Recovery, RecoveryConfig
 from harvester.execution.requests import entry_requests, make_request, new_run
 from harvester.execution.runner import Runner, RunnerConfig, RunResult
-from harvester.history.store import FINISHED, Outcome, Store
+from harvester.history.store import FINISHED, Cancelled, Outcome, Store
 from harvester.registry import Registry
 from harvester.request import RunRequest, Trigger
 from harvester.schedule.entries import ScheduleEntry
@@ -174,6 +174,10 @@ class Harvester:
         self.store.create_runs([new_run(self.registry, r) for r in requests])
         self.dispatcher.publish(list(requests))
         return [r.run_id for r in requests]
+
+    def cancel(self, run_id: str) -> Cancelled:
+        """Cancel a run that has not ended: it never starts, or its worker process is stopped."""
+        return self.runner.cancel(run_id)
 
     def reap(self) -> int:
         """One recovery pass (what beat and every worker run periodically); how many runs it moved."""

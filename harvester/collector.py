@@ -64,7 +64,8 @@ class LocalContext:
 
 @dataclass(frozen=True)
 class MemberError:
-    """Why a member of a fan-out did not succeed: a FailureCategory value (or ``skipped``) and a message."""
+    """Why a member of a fan-out did not succeed: a FailureCategory value (or ``skipped``,
+    ``cancelled``) and a message."""
 
     category: str
     message: str
@@ -79,7 +80,7 @@ class SubcollectorResult:
     value: Any = None
     error: MemberError | None = None
     run_id: str | None = None
-    status: str = "succeeded"  # succeeded | failed | skipped
+    status: str = "succeeded"  # succeeded | failed | skipped | cancelled
     params: dict[str, Any] = field(default_factory=dict)  # redacted
 
 

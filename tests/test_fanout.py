@@ -169,12 +169,16 @@ class Doorbells:
     def __init__(self) -> None:
         self.runs: list[str] = []
         self.gathers: list[str] = []
+        self.revoked: list[str] = []
 
     def publish(self, requests, *, countdown=None) -> None:
         self.runs.extend(r.run_id for r in requests)
 
     def publish_gather(self, parent) -> None:
         self.gathers.append(parent.run_id)
+
+    def revoke(self, run_ids) -> None:
+        self.revoked.extend(run_ids)
 
 
 @pytest.fixture
@@ -343,3 +347,25 @@ def test_a_parents_secret_reference_travels_to_its_members_as_the_reference(hv, 
     assert bells.gathers == [request.run_id]
     gathered = hv.runner.gather(RunRequest.from_history(hv.store.get_run(request.run_id)))
     assert (gathered.status, gathered.result) == ("succeeded", [2201, 2202])
+
+
+def test_cancelling_the_last_open_member_sends_the_gather_and_the_parent_sees_it_cancelled(hv, bells):
+    parent, (first, second, third) = _waiting_parent(hv)
+    for member in (first, second):
+        assert hv.runner.execute(_member_request(hv, parent, member)).status == "succeeded"
+    assert bells.gathers == []
+    cancelled = hv.cancel(third)
+    assert (cancelled.recorded, bells.revoked, bells.gathers) == (True, [third], [parent])
+    gathered = hv.runner.gather(RunRequest.from_history(hv.store.get_run(parent)))
+    assert gathered.status == "succeeded"
+    members = {m["id"]: m["status"] for m in hv.store.members(parent)}
+    assert members[third] == "cancelled"
+
+
+def test_cancelling_a_parent_revokes_it_and_its_open_members(hv, bells):
+    parent, members = _waiting_parent(hv)
+    cancelled = hv.cancel(parent)
+    assert cancelled.was == "waiting"
+    assert bells.revoked == [parent, *members]
+    assert hv.runner.execute(_member_request(hv, parent, members[0])).status == "duplicate"
+    assert not hv.cancel(parent).recorded

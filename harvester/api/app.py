@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from harvester.api import errors, health, login, metrics, openapi, routes_collect, routes_collectors, routes_runs
+from harvester.api import (
+    errors,
+    health,
+    login,
+    metrics,
+    openapi,
+    routes_collect,
+    routes_collectors,
+    routes_records,
+    routes_runs,
+)
 from harvester.api.access import AccessControl
 from harvester.api.limits import MAX_BODY_BYTES, BodySizeLimit
 from harvester.api.security import Credentials
@@ -38,6 +48,7 @@ def create_app(hv: Harvester) -> FastAPI:
         routes_collect.router(hv),
         routes_collectors.router(hv),
         routes_runs.router(hv),
+        routes_records.router(hv),
         health.router(hv),
         metrics.router(hv),
         login.router(credentials),

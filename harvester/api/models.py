@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-RunStatus = Literal["queued", "running", "waiting", "retrying", "succeeded", "failed", "skipped"]
+RunStatus = Literal["queued", "running", "waiting", "retrying", "succeeded", "failed", "skipped", "cancelled"]
 
 _RUN_ID = "3f1c2a9e-8d4b-4c55-9a61-0b7d2e6f4a10"
 _RUN_EXAMPLE: dict[str, Any] = {
@@ -215,6 +215,45 @@ class RunLogs(BaseModel):
     finished: bool = Field(description="True once the run has ended: no line will follow.")
     items: list[LogLine]
     next_after: int = Field(description="`after` for the next request (unchanged when no line came).")
+
+
+class Record(BaseModel):
+    key: str = Field(description="The value of the key field the collector emitted it under.")
+    payload: dict[str, Any] = Field(description="The record as last emitted.")
+    first_seen: datetime
+    last_seen: datetime = Field(description="When it was last emitted with a change.")
+    run_id: str | None = Field(description="The run that last changed it.")
+
+
+class RecordsPage(BaseModel):
+    """A page of a collector's records, last changed first; pass ``next_cursor`` as ``cursor``."""
+
+    model_config = _examples(
+        {
+            "items": [
+                {
+                    "key": "boostorg/boost",
+                    "payload": {"repo": "boostorg/boost", "stars": 7200},
+                    "first_seen": "2026-01-05T10:00:00.150000Z",
+                    "last_seen": "2026-01-06T10:00:00.150000Z",
+                    "run_id": _RUN_ID,
+                }
+            ],
+            "next_cursor": None,
+        }
+    )
+    items: list[Record]
+    next_cursor: str | None = Field(description="null on the last page.")
+
+
+class CancelAnswer(BaseModel):
+    """A cancelled run: what it was, and every run cancelled with it (a fan-out's members)."""
+
+    model_config = _examples({"run_id": _RUN_ID, "status": "cancelled", "was": "running", "cancelled": [_RUN_ID]})
+    run_id: str
+    status: Literal["cancelled"]
+    was: str = Field(description="The status it had: queued, retrying, running or waiting.")
+    cancelled: list[str] = Field(description="run ids cancelled: this run, then its unfinished members.")
 
 
 class RunsPage(BaseModel):

@@ -1,4 +1,5 @@
-"""``GET /api/v1/runs`` (filters, keyset pages), ``GET /api/v1/runs/{run_id}`` and its ``/logs``."""
+"""``GET /api/v1/runs`` (filters, keyset pages), ``GET /api/v1/runs/{run_id}``, its ``/logs``, and
+``POST /api/v1/runs/{run_id}/cancel``."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query
 
-from harvester.api.models import ErrorBody, RunDetail, RunLogs, RunsPage, RunStatus
+from harvester.api.models import CancelAnswer, ErrorBody, RunDetail, RunLogs, RunsPage, RunStatus
 from harvester.api.rows import run_out
 from harvester.app import Harvester
 from harvester.history.queries import CursorError, page_runs
@@ -84,6 +85,23 @@ def router(hv: Harvester) -> APIRouter:
             "items": [line for line in lines if attempt is None or line["attempt"] == attempt],
             "next_after": lines[-1]["id"] if lines else after,
         }
+
+    @api.post(
+        "/{run_id}/cancel",
+        response_model=CancelAnswer,
+        responses={
+            404: {"model": ErrorBody, "description": "No run with this id."},
+            409: {"model": ErrorBody, "description": "The run had ended already."},
+        },
+        summary="Cancel a run: a due one never starts, a running one is stopped on its worker",
+    )
+    def cancel_run(run_id: Annotated[str, Path(description="run_id (= task_id).")]) -> Any:
+        cancelled = hv.cancel(run_id)
+        if cancelled.was is None:
+            raise HTTPException(404, f"no run {run_id!r}")
+        if not cancelled.recorded:
+            raise HTTPException(409, f"run {run_id} has ended: it is {cancelled.was}")
+        return {"run_id": run_id, "status": "cancelled", "was": cancelled.was, "cancelled": list(cancelled.stop)}
 
     return api
 

@@ -1,4 +1,4 @@
-"""``runs``: the run history, newest first; ``runs show``, ``runs logs`` and ``runs prune``."""
+"""``runs``: the run history, newest first; ``runs show``, ``runs logs``, ``runs cancel`` and ``runs prune``."""
 
 from __future__ import annotations
 
@@ -144,6 +144,25 @@ def _print_line(state: CliState, line: dict[str, Any], as_json: bool) -> None:
     head.append(f" {line['logger']}: ")
     head.append(line["message"])
     state.console.print(head, soft_wrap=True, highlight=False)
+
+
+@runs.command()
+@click.argument("run_id")
+@click.pass_obj
+def cancel(state: CliState, run_id: str) -> None:
+    """Cancel a run that has not ended (RUN_ID may be the 8-character prefix).
+
+    A queued or retrying run never starts; a running one is stopped on its worker (Celery's
+    revoke with terminate) and its overlap lock released; a fan-out parent takes its unfinished
+    members with it. Exits 1 when the run had ended already.
+    """
+    row = _find_run(state, run_id)
+    cancelled = state.app.cancel(row["id"])
+    if not cancelled.recorded:
+        fail(1, f"run {row['id']} was not cancelled: it is {cancelled.was}")
+    members = len(cancelled.stop) - 1
+    extra = f" and {members} of its member runs" if members else ""
+    state.console.print(f"cancelled run {row['id']}{extra} (it was {cancelled.was})")
 
 
 @runs.command()

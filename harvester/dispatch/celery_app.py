@@ -337,6 +337,12 @@ class CeleryDispatcher:
         with self._broker_errors():
             self.app.send_task(GATHER_TASK, args=[parent.to_message()], ignore_result=True, **self._options(parent))
 
+    def revoke(self, run_ids: Sequence[str]) -> None:
+        """Celery's revoke with terminate: every worker drops these tasks' messages, and the one
+        running a task stops its process (SIGTERM; the pool starts a new one)."""
+        with self._broker_errors():
+            self.app.control.revoke(list(run_ids), terminate=True, signal="SIGTERM")
+
     def publish_batch(self, requests: Sequence[RunRequest]) -> None:
         """Send recorded runs as one batch message to the first run's queue; its time limit is the
         sum of its collectors' limits."""

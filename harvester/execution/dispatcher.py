@@ -30,6 +30,9 @@ class Dispatcher(Protocol):
     def publish_gather(self, parent: RunRequest) -> None:
         """Send the gather of a fan-out parent whose members all ended. Raises DispatchError."""
 
+    def revoke(self, run_ids: Sequence[str]) -> None:
+        """Cancelled runs: drop their messages, and stop the processes running them. Raises DispatchError."""
+
 
 Kind = Literal["run", "gather"]
 
@@ -56,6 +59,12 @@ class InlineDispatcher:
 
     def publish_gather(self, parent: RunRequest) -> None:
         heapq.heappush(self._jobs, Job(time.monotonic(), next(self._seq), "gather", parent))
+
+    def revoke(self, run_ids: Sequence[str]) -> None:
+        """Drop the queued jobs of these runs (a run already running here is not interrupted)."""
+        gone = set(run_ids)
+        self._jobs = [job for job in self._jobs if job.request.run_id not in gone]
+        heapq.heapify(self._jobs)
 
     def next_job(self) -> Job | None:
         """The job due first, or None when nothing is left."""

@@ -31,7 +31,7 @@ from harvester.execution.retry import RetryPolicy
 from harvester.failure_text import failure_message, failure_traceback
 from harvester.history.data import StateConflict
 from harvester.history.engine import DatabaseError, utcnow
-from harvester.history.store import Claim, Ended, NewRun, Outcome, Store, worker_name
+from harvester.history.store import Cancelled, Claim, Ended, NewRun, Outcome, Store, worker_name
 from harvester.registry import Registry
 from harvester.request import RunRequest
 
@@ -45,7 +45,7 @@ class RunResult:
     """What happened to one delivery of a request; the Celery task and the CLI act on it."""
 
     run_id: str
-    #: succeeded | failed | retrying | skipped | deferred | duplicate | fanout | superseded
+    #: succeeded | failed | retrying | skipped | deferred | duplicate | fanout | superseded | cancelled
     status: str
     attempt: int = 0
     result: Any = None
@@ -357,6 +357,23 @@ class Runner:
         self.abandon(request.run_id, outcome, request.parent_run_id, request.parent_params)
         return RunResult(request.run_id, "failed", category=FailureCategory.CONFIG, error=exc)
 
+    def cancel(self, run_id: str) -> Cancelled:
+        """Cancel a run (and a fan-out parent's unfinished members): recorded first, then the
+        dispatcher drops their messages and stops the processes running them. A cancelled member
+        that completes its parent's count sends the gather."""
+        cancelled = self.store.cancel(run_id)
+        if not cancelled.recorded:
+            return cancelled
+        log.info("run %s cancelled (was %s)", run_id, cancelled.was, extra={"run_id": run_id})
+        try:
+            self.dispatcher.revoke(cancelled.stop)
+        except DispatchError as exc:  # recorded: a late delivery finds it ended, a late finish is refused
+            log.warning("run %s cancelled, but its workers were not told (%s)", run_id, exc)
+        row = self.store.get_run(run_id) if cancelled.parent_done else None
+        if row is not None:
+            self._after_member(Ended(True, True), row["parent_run_id"])
+        return cancelled
+
     def abandon(
         self,
         run_id: str,
@@ -376,6 +393,12 @@ class Runner:
         return RunResult(request.run_id, "duplicate", attempt)
 
     def _superseded(self, request: RunRequest, attempt: int) -> RunResult:
+        row = self.store.get_run(request.run_id)
+        if row is not None and row["status"] == "cancelled":
+            log.info(
+                "run %s was cancelled: attempt %d stopped", request.run_id, attempt, extra={"run_id": request.run_id}
+            )
+            return RunResult(request.run_id, "cancelled", attempt)
         log.warning(
             "attempt %d of run %s was superseded (taken over or closed as lost): its outcome is dropped",
             attempt,
@@ -438,7 +461,11 @@ def _member_result(row: dict[str, Any]) -> SubcollectorResult:
     ok = row["status"] == "succeeded"
     error = None
     if not ok:
-        category = "skipped" if row["status"] == "skipped" else row["error_category"] or FailureCategory.UNKNOWN.value
+        category = (
+            row["status"]
+            if row["status"] in ("skipped", "cancelled")
+            else row["error_category"] or FailureCategory.UNKNOWN.value
+        )
         error = MemberError(category, row["error_message"] or row["status"])
     return SubcollectorResult(
         name=row["collector"],

@@ -15,7 +15,19 @@ from datetime import datetime, timedelta
 from enum import Enum, StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, RowMapping, Update, bindparam, func, literal, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    RowMapping,
+    Update,
+    and_,
+    bindparam,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from harvester.history.data import DataStore, StateWrite
@@ -23,6 +35,7 @@ from harvester.history.engine import DriverStatement, utcnow
 from harvester.history.models import UTCDateTime, run_attempts, runs
 from harvester.history.states import (
     ABANDON,
+    CANCEL,
     CLAIM,
     DEFER,
     FAIL_LOST,
@@ -118,6 +131,17 @@ class Outcome:
             text = getattr(self, name)
             if text is not None and "\x00" in text:
                 object.__setattr__(self, name, text.replace("\x00", "\\x00"))
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    """What :meth:`RunLifecycle.cancel` did. ``was``: the status it found (None: no such run);
+    ``stop``: runs whose process, if one runs them, must be stopped (it, and a parent's members)."""
+
+    recorded: bool
+    was: str | None
+    stop: tuple[str, ...] = ()
+    parent_done: bool = False  # a member whose cancel completed its parent's count
 
 
 @dataclass(frozen=True)
@@ -433,6 +457,39 @@ class RunLifecycle(DataStore):
             .returning(runs.c.id)
         )
         return self._end_outside(statement, parent_run_id)
+
+    def cancel(self, run_id: str, message: str = "cancelled by a user") -> Cancelled:
+        """Cancel a run that has not ended: one that is due never starts (its claim finds it
+        ended), and the attempt of one that runs can no longer finish. A fan-out parent's members
+        that have not ended are cancelled with it; a member's cancel counts into its parent. The
+        overlap lock goes with the status."""
+        if len(run_id) > RUN_ID_LENGTH or "\x00" in run_id:
+            return Cancelled(False, None)
+        now = utcnow()
+        ended = run_seconds(self.engine.dialect.name, literal(now, UTCDateTime()))
+        values = {
+            "status": CANCEL.target.value,
+            "finished_at": now,
+            "heartbeat_at": None,
+            "next_attempt_at": None,
+            "error_message": message,
+            "duration": ended,
+        }
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(runs.c.status, runs.c.parent_run_id, runs.c.members).where(runs.c.id == run_id)
+            ).first()
+            if row is None or row.status not in CANCEL.sources:
+                return Cancelled(False, row.status if row else None)
+            # compare-and-set on the status read: a run that moved meanwhile is not overwritten
+            guard = and_(runs.c.id == run_id, runs.c.status == row.status)
+            if conn.execute(update(runs).where(guard).values(**values).returning(runs.c.id)).first() is None:
+                return Cancelled(False, row.status)
+            stop = [run_id]
+            if row.members is not None:
+                members = update(runs).where(runs.c.parent_run_id == run_id, in_status(CANCEL)).values(**values)
+                stop += [member for (member,) in conn.execute(members.returning(runs.c.id))]
+            return Cancelled(True, row.status, tuple(stop), self._count(conn, row.parent_run_id))
 
     def _end_outside(self, statement: Update, parent_run_id: str | None) -> Ended:
         with self.engine.begin() as conn:

@@ -19,17 +19,18 @@ class RunStatus(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     SKIPPED = "skipped"  # refused by overlap protection, or its schedule occurrence expired
+    CANCELLED = "cancelled"  # a user cancelled it: it never started, or its process was stopped
 
 
 QUEUED, RUNNING, WAITING, RETRYING = RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.WAITING, RunStatus.RETRYING
-SUCCEEDED, FAILED, SKIPPED = RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.SKIPPED
+SUCCEEDED, FAILED, SKIPPED, CANCELLED = RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.SKIPPED, RunStatus.CANCELLED
 
 #: Due to run: they carry ``next_attempt_at``, and the sweeper re-sends them once overdue.
 PENDING: tuple[RunStatus, ...] = (QUEUED, RETRYING)
 #: Hold the overlap lock (``runs.lock_key`` is unique among them).
 LOCKING: tuple[RunStatus, ...] = (RUNNING, WAITING)
 #: Final: nothing moves a run out of these.
-FINISHED: tuple[RunStatus, ...] = (SUCCEEDED, FAILED, SKIPPED)
+FINISHED: tuple[RunStatus, ...] = (SUCCEEDED, FAILED, SKIPPED, CANCELLED)
 STATUSES: tuple[str, ...] = tuple(s.value for s in RunStatus)
 
 
@@ -57,6 +58,7 @@ FAIL_LOST = _t("fail_lost", (RUNNING,), FAILED, "the attempt's process died and 
 DEFER = _t("defer", PENDING, QUEUED, "overlap = queue: wait for the lock holder, due again later")
 SKIP = _t("skip", PENDING, SKIPPED, "overlap = skip: another live run holds the lock")
 ABANDON = _t("abandon", (*PENDING, RUNNING, WAITING), FAILED, "failed from outside an attempt")
+CANCEL = _t("cancel", (*PENDING, RUNNING, WAITING), CANCELLED, "a user cancelled it (its process is stopped)")
 
 TRANSITIONS: tuple[Transition, ...] = (
     CLAIM,
@@ -71,6 +73,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     DEFER,
     SKIP,
     ABANDON,
+    CANCEL,
 )
 
 

@@ -17,7 +17,16 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, false, func, select
 
 from harvester.history.engine import aware
-from harvester.history.lifecycle import MAX_LOST_ATTEMPTS, Claim, Ended, NewRun, Outcome, pid_is_dead, worker_name
+from harvester.history.lifecycle import (
+    MAX_LOST_ATTEMPTS,
+    Cancelled,
+    Claim,
+    Ended,
+    NewRun,
+    Outcome,
+    pid_is_dead,
+    worker_name,
+)
 from harvester.history.models import run_attempts, runs
 from harvester.history.occurrence import OccurrenceStore
 from harvester.history.retention import RetentionStore
@@ -28,6 +37,7 @@ __all__ = [
     "FINISHED",
     "MAX_LOST_ATTEMPTS",
     "PENDING",
+    "Cancelled",
     "Claim",
     "Ended",
     "NewRun",

@@ -105,6 +105,7 @@ class Slow(Collector):
         deadline = time.monotonic() + self.params.seconds
         while time.monotonic() < deadline and not (folder / "release").exists():
             time.sleep(0.05)
+        (folder / f"ended-{self.run_id}").touch()
         return {"pid": os.getpid()}
 
 

@@ -77,6 +77,9 @@ class Stack:
         }
         values.update(overrides)
         self.settings = Settings(**values)
+        schedule = Path(values["schedule_file"])
+        if not schedule.exists():  # a named schedule file must exist; tests that schedule write their own
+            schedule.write_text("groups: {}\n")
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("HARVESTER_")}
         for key, value in values.items():
             if value is not None:
