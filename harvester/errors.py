@@ -229,7 +229,6 @@ def _by_status(code: int) -> FailureCategory:
 def _winsock(exc: BaseException) -> FailureCategory | None:
     """The category of a Windows socket error code in ``winerror``, ``errno`` or the message."""
     codes = [getattr(exc, "winerror", None), getattr(exc, "errno", None)]
-    codes += [arg for arg in exc.args[:1] if isinstance(arg, int)]
     for text in (arg for arg in exc.args if isinstance(arg, str)):
         codes += [int(code) for code in _WINSOCK_TEXT.findall(text)]
     for code in codes:

@@ -212,6 +212,7 @@ CASES: list[tuple[str, Callable[[], BaseException], FailureCategory]] = [
     ("WSAECONNREFUSED in an OSError's message", lambda: OSError("[Errno 10061] refused"), C.NETWORK),
     ("an unrelated OSError errno", lambda: OSError(10999, "unknown winsock code"), C.UNKNOWN),
     ("an unrelated number in a message", lambda: RuntimeError("[WinError 2] file not found"), C.UNKNOWN),
+    ("a winsock number that is no error code", lambda: KeyError(10054), C.UNKNOWN),
 ]
 
 
