@@ -55,6 +55,7 @@ class Harvester:
             retry_max_delay=s.retry_max_delay,
             lost_after=s.lost_after,
             lock_ttl=s.lock_ttl,
+            log_lines=s.run_log_lines,
         )
 
     @cached_property

@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     retention_days: float = Field(
         90.0, ge=0, description="Finished runs and schedule occurrences older than this are pruned; 0 keeps all."
     )
+    run_log_lines: int = Field(
+        1000, ge=0, description="Log lines a run's attempt keeps in history (more are counted, not kept); 0 keeps none."
+    )
     lock_ttl: float = Field(
         60.0, gt=0, description="Seconds after a dead holder's last heartbeat that its overlap lock is free."
     )

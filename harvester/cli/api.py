@@ -31,7 +31,8 @@ def api(state: CliState, host: str, port: int, loglevel: str | None) -> None:
         fail(
             EXIT_CONFIG,
             f"refusing to serve the API on {host} without a token: set HARVESTER_API_TOKEN "
-            "(mutating routes then need `Authorization: Bearer <token>`), or bind 127.0.0.1",
+            "(every route but the public ones then needs it: `Authorization: Bearer <token>` or a "
+            "dashboard login), or bind 127.0.0.1",
         )
     import uvicorn
 

@@ -111,9 +111,9 @@ def _find_run(state: CliState, run_id: str) -> dict[str, Any]:
 def logs(state: CliState, run_id: str, follow: bool, attempt: int | None, as_json: bool, interval: float) -> None:
     """What a run logged, attempt by attempt (RUN_ID may be the 8-character prefix).
 
-    The lines its collector logged through ``self.logger``, and the libraries it called, as
-    captured by the worker (HARVESTER_RUN_LOG_LINES per attempt). With --follow, a queued or
-    running run is tailed until it ends.
+    The lines its collector logged through self.logger, and the libraries it called, as captured
+    by the worker (HARVESTER_RUN_LOG_LINES per attempt). With --follow, a queued or running run is
+    tailed until it ends.
     """
     store = state.app.store
     run_id = _find_run(state, run_id)["id"]

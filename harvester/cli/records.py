@@ -23,7 +23,7 @@ PAYLOAD_WIDTH = 200
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list: key, payload, first_seen, last_seen, run_id.")
 @click.pass_obj
 def records(state: CliState, name: str, key: str | None, limit: int, as_json: bool) -> None:
-    """Records collector NAME emitted (``emit()``), last changed first."""
+    """Records collector NAME emitted with emit(), last changed first."""
     if name not in state.app.registry:
         fail(1, f"unknown collector {name!r}; known: {', '.join(c.name for c in state.app.registry)}")
     rows = page_records(state.app.store, name, key=key, limit=limit).rows
