@@ -219,3 +219,66 @@ def test_an_alias_of_a_task_in_another_group_is_no_duplicate(registry):
     )
     assert schedule.problems == ()
     assert [(e.group, e.line) for e in schedule.entries] == [("a", 4), ("b", 7)]
+
+
+ALL_MISTAKES = """\
+groups:
+  github:
+    tasks:
+      - command: heartbeat_demo
+        schedule: daily
+        args: ["--source-key", "default"]
+      - &weekly
+        command: run_heartbeat_demo
+        schedule: weekly
+        on: friday
+        args: ["--source-key", "default"]
+      - collector: pinger
+        schedule: on_release
+      - collector: pinger
+        schedule: monthly
+        on: '15'
+        day_of_month: 15
+      - *weekly
+  '  ':
+    tasks: []
+"""
+
+
+@pytest.fixture
+def check(monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    from harvester.cli.schedule import schedule
+
+    monkeypatch.setenv("HARVESTER_COLLECTORS", "schedule_collectors")
+    monkeypatch.setenv("HARVESTER_DATA_DIR", str(tmp_path / "data"))
+
+    def run(text: str):
+        path = tmp_path / "schedule.yaml"
+        path.write_text(text, encoding="utf-8")
+        return path, CliRunner().invoke(schedule, ["check", str(path)], catch_exceptions=False)
+
+    return run
+
+
+def test_schedule_check_accepts_the_seed_style_file(check):
+    _, result = check(SEED_STYLE)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "9 entries OK\n"
+
+
+def test_schedule_check_refuses_each_mistake_at_its_line_with_the_fix(check):
+    path, result = check(ALL_MISTAKES)
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        f"{path}:4: bad command 'heartbeat_demo': a command is run_<collector>; to name the collector, "
+        "write `collector: heartbeat_demo`",
+        f"{path}:13: bad schedule 'on_release': a condition is not a schedule; check it on a schedule and run "
+        "only when it holds: `schedule: daily` (or hourly, ...) with `when: yourpackage.checks:on_release`, "
+        "a function that returns true when the entry should run",
+        f"{path}:17: give either `on` or `day_of_month`, not both",
+        f"{path}:18: duplicate entry: collector 'heartbeat_demo' with the same params and schedule "
+        "(weekly on friday at 00:00) is already in group 'github' (line 7)",
+        f"{path}:19: a group needs a name (e.g. `github:`), got an empty one",
+    ]
