@@ -115,9 +115,7 @@ def test_by_default_the_entries_due_today_run_and_the_others_are_not_due_today(w
     assert "ok (line 7): not due today (weekly on monday at 00:00)" in result.output
     assert "ok (line 10): not due today (monthly on day 15 at 00:00)" in result.output
     assert "ok (line 14): not due today (cron 0 9 * * sat,sun)" in result.output
-    assert result.output.strip().endswith(
-        "6 succeeded, 0 failed (entries due today in Europe/Berlin; 3 not due)"
-    )
+    assert result.output.strip().endswith("6 succeeded, 0 failed (entries due today in Europe/Berlin; 3 not due)")
     assert sorted(r["params"]["value"] for r in history(weekdays)) == [1, 3, 4, 6, 7, 8]
 
 
