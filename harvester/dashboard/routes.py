@@ -155,5 +155,8 @@ def router(hv: Harvester) -> APIRouter:
 
 def mount(app: FastAPI, hv: Harvester) -> None:
     """Serve the dashboard at ``/`` and its CSS and script at ``/static`` of ``app``."""
+    from harvester.dashboard import collector_page  # it renders with this module's render()
+
     app.include_router(router(hv))
+    app.include_router(collector_page.router(hv))
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

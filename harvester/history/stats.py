@@ -1,5 +1,5 @@
 """Read-only aggregates of the run history for the dashboard: success rate and median duration per
-collector, each collector's latest runs, how many runs match a filter.
+collector, each collector's latest runs, a collector's outcomes per day, how many runs match a filter.
 
 Each is one SQL statement (window functions and ``CASE`` sums, which SQLite and PostgreSQL both
 have), so the overview costs a fixed number of round trips however many runs there are.
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Engine, and_, case, func, select, union_all
@@ -106,3 +106,42 @@ def count_runs(store: Store, *, collector: str | None = None, status: str | None
     query = select(func.count()).select_from(runs).where(*run_filters(collector=collector, status=status))
     with _reader(store).connect() as conn:
         return int(conn.execute(query).scalar_one())
+
+
+@dataclass(frozen=True)
+class DayOutcomes:
+    """One UTC day of a collector's finished runs (queued that day)."""
+
+    day: date
+    succeeded: int
+    failed: int
+
+    @property
+    def success_rate(self) -> float | None:
+        total = self.succeeded + self.failed
+        return self.succeeded / total if total else None
+
+
+def daily_outcomes(store: Store, collector: str, since: datetime) -> list[DayOutcomes]:
+    """Succeeded and failed runs per UTC day since ``since``, oldest first; days without a verdict
+    are left out. One grouped read of the (collector, queued_at) index range: bounded by the
+    window, not by the length of the history."""
+    moment: Any = runs.c.queued_at
+    if store.engine.dialect.name == "postgresql":
+        moment = func.timezone("UTC", moment)  # the day in UTC, whatever the session's zone
+    day = func.date(moment).label("day")
+    query = (
+        select(
+            day,
+            func.sum(case((runs.c.status == "succeeded", 1), else_=0)),
+            func.sum(case((runs.c.status == "failed", 1), else_=0)),
+        )
+        .where(runs.c.collector == collector, runs.c.queued_at >= since, runs.c.status.in_(_VERDICTS))
+        .group_by(day)
+        .order_by(day)
+    )
+    with _reader(store).connect() as conn:
+        return [
+            DayOutcomes(value if isinstance(value, date) else date.fromisoformat(str(value)), int(ok), int(bad))
+            for value, ok, bad in conn.execute(query)
+        ]
