@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from harvester.history.stats import DayOutcomes, daily_outcomes, recent_runs
+from harvester.history.stats import DayOutcomes, daily_outcomes, recent_runs, success_share
 from harvester.history.store import Store
 
 #: Runs in the duration chart, and days in the success chart.
@@ -42,8 +42,7 @@ class Trends:
 
     @property
     def success_rate(self) -> float | None:
-        total = self.succeeded + self.failed
-        return self.succeeded / total if total else None
+        return success_share(self.succeeded, self.failed)
 
 
 def build_trends(store: Store, collector: str, now: datetime) -> Trends:

@@ -118,8 +118,13 @@ class DayOutcomes:
 
     @property
     def success_rate(self) -> float | None:
-        total = self.succeeded + self.failed
-        return self.succeeded / total if total else None
+        return success_share(self.succeeded, self.failed)
+
+
+def success_share(succeeded: int, failed: int) -> float | None:
+    """Succeeded / (succeeded + failed); None without a verdict."""
+    total = succeeded + failed
+    return succeeded / total if total else None
 
 
 def daily_outcomes(store: Store, collector: str, since: datetime) -> list[DayOutcomes]:

@@ -6,8 +6,6 @@ import logging
 import threading
 from datetime import datetime
 
-import pytest
-
 from harvester import Harvester, Settings
 from harvester.execution.log_capture import MAX_LINE, LogCapture, captured
 from harvester.history.run_logs import LogLine
@@ -125,14 +123,6 @@ def test_captured_installs_and_removes_its_handler_and_zero_disables_it():
     assert sink.messages == ["inside"]
     with captured(sink, limit=0, secrets=list) as capture:
         assert capture is None
-
-
-@pytest.fixture
-def hv(tmp_path):
-    made = Harvester(Settings(data_dir=tmp_path / "data", collectors=["sample_collectors"], retry_delay=0.01))
-    made.store.upgrade()
-    yield made
-    made.close()
 
 
 def test_a_run_keeps_its_own_and_its_libraries_lines_in_order_with_secrets_masked(hv, caplog):

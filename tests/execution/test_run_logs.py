@@ -5,18 +5,6 @@ from __future__ import annotations
 
 import logging
 
-import pytest
-
-from harvester import Harvester, Settings
-
-
-@pytest.fixture
-def hv(tmp_path):
-    made = Harvester(Settings(data_dir=tmp_path / "data", collectors=["sample_collectors"], retry_delay=0.01))
-    made.store.upgrade()
-    yield made
-    made.close()
-
 
 def runner_lines(caplog) -> list[tuple[int, str]]:
     return [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "harvester.execution.runner"]
