@@ -57,7 +57,9 @@ class LogCapture(logging.Handler):
             self.dropped += 1
             return
         message = record.getMessage()
-        if record.exc_info:
+        if record.exc_text:
+            message += "\n" + record.exc_text
+        elif record.exc_info:
             message += "\n" + logging.Formatter().formatException(record.exc_info)
         if len(message) > MAX_LINE:
             message = message[:MAX_LINE] + f" [{len(message) - MAX_LINE} characters cut]"
@@ -94,17 +96,48 @@ def _is_run_line(name: str) -> bool:
     return name.startswith(_COLLECTORS) or not name.startswith(_MACHINERY)
 
 
+class Redactor(logging.Filter):
+    """Masks the run's secret values in the records of its thread before any handler writes them:
+    the process log (stderr, a file) must not show what a collector logged with its key in it."""
+
+    def __init__(self, secrets: Callable[[], Sequence[str]]) -> None:
+        super().__init__()
+        self.secrets = secrets
+        self.thread = threading.get_ident()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.thread != self.thread or getattr(record, "_redacted", False):
+            return True
+        values = self.secrets()
+        if values:
+            message = record.getMessage()
+            masked = redact(message, values)
+            if masked != message:
+                record.msg, record.args = masked, None
+            if record.exc_info and not record.exc_text:
+                record.exc_text = redact(logging.Formatter().formatException(record.exc_info), values)
+        record._redacted = True  # once per record, however many handlers it passes
+        return True
+
+
 @contextmanager
 def captured(sink: Sink, *, limit: int, secrets: Callable[[], Sequence[str]]) -> Iterator[LogCapture | None]:
-    """Capture this thread's log lines while the block runs (nothing when ``limit`` is 0)."""
-    if limit <= 0:
-        yield None
-        return
-    capture = LogCapture(sink, limit=limit, secrets=secrets)
+    """While the block runs: mask the run's secrets in what this thread logs, wherever it goes,
+    and capture its lines into history (not when ``limit`` is 0)."""
     root = logging.getLogger()
-    root.addHandler(capture)
+    redactor = Redactor(secrets)
+    handlers = list(root.handlers)
+    for handler in handlers:
+        handler.addFilter(redactor)
+    capture = LogCapture(sink, limit=limit, secrets=secrets) if limit > 0 else None
+    if capture is not None:
+        capture.addFilter(redactor)
+        root.addHandler(capture)
     try:
         yield capture
     finally:
-        root.removeHandler(capture)
-        capture.finish()
+        for handler in handlers:
+            handler.removeFilter(redactor)
+        if capture is not None:
+            root.removeHandler(capture)
+            capture.finish()

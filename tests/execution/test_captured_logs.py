@@ -167,3 +167,27 @@ def test_the_limit_is_per_attempt(tmp_path, caplog):
         assert messages[-1] == "[log truncated: 49 more lines not kept (limit 4 per attempt)]"
     finally:
         hv.close()
+
+
+def test_the_process_log_shows_no_secret_a_collector_logged(hv, capsys):
+    import sys
+
+    handler = logging.StreamHandler(sys.stderr)  # what logs.configure() installs in a worker
+    root = logging.getLogger()
+    root.addHandler(handler)
+    old_level = root.level
+    root.setLevel(logging.INFO)
+    try:
+        result = hv.run_inline(hv.request("chatty", {"api_key": "sk-live-13579", "fail": True}))
+        err = capsys.readouterr().err
+        logging.getLogger("after.the.run").warning("sk-live-13579 outside a run is not masked")
+        after = capsys.readouterr().err
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+    assert "starting with key **********" in err
+    assert "KeyError: 'currency'" in err  # the logged traceback is there, masked where it quotes the key
+    assert "sk-live-13579" not in err
+    stored = [line["message"] for line in hv.store.run_logs(result.run_id)]
+    assert stored[0] == "starting with key **********"
+    assert "sk-live-13579 outside" in after  # the filters went with the run

@@ -21,6 +21,7 @@ import pytest
 from stack import Stack
 
 from harvester.api import create_app
+from harvester.history.models import metadata
 from harvester.schedule.loader import load_schedule
 
 pytestmark = [pytest.mark.slow, pytest.mark.services]
@@ -59,6 +60,10 @@ def stored_bytes(stack: Stack) -> bytes:
     for root, _, files in os.walk(stack.settings.data_dir):
         for name in files:
             found += (Path(root) / name).read_bytes()
+    if stack.settings.database_url:  # the PostgreSQL history, every table
+        with stack.hv.store.engine.connect() as conn:
+            for table in metadata.sorted_tables:
+                found += repr(conn.execute(table.select()).all()).encode()
     if not stack.settings.embedded:
         import redis
 
@@ -122,6 +127,8 @@ def test_referenced_secrets_reach_the_collector_and_nothing_else(stack, tmp_path
     (failed, _) = stack.hv.store.attempts(run_id)
     assert "refused: key ********** signed **********" in failed["error_message"]
     assert "**********" in failed["error_traceback"]
+    logged = [line["message"] for line in stack.hv.store.run_logs(run_id)]
+    assert "signing with **********" in logged
 
     shown = [
         cli(stack, "list"),

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel, Field, SecretStr
 
 from harvester import Collector, ConfigError
 
@@ -182,6 +182,7 @@ class SecretProbe(Collector):
         first = not seen.exists()
         seen.write_text("\n".join(values))
         self.logger.info("collecting with params %s", self.redacted_params())
+        self.logger.info("signing with %s", values[1])  # careless: harvester masks it everywhere
         if first:
             raise ConnectionError(f"refused: key {values[0]} signed {values[1]}")
         return {"lengths": len(values[0]) + len(values[1])}
@@ -224,3 +225,19 @@ class Chatty(Collector):
                 raise
         self.logger.warning("done")
         return {"lines": self.params.lines}
+
+
+class Tuned(Collector):
+    """The dashboard's params form: a required int with bounds, a choice and a required secret."""
+
+    name = "tuned"
+    description = "Fetches some pages in a mode with a key (the params form's browser test)."
+
+    class Params(Tokened):
+        pages: int = Field(ge=1, le=50, description="How many pages to fetch.")
+        mode: Literal["fast", "thorough"] = Field("fast", description="How hard to look.")
+        api_key: SecretStr = Field(description="Key of the source API.")
+
+    def collect(self) -> dict[str, Any]:
+        key = self.params.api_key.get_secret_value()
+        return {"pages": self.params.pages, "mode": self.params.mode, "key_length": len(key)}
