@@ -100,6 +100,7 @@ class Accepted(BaseModel):
             "collector": "system_metrics",
             "params": {"sample_seconds": 0.5},
             "status_url": f"/api/v1/collect/status/{_RUN_ID}",
+            "message": "Collection task queued for system_metrics",
         }
     )
     task_id: str = Field(description="The Celery task id; equal to run_id.")
@@ -110,6 +111,7 @@ class Accepted(BaseModel):
     collector: str
     params: dict[str, Any] = Field(description="The params as recorded: secrets masked.")
     status_url: str
+    message: str = Field(description="What happened, for people: e.g. 'Collection task queued for system_metrics'.")
 
 
 class Run(BaseModel):
@@ -140,6 +142,13 @@ class Run(BaseModel):
     parent_run_id: str | None
     worker: str | None = Field(description="host:pid of the worker of the last attempt.")
     progress: Progress
+
+
+class TriggeredRun(Run):
+    """200 of a synchronous trigger: the finished run, and what happened in words."""
+
+    model_config = _examples({**_RUN_EXAMPLE, "message": "Collection completed for system_metrics"})
+    message: str = Field(description="What happened, for people: e.g. 'Collection completed for system_metrics'.")
 
 
 class Attempt(BaseModel):

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from harvester.api.errors import params_problems, validation_problems
-from harvester.api.models import Accepted, ErrorBody, Run, Status, TriggerBody, ValidationErrorBody
+from harvester.api.models import Accepted, ErrorBody, Status, TriggerBody, TriggeredRun, ValidationErrorBody
 from harvester.api.rows import run_out
 from harvester.app import Harvester
 from harvester.errors import ParamsError
@@ -37,7 +37,7 @@ def router(hv: Harvester) -> APIRouter:
         status_code=202,
         response_model=Accepted,
         responses={
-            200: {"model": Run, "description": "Synchronous trigger (async_mode=false): the finished run."},
+            200: {"model": TriggeredRun, "description": "Synchronous trigger (async_mode=false): the finished run."},
             404: {"model": ErrorBody, "description": "No collector of that name."},
             413: {"model": ErrorBody, "description": "Body over 1 MiB."},
             422: {"model": ValidationErrorBody, "description": "Malformed JSON or invalid params (names the field)."},
@@ -56,13 +56,22 @@ def router(hv: Harvester) -> APIRouter:
             await run_in_threadpool(hv.submit, [request])
         except DispatchError as exc:  # recorded: recovery sends it once the broker is back
             log.warning("run %s recorded but not sent: %s", request.run_id, exc)
-            return await _accepted(hv, request, body, status="queued")
+            unsent = (
+                f"Collection task recorded for {request.collector}; "
+                "the broker did not take it, it is sent once the broker is back"
+            )
+            return await _accepted(hv, request, body, unsent, status="queued")
         if body.async_mode:
-            return await _accepted(hv, request, body, status="queued")
-        row = await _wait(hv, request.run_id, hv.settings.api_sync_timeout)
+            return await _accepted(
+                hv, request, body, f"Collection task queued for {request.collector}", status="queued"
+            )
+        timeout = hv.settings.api_sync_timeout
+        row = await _wait(hv, request.run_id, timeout)
         if row is not None and row["status"] in FINISHED:
-            return JSONResponse(Run.model_validate(run_out(row)).model_dump(mode="json"), status_code=200)
-        return await _accepted(hv, request, body)
+            finished = TriggeredRun.model_validate({**run_out(row), "message": finished_message(row)})
+            return JSONResponse(finished.model_dump(mode="json"), status_code=200)
+        going = f"Collection task for {request.collector} still going after {timeout:g} s; follow status_url"
+        return await _accepted(hv, request, body, going)
 
     @api.get(
         "/status/{task_id}",
@@ -80,6 +89,16 @@ def router(hv: Harvester) -> APIRouter:
         return {**out, "state": row["status"], "task_id": row["task_id"] or row["id"]}
 
     return api
+
+
+def finished_message(row: dict[str, Any]) -> str:
+    """``Collection completed for ok``: a finished run in words (no error text, which may quote input)."""
+    collector, status = row["collector"], row["status"]
+    if status == "succeeded":
+        return f"Collection completed for {collector}"
+    if status == "failed":
+        return f"Collection failed for {collector} ({row['error_category']} error in {row['error_phase']})"
+    return f"Collection {status} for {collector}"
 
 
 def _request(hv: Harvester, body: TriggerBody) -> RunRequest:
@@ -105,7 +124,9 @@ async def _wait(hv: Harvester, run_id: str, timeout: float) -> dict[str, Any] | 
         await asyncio.sleep(min(POLL_INTERVAL, max(deadline - time.monotonic(), 0)))
 
 
-async def _accepted(hv: Harvester, request: RunRequest, body: TriggerBody, status: str | None = None) -> JSONResponse:
+async def _accepted(
+    hv: Harvester, request: RunRequest, body: TriggerBody, message: str, status: str | None = None
+) -> JSONResponse:
     row = await run_in_threadpool(hv.store.get_run, request.run_id)
     assert row is not None  # submit() recorded it
     accepted = Accepted(
@@ -117,5 +138,6 @@ async def _accepted(hv: Harvester, request: RunRequest, body: TriggerBody, statu
         collector=request.collector,
         params=row["params"],
         status_url=STATUS_PATH.format(task_id=request.run_id),
+        message=message,
     )
     return JSONResponse(accepted.model_dump(mode="json"), status_code=202)

@@ -126,6 +126,7 @@ def trigger(
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         fail(EXIT_FAILED, f"{reason}; run {request.run_id} is recorded and is sent once the broker is back")
     click.echo(request.run_id)
+    click.echo(f"Collection task queued for {request.collector}", err=True)  # stdout stays the id alone
     if wait:
         limit = timeout if timeout is not None else state.app.settings.task_time_limit + 60.0
         raise click.exceptions.Exit(follow(state, request.run_id, limit))

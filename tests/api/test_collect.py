@@ -22,6 +22,7 @@ def test_async_trigger_answers_202_with_the_queued_run(client, workers, hv):
     assert body["params"] == {"token": "", "value": 3}
     assert body["status_url"] == f"{STATUS}{body['run_id']}"
     assert body["started_at"].endswith("Z")
+    assert body["message"] == "Collection task queued for ok"
     assert [r.run_id for r in workers.sent] == [body["run_id"]]
     row = hv.store.get_run(body["run_id"])
     assert (row["trigger"], row["status"]) == ("api", "queued")
@@ -74,6 +75,21 @@ def test_sync_trigger_answers_200_with_the_finished_run(client, workers):
     run = answer.json()
     assert (run["status"], run["result"], run["trigger"], run["attempt"]) == ("succeeded", {"value": 9}, "api", 1)
     assert run["duration"] is not None
+    assert run["message"] == "Collection completed for ok"
+
+
+@pytest.mark.parametrize(
+    ("collector", "message"),
+    [
+        ("ok", "Collection completed for ok"),
+        ("config_fail", "Collection failed for config_fail (config error in validate)"),
+        ("fatal_fail", "Collection failed for fatal_fail (unknown error in collect)"),
+    ],
+)
+def test_a_sync_trigger_says_in_words_how_the_run_ended(client, workers, collector, message):
+    workers.mode = "run"
+    answer = client.post(TRIGGER, json={"collector": collector, "async_mode": False})
+    assert (answer.status_code, answer.json()["message"]) == (200, message)
 
 
 def test_sync_trigger_that_outlives_its_timeout_answers_202_and_the_run_goes_on(client, workers, hv):
@@ -81,6 +97,7 @@ def test_sync_trigger_that_outlives_its_timeout_answers_202_and_the_run_goes_on(
     assert answer.status_code == 202
     body = answer.json()
     assert (body["status"], body["async_mode"]) == ("queued", False)
+    assert body["message"].startswith("Collection task for ok still going after ")
     assert hv.store.get_run(body["run_id"])["status"] == "queued"
     assert [r.run_id for r in workers.sent] == [body["run_id"]]
 
@@ -241,6 +258,9 @@ def test_trigger_with_the_broker_unreachable_answers_202_and_the_run_is_recorded
     workers.publish = down
     answer = client.post(TRIGGER, json={"collector": "ok", "params": {"value": 3}, "async_mode": False})
     assert answer.status_code == 202
+    assert answer.json()["message"] == (
+        "Collection task recorded for ok; the broker did not take it, it is sent once the broker is back"
+    )
     row = hv.store.get_run(answer.json()["run_id"])
     assert (row["status"], row["next_attempt_at"] is not None) == ("queued", True)  # recovery sends it
 

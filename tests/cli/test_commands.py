@@ -230,3 +230,17 @@ def test_trigger_wait_that_gives_up_says_what_the_run_was_doing(invoke, monkeypa
     said = " ".join(result.output.split())
     assert "still queued after 0s (no worker took it yet: is one running on its queue?)" in said
     assert "harvester runs show" in said
+
+
+def test_trigger_prints_the_run_id_alone_on_stdout_and_a_message_on_stderr(invoke, monkeypatch):
+    from harvester.execution.requests import new_run
+
+    def record_only(self, requests):
+        self.store.create_runs([new_run(self.registry, r) for r in requests])
+        return [r.run_id for r in requests]
+
+    monkeypatch.setattr("harvester.app.Harvester.submit", record_only)
+    result = invoke("trigger", "ok")
+    assert result.exit_code == 0
+    assert len(result.stdout) == 37  # the run id and its newline
+    assert result.stderr.strip() == "Collection task queued for ok"
