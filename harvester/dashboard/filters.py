@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 _UNITS = (("d", 86400), ("h", 3600), ("m", 60))
 
@@ -53,6 +54,24 @@ def timestamp(moment: datetime | None) -> str:
     return "-" if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
+def iso(moment: datetime) -> str:
+    """The instant for ``<time datetime>`` and the script: UTC, milliseconds, ``Z``."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def utc(moment: datetime | None) -> str:
+    """The UTC text of a ``<time>`` the script localizes (its fallback and hover title)."""
+    return "-" if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def in_zone(moment: datetime | None, zone: str | None) -> str:
+    """A schedule time in the schedule's zone, named: ``2026-11-29 03:00 Europe/Berlin``."""
+    if moment is None:
+        return "-"
+    name = zone or "UTC"
+    return f"{moment.astimezone(ZoneInfo(name)).strftime('%Y-%m-%d %H:%M')} {name}"
+
+
 def percent(rate: float | None) -> str:
     """Rounded down, so 99.6% never reads as a perfect 100%."""
     return "-" if rate is None else f"{math.floor(rate * 100)}%"
@@ -63,11 +82,21 @@ def pretty(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, default=str, sort_keys=True)
 
 
+def preview(value: Any, width: int = 100) -> str:
+    """JSON on one line, cut at ``width`` characters: the summary of a long payload."""
+    text = json.dumps(value, ensure_ascii=False, default=str, sort_keys=True, separators=(", ", ": "))
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 FILTERS = {
     "ago": ago,
     "until": until,
     "duration": duration,
     "timestamp": timestamp,
+    "iso": iso,
+    "utc": utc,
+    "in_zone": in_zone,
     "percent": percent,
     "pretty": pretty,
+    "preview": preview,
 }

@@ -53,6 +53,8 @@ class Overview:
     collectors: list[CollectorRow]
     problems: list[ScheduleProblem] = field(default_factory=list)
     schedule_error: str | None = None
+    #: The schedule file's time zone (``Europe/Berlin``): schedule times are shown in it, named.
+    timezone: str | None = None
 
     @property
     def finished_24h(self) -> int:
@@ -94,4 +96,6 @@ def build_overview(hv: Harvester, now: datetime) -> Overview:
         )
         for c in schedule.collectors
     ]
-    return Overview(rows, list(schedule.file.problems), schedule.file.error)
+    loaded = schedule.file.schedule
+    zone = loaded.timezone.key if loaded is not None else None
+    return Overview(rows, list(schedule.file.problems), schedule.file.error, zone)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
@@ -16,9 +16,11 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from harvester.app import Harvester
 from harvester.dashboard.filters import FILTERS
+from harvester.dashboard.logs import latest_logs
 from harvester.dashboard.overview import build_overview
 from harvester.history.engine import utcnow
-from harvester.history.queries import CursorError, page_runs
+from harvester.history.queries import CursorError, page_records, page_runs
+from harvester.history.states import CANCEL
 from harvester.history.states import STATUSES as RUN_STATUSES
 from harvester.history.stats import count_runs
 from harvester.history.store import FINISHED
@@ -28,9 +30,14 @@ STATUSES = RUN_STATUSES
 #: Runs per page of the run list, and on the overview.
 PAGE_SIZE = 50
 OVERVIEW_RUNS = 10
+#: Records per page of a collector's records.
+RECORDS_PAGE_SIZE = 25
+#: The statuses a run can be cancelled from: its page has a Cancel button.
+CANCELLABLE = tuple(s.value for s in CANCEL.sources)
 #: The API routes the trigger buttons and the logout button post to (served by harvester.api).
 TRIGGER_PATH = "/api/v1/collect/trigger"
 LOGOUT_PATH = "/logout"
+CANCEL_PATH = "/api/v1/runs/{run_id}/cancel"
 #: Where the API's access control leaves the CSRF token of a logged-in session, for the pages.
 CSRF_SCOPE_KEY = "harvester.csrf_token"
 
@@ -114,8 +121,32 @@ class _Pages:
             "finished": run["status"] in FINISHED,
             "attempts": self.hv.store.attempts(run_id),
             "children": self.hv.store.members(run_id),
+            "logs": latest_logs(self.hv.store, run_id),
+            "cancellable": CANCELLABLE,
+            "cancel_url": request.scope.get("root_path", "") + CANCEL_PATH.format(run_id=quote(run_id, safe="")),
         }
         return render(request, template, context)
+
+    def records(self, request: Request, name: str, key: str, before: str) -> Response:
+        """A collector's records, last changed first, ``RECORDS_PAGE_SIZE`` at a time (keyset cursor
+        ``before``); ``key`` keeps those whose key starts with it."""
+        if name not in [cls.name for cls in self.hv.registry]:
+            message = f"There is no collector {name!r}: the registered ones are on the Collectors page."
+            missing = {"nav": "collectors", "title": "Collector not found", "message": message}
+            return render(request, "message.html", missing, 404)
+        try:
+            page = page_records(self.hv.store, name, key=key or None, cursor=before or None, limit=RECORDS_PAGE_SIZE)
+        except CursorError:
+            return self.bad_filter(request, "This page link is broken or out of date: start from the newest records.")
+        context: dict[str, Any] = {
+            "nav": "collectors",
+            "collector": name,
+            "records": page.rows,
+            "key": key,
+            "cursor": before,
+            "next_cursor": page.next_cursor,
+        }
+        return render(request, "records.html", context)
 
     def bad_filter(self, request: Request, message: str) -> Response:
         return render(request, "message.html", {"nav": "runs", "title": "Bad filter", "message": message}, 400)
@@ -149,6 +180,10 @@ def router(hv: Harvester) -> APIRouter:
     @routes.get("/fragments/runs/{run_id}", name="dashboard_run_fragment")
     def run_detail_fragment(request: Request, run_id: str) -> Response:
         return pages.run_detail(request, "_run_live.html", run_id)
+
+    @routes.get("/collectors/{name}/records", name="dashboard_records")
+    def records(request: Request, name: str, key: str = "", before: str = "") -> Response:
+        return pages.records(request, name, key, before)
 
     return routes
 

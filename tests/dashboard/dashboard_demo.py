@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, SecretStr
 
 from harvester import Collector, Harvester, Settings
 from harvester.dashboard import mount
-from harvester.history.models import run_attempts, runs
+from harvester.history.models import records, run_attempts, run_logs, runs
 from harvester.registry import Registry
 
 
@@ -334,4 +334,81 @@ def seed(hv: Harvester, now: datetime) -> dict[str, str]:
         progress_total=24,
     )
     s.save()
+    seed_logs(hv, failed, now)
+    seed_records(hv, now)
     return {"failed": failed, "retried": retried, "parent": first_parent}
+
+
+WEATHER_LOGS = [
+    # attempt, seconds after the run was queued, level, logger, message
+    (1, 0.4, "INFO", "harvester.collector.weather_stations", "fetching observations of region alps (40 stations)"),
+    (1, 0.5, "DEBUG", "urllib3.connectionpool", "Starting new HTTPS connection (1): api.weather.example:443"),
+    (1, 30.3, "WARNING", "urllib3.connectionpool", "Retrying after read timeout: GET /v2/observations?region=alps"),
+    (2, 92.9, "INFO", "harvester.collector.weather_stations", "fetching observations of region alps (40 stations)"),
+    (2, 94.4, "WARNING", "harvester.collector.weather_stations", "upstream answered 503, giving up this attempt"),
+    (3, 211.9, "INFO", "harvester.collector.weather_stations", "fetching observations of region alps (40 stations)"),
+    (3, 212.3, "DEBUG", "urllib3.connectionpool", 'https://api.weather.example:443 "GET /v2/observations" 503 97'),
+    (3, 212.4, "ERROR", "harvester.collector.weather_stations", "request failed\n" + WEATHER_TRACEBACK.rstrip()),
+]
+
+
+def seed_logs(hv: Harvester, failed: str, now: datetime) -> None:
+    """What the failed weather run logged over its three attempts."""
+    run = hv.store.get_run(failed)
+    assert run is not None
+    rows = [
+        {
+            "run_id": failed,
+            "attempt": attempt,
+            "logged_at": run["queued_at"] + timedelta(seconds=at),
+            "level": level,
+            "logger": logger,
+            "message": message,
+        }
+        for attempt, at, level, logger, message in WEATHER_LOGS
+    ]
+    with hv.store.engine.begin() as conn:
+        conn.execute(run_logs.insert(), rows)
+
+
+RATES = {"USD": 1.0842, "GBP": 0.8571, "JPY": 162.31, "CHF": 0.9436, "SEK": 11.472, "NOK": 11.803, "PLN": 4.3112}
+
+
+def seed_records(hv: Harvester, now: datetime) -> None:
+    """Records of exchange_rates (short payloads) and github_stars (long ones, shown collapsed)."""
+    rate_runs = hv.store.list_runs(collector="exchange_rates", limit=2)
+    star_runs = hv.store.list_runs(collector="github_stars", status="succeeded", limit=3)
+    rows: list[dict[str, Any]] = []
+    for n, (currency, rate) in enumerate(RATES.items()):
+        run = rate_runs[0 if n % 3 else 1]
+        payload = {"currency": currency, "base": "EUR", "rate": rate, "date": "2026-11-23"}
+        rows.append(_record("exchange_rates", currency, payload, run, n))
+    for n, repo in enumerate(("python/cpython", "python/mypy", "python/typeshed", "pallets/flask")):
+        run = star_runs[n % len(star_runs)]
+        payload = {
+            "repository": repo,
+            "stars": 61_000 - n * 9_137,
+            "forks": 29_000 - n * 4_211,
+            "open_issues": 7_400 - n * 1_733,
+            "topics": ["python", "programming-language", "interpreter"][: 3 - n % 2],
+            "license": {"key": "psf-2.0", "name": "Python Software Foundation License 2.0"},
+            "owner": {"login": repo.split("/")[0], "type": "Organization"},
+            "default_branch": "main",
+            "pushed_at": f"2026-11-24T07:1{n}:00Z",
+        }
+        rows.append(_record("github_stars", repo, payload, run, n))
+    with hv.store.engine.begin() as conn:
+        conn.execute(records.insert(), rows)
+
+
+def _record(collector: str, key: str, payload: dict[str, Any], run: dict[str, Any], n: int) -> dict[str, Any]:
+    changed = run["finished_at"] or run["queued_at"]
+    return {
+        "collector": collector,
+        "key": key,
+        "payload": payload,
+        "content_hash": uuid.uuid5(uuid.NAMESPACE_OID, f"{collector}/{key}/{payload}").hex * 2,
+        "first_seen": changed - timedelta(days=3 + n),
+        "last_seen": changed - timedelta(seconds=n),
+        "run_id": run["id"],
+    }

@@ -1,4 +1,5 @@
-// harvester dashboard: live refresh of [data-live] regions and the trigger buttons. Plain JS, no build.
+// harvester dashboard: live refresh of [data-live] regions, local times, the trigger and cancel
+// buttons. Plain JS, no build.
 (function () {
   "use strict";
 
@@ -24,6 +25,83 @@
 
   setOnline(true);
 
+  // -- times: <time data-local> in the viewer's zone; the server's UTC text stays in the title ------
+
+  function pad(n, width) {
+    var text = String(n);
+    while (text.length < (width || 2)) text = "0" + text;
+    return text;
+  }
+
+  function zoneName(date) {
+    try {
+      var part = new Intl.DateTimeFormat(undefined, { timeZoneName: "short" }).formatToParts(date)
+        .filter(function (p) { return p.type === "timeZoneName"; })[0];
+      return part ? part.value : "";
+    } catch (e) {
+      return "";
+    }
+  }
+
+  function localText(date, style) {
+    var clock = pad(date.getHours()) + ":" + pad(date.getMinutes()) + ":" + pad(date.getSeconds());
+    if (style === "clock") return clock;
+    var day = date.getFullYear() + "-" + pad(date.getMonth() + 1) + "-" + pad(date.getDate());
+    return (day + " " + clock + " " + zoneName(date)).trim();
+  }
+
+  function localizeTimes(root) {
+    var times = (root || document).querySelectorAll("time[data-local]");
+    Array.prototype.forEach.call(times, function (el) {
+      var date = new Date(el.getAttribute("datetime"));
+      if (isNaN(date.getTime())) return;
+      var style = el.getAttribute("data-local");
+      var utc = el.getAttribute("data-utc") || el.getAttribute("title") || "";
+      el.setAttribute("data-utc", utc);
+      if (style === "ago") {
+        el.title = localText(date, "abs") + " (" + utc + ")"; // the text stays relative
+      } else {
+        el.textContent = localText(date, style);
+        el.title = style === "clock" ? localText(date, "abs") + " (" + utc + ")" : utc;
+      }
+    });
+  }
+
+  localizeTimes(document);
+
+  // -- what a swap keeps: open <details> (by id) and the scroll of [data-keep-scroll] boxes ----------
+
+  function keepState(region) {
+    var state = { open: {}, scroll: {} };
+    Array.prototype.forEach.call(region.querySelectorAll("details[id]"), function (d) {
+      state.open[d.id] = d.open;
+    });
+    Array.prototype.forEach.call(region.querySelectorAll(".log-box[id]"), function (box) {
+      var atEnd = box.scrollHeight - box.scrollTop - box.clientHeight < 24;
+      state.scroll[box.id] = { top: box.scrollTop, atEnd: atEnd };
+    });
+    return state;
+  }
+
+  function restoreState(region, state) {
+    Array.prototype.forEach.call(region.querySelectorAll("details[id]"), function (d) {
+      if (Object.prototype.hasOwnProperty.call(state.open, d.id)) d.open = state.open[d.id];
+    });
+    Array.prototype.forEach.call(region.querySelectorAll(".log-box[id]"), function (box) {
+      var was = state.scroll[box.id];
+      // at the end (or new): follow the newest line; scrolled up: stay where the reader is
+      box.scrollTop = !was || was.atEnd ? box.scrollHeight : was.top;
+    });
+  }
+
+  function showLatestLogs(root) {
+    Array.prototype.forEach.call(root.querySelectorAll(".log-box"), function (box) {
+      box.scrollTop = box.scrollHeight;
+    });
+  }
+
+  showLatestLogs(document);
+
   function refresh() {
     if (document.hidden) return Promise.resolve();
     if (refreshing) {
@@ -45,7 +123,10 @@
           return response.text();
         })
         .then(function (html) {
+          var state = keepState(region);
           region.innerHTML = html;
+          localizeTimes(region);
+          restoreState(region, state);
           if (region.querySelector("[data-live-done]")) region.removeAttribute("data-live");
           setOnline(true);
         });
@@ -132,12 +213,48 @@
       });
   }
 
+  // -- cancel: confirm, then POST to the API's cancel route; the live refresh shows the outcome ------
+
+  function cancel(button) {
+    var runId = button.getAttribute("data-cancel");
+    var name = button.getAttribute("data-collector") || "this collector";
+    if (!window.confirm("Cancel run " + runId.slice(0, 8) + " of " + name + "?\n" +
+        "A queued run never starts; a running one is stopped on its worker.")) return;
+    var headers = { Accept: "application/json" };
+    if (csrfToken) headers["X-CSRF-Token"] = csrfToken;
+    button.disabled = true;
+    button.classList.add("busy");
+    fetch(button.getAttribute("data-cancel-url"), { method: "POST", headers: headers, credentials: "same-origin" })
+      .then(function (response) {
+        return response.json().catch(function () { return {}; }).then(function (data) {
+          if (!response.ok) {
+            var hint = response.status === 401 ? " (reload the page to log in again)" : "";
+            toast("run " + runId.slice(0, 8) + ": " + problem(data, response.status) + hint, "error");
+          } else {
+            toast("run " + runId.slice(0, 8) + " cancelled (was " + (data.was || "?") + ")", "ok");
+          }
+          return refresh();
+        });
+      })
+      .catch(function () { toast("run " + runId.slice(0, 8) + ": the API did not answer", "error"); })
+      .then(function () {
+        button.disabled = false;
+        button.classList.remove("busy");
+      });
+  }
+
   // Delegated: buttons are re-rendered by every refresh.
   document.addEventListener("click", function (event) {
     var button = event.target.closest && event.target.closest("button[data-trigger]");
     if (button && !button.disabled) {
       event.preventDefault();
       trigger(button);
+      return;
+    }
+    var stop = event.target.closest && event.target.closest("button[data-cancel]");
+    if (stop && !stop.disabled) {
+      event.preventDefault();
+      cancel(stop);
     }
   });
 
