@@ -5,9 +5,11 @@ that runs the collector: its ``self.logger`` and the libraries it calls, at the 
 configured for. harvester's own loggers are left out (their lines are about the run, in the
 process log). Lines reach the store in batches, at most every ``flush_every`` seconds while the
 run logs and once at its end, so a run that logs nothing costs no write and a live run can be
-followed. Messages are cut to ``MAX_LINE`` characters, secrets masked, and an attempt keeps at
-most ``limit`` lines, then one line saying how many more were dropped. Capture is best effort:
-a store that cannot take the lines never fails the run.
+followed: lines a run logs before it goes quiet (waits on a slow call) are flushed by a timer
+``flush_every`` seconds later, not held until its next line. Messages are cut to ``MAX_LINE``
+characters, secrets masked, and an attempt keeps at most ``limit`` lines, then one line saying
+how many more were dropped. Capture is best effort: a store that cannot take the lines never
+fails the run.
 """
 
 from __future__ import annotations
@@ -48,7 +50,9 @@ class LogCapture(logging.Handler):
         self.pending: list[LogLine] = []
         self.kept = self.dropped = 0
         self._flushed_at = clock()
-        self._flushing = False
+        self._flushing = False  # the run's thread is in the sink: what it logs there is not the run's
+        self._lock = threading.Lock()  # one flush at a time: the run's thread or the quiet timer
+        self._timer: threading.Timer | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.thread != self.thread or self._flushing or not _is_run_line(record.name):
@@ -64,27 +68,53 @@ class LogCapture(logging.Handler):
         if len(message) > MAX_LINE:
             message = message[:MAX_LINE] + f" [{len(message) - MAX_LINE} characters cut]"
         when = datetime.fromtimestamp(record.created, UTC)
-        self.pending.append(LogLine(when, record.levelname, record.name, redact(message, self.secrets())))
+        line = LogLine(when, record.levelname, record.name, redact(message, self.secrets()))
+        with self._lock:  # not into a batch the timer is handing to the sink
+            self.pending.append(line)
         self.kept += 1
         if self.clock() - self._flushed_at >= self.flush_every:
             self.flush()
+        elif self._timer is None:
+            self._timer = threading.Timer(self.flush_every, self._flush_quiet)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _flush_quiet(self) -> None:
+        """The timer's flush: lines of a run that went quiet reach the store while it waits."""
+        self._timer = None
+        self._flush(in_run_thread=False)
 
     def flush(self) -> None:
         """Hand the pending lines to the sink (lines the sink refuses are counted as dropped)."""
+        self._flush(in_run_thread=threading.get_ident() == self.thread)
+
+    def _flush(self, *, in_run_thread: bool) -> None:
         if not self.pending or self._flushing:
             return
-        lines, self.pending = self.pending, []
-        self._flushing = True  # what the sink logs (a driver's warning) is not the run's
-        try:
-            self.sink(lines)
-        except Exception:
-            self.dropped += len(lines)
-        finally:
-            self._flushing = False
-            self._flushed_at = self.clock()
+        with self._lock:
+            lines, self.pending = self.pending, []
+            if not lines:
+                return
+            self._flushing = in_run_thread  # what the sink logs (a driver's warning) is not the run's
+            try:
+                self.sink(lines)
+            except Exception:
+                self.dropped += len(lines)
+            finally:
+                self._flushing = False
+                self._flushed_at = self.clock()
+
+    def close(self) -> None:
+        timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
+        super().close()
 
     def finish(self) -> None:
         """The attempt ended: say what was dropped, and store the rest."""
+        timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
         if self.dropped:
             marker = f"[log truncated: {self.dropped} more lines not kept (limit {self.limit} per attempt)]"
             self.pending.append(LogLine(datetime.now(UTC), "WARNING", "harvester", marker))

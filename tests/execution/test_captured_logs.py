@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import datetime
 
 from harvester import Harvester, Settings
@@ -191,3 +192,30 @@ def test_the_process_log_shows_no_secret_a_collector_logged(hv, capsys):
     stored = [line["message"] for line in hv.store.run_logs(result.run_id)]
     assert stored[0] == "starting with key **********"
     assert "sk-live-13579 outside" in after  # the filters went with the run
+
+
+def test_lines_of_a_run_that_goes_quiet_are_flushed_by_a_timer():
+    """A live run's page and --follow see what it logged before a long wait, during the wait."""
+    batches: list[list[str]] = []
+    flushed = threading.Event()
+
+    def sink(lines):  # type: ignore[no-untyped-def]
+        batches.append([line.message for line in lines])
+        flushed.set()
+
+    capture = LogCapture(sink, limit=100, secrets=lambda: (), flush_every=0.2)
+    logger = logging.getLogger("somelib.quiet")
+    logger.addHandler(capture)
+    logger.setLevel(logging.INFO)
+    try:
+        logger.info("before the wait")
+        assert batches == []  # within flush_every of the start: pending
+        assert flushed.wait(5)  # the run is quiet: the timer sends it
+        assert batches == [["before the wait"]]
+        logger.info("after the wait")
+        time.sleep(0.05)
+        capture.finish()
+        assert batches == [["before the wait"], ["after the wait"]]
+    finally:
+        logger.removeHandler(capture)
+        capture.close()
