@@ -11,11 +11,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from dashboard_demo import Seeder
 from dashboard_server import serve
 from playwright.sync_api import expect
+from screenshots import capture_records
 from stack import Stack, wait_for_start
 
 from harvester.api.app import create_app
+from harvester.history.engine import utcnow
+from harvester.history.run_logs import LogLine
 
 
 def alive(pid: int) -> bool:
@@ -202,3 +206,43 @@ def test_the_records_view_has_no_horizontal_scroll(browser, demo, width):
     page.locator("tr[data-record] summary").first.click()
     assert page.evaluate("document.documentElement.scrollWidth") <= page.evaluate("window.innerWidth")
     context.close()
+
+
+def test_a_refresh_keeps_the_reader_s_place_in_the_logs_and_open_tracebacks(page, demo):
+    seeder = Seeder(demo.hv, utcnow())
+    run_id = seeder.run("sitemap_crawl", timedelta(minutes=3), "running", duration=None)
+    seeder.runs[-1]["duration"] = 0.0
+    seeder.attempt(run_id, 1, "read timed out", at=0.2, took=30.0, retry_in=1.0)
+    seeder.runs[-1].update(duration=None, finished_at=None)  # attempt 2 runs
+    seeder.attempts[-1]["error_traceback"] = "Traceback (most recent call last):\nTimeoutError: read timed out"
+    seeder.save()
+
+    def log(first: int, count: int) -> None:
+        lines = [
+            LogLine(utcnow(), "INFO", "harvester.collector.sitemap_crawl", f"page {n}")
+            for n in range(first, first + count)
+        ]
+        demo.hv.store.append_logs(run_id, 2, lines)
+
+    log(0, 120)
+    page.goto(f"{demo.base_url}/runs/{run_id}")
+    box = page.locator("#log-box")
+    at_end = "box => box.scrollTop + box.clientHeight >= box.scrollHeight - 2"
+    assert box.evaluate(at_end)  # opens on the newest line
+    page.locator("#traceback-1 summary").click()
+    box.evaluate("box => { box.scrollTop = 0; }")  # reading from the start
+    log(120, 5)
+    expect(page.locator(".log-line")).to_have_count(125)
+    assert box.evaluate("box => box.scrollTop") == 0  # left where the reader was
+    expect(page.locator("#traceback-1 pre")).to_be_visible()  # still open
+    box.evaluate("box => { box.scrollTop = box.scrollHeight; }")  # back at the end: follow again
+    log(125, 5)
+    expect(page.locator(".log-line")).to_have_count(130)
+    assert box.evaluate(at_end)
+
+
+def test_screenshot_of_the_records_view(browser, demo, tmp_path):
+    shot = capture_records(demo.base_url, tmp_path, browser)
+    assert shot.name == "records.png"
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert int.from_bytes(shot.read_bytes()[16:20], "big") == 1280  # width from the IHDR chunk
