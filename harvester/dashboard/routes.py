@@ -15,6 +15,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from harvester.app import Harvester
+from harvester.dashboard import forms
 from harvester.dashboard.filters import FILTERS
 from harvester.dashboard.logs import latest_logs
 from harvester.dashboard.overview import build_overview
@@ -193,5 +194,6 @@ def mount(app: FastAPI, hv: Harvester) -> None:
     from harvester.dashboard import collector_page  # it renders with this module's render()
 
     app.include_router(router(hv))
+    app.include_router(forms.router(hv, render))
     app.include_router(collector_page.router(hv))
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

@@ -23,7 +23,8 @@ def test_overview_lists_collectors_with_their_status(page, demo):
     expect(weather.locator(".badge.fresh-stale")).to_be_visible()
     expect(page.locator('tr[data-collector="exchange_rates"] .badge.fresh-fresh')).to_have_text("fresh")
     expect(page.locator('tr[data-collector="sitemap_crawl"]')).to_contain_text("never run")
-    expect(page.locator('tr[data-collector="search_index_sync"] button')).to_be_disabled()
+    trigger = page.locator('tr[data-collector="search_index_sync"] a.trigger-form')  # needs params: opens the form
+    expect(trigger).to_have_attribute("href", "/collectors/search_index_sync/trigger")
 
 
 def test_run_detail_of_a_failed_run_shows_its_error(page, demo):

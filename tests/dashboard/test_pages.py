@@ -63,11 +63,11 @@ def test_the_bar_shows_the_latest_runs_oldest_first(http, demo):
     assert f'href="/runs/{demo.ids["failed"]}"' in weather
 
 
-def test_collectors_that_need_params_get_no_working_trigger(http):
+def test_collectors_that_need_params_get_a_trigger_that_opens_the_params_form(http):
     html = http.get("/").text
     row = collector_row(html, "search_index_sync")
-    assert "data-trigger=" not in row
-    assert "disabled" in row
+    assert "data-trigger=" not in row  # no one-click trigger without its params
+    assert 'href="/collectors/search_index_sync/trigger"' in row
     assert "Needs params: index" in row
     assert 'data-trigger="invoices"' in collector_row(html, "invoices")
 
