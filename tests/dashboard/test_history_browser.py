@@ -246,3 +246,25 @@ def test_screenshot_of_the_records_view(browser, demo, tmp_path):
     assert shot.name == "records.png"
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert int.from_bytes(shot.read_bytes()[16:20], "big") == 1280  # width from the IHDR chunk
+
+
+def test_with_a_token_cancel_carries_the_page_s_csrf_token(page, tmp_path):
+    stack = Stack(tmp_path / "stack", api_token="sesame")
+    posts: list[dict[str, str]] = []
+    page.on("request", lambda request: posts.append(request.headers) if request.method == "POST" else None)
+    page.on("dialog", lambda dialog: dialog.accept())
+    try:
+        run_id = stack.trigger("slow", marker_dir=str(tmp_path), seconds=0)  # no worker: it stays queued
+        with serve(create_app(stack.hv)) as base_url:
+            page.goto(f"{base_url}/runs/{run_id}")
+            page.fill("input[name=token]", "sesame")
+            page.click("button[type=submit]")
+            expect(page).to_have_url(f"{base_url}/runs/{run_id}")
+            page.locator("button[data-cancel]").click()
+            expect(page.locator(".summary-status .badge")).to_have_text("cancelled")
+            cancel = posts[-1]
+            assert cancel["x-csrf-token"] == page.get_attribute('meta[name="csrf-token"]', "content")
+            assert "authorization" not in cancel
+        assert stack.hv.store.get_run(run_id)["status"] == "cancelled"
+    finally:
+        stack.close()
