@@ -115,6 +115,39 @@ def test_with_a_login_the_form_sends_the_csrf_token_and_shows_other_errors_as_a_
     assert [(r["status"], r["params"]["api_key"]) for r in stack.hv.store.list_runs()] == [("queued", "${API_KEY}")]
 
 
+def test_the_form_sends_json_types_leaves_empty_fields_out_and_catches_bad_json_before_sending(page, tmp_path):
+    hv = make_harvester(tmp_path / "demo")
+    bodies: list[dict[str, object]] = []
+    page.on("request", lambda request: bodies.append(request.post_data_json) if request.method == "POST" else None)
+    try:
+        with serve(create_app(hv)) as base_url:
+            page.goto(base_url + "/collectors/github_issues/trigger")
+            page.fill('[data-field="repo"] input', "python/cpython")
+            page.select_option('[data-field="state"] select', label="all")
+            page.fill('[data-field="max_pages"] input', "2")
+            page.check('[data-field="include_prs"] input')
+            page.fill('[data-field="labels"] textarea', '["type-bug", ')
+            page.fill('[data-field="token"] input', "${GITHUB_TOKEN}")
+            page.click(SUBMIT)
+            expect(field(page, "labels").locator(".field-error")).to_contain_text("This is not valid JSON")
+            assert bodies == []  # caught in the page: nothing was sent
+            page.fill('[data-field="labels"] textarea', '["type-bug", "os-linux"]')
+            page.click(SUBMIT)
+            page.wait_for_url(f"{base_url}/runs/*")
+            expect(page.locator("h1")).to_contain_text("github_issues")
+    finally:
+        hv.close()
+    params = {
+        "repo": "python/cpython",
+        "state": "all",
+        "max_pages": 2,  # a number, not "2": the API takes JSON types strictly
+        "include_prs": True,
+        "labels": ["type-bug", "os-linux"],
+        "token": "${GITHUB_TOKEN}",
+    }  # since was left empty: left out, its default applies
+    assert bodies == [{"collector": "github_issues", "params": params, "async_mode": True, "force": False}]
+
+
 @pytest.mark.parametrize("width", [375, 1280])
 def test_the_form_fits_a_phone_and_a_laptop(browser, tmp_path, width):
     hv = make_harvester(tmp_path / "demo")
