@@ -77,14 +77,15 @@ def percent(rate: float | None) -> str:
     return "-" if rate is None else f"{math.floor(rate * 100)}%"
 
 
-def pretty(value: Any) -> str:
-    """JSON as the run stored it, indented (non-JSON values such as dates as text)."""
-    return json.dumps(value, indent=2, ensure_ascii=False, default=str, sort_keys=True)
+def pretty(value: Any, sort_keys: bool = True) -> str:
+    """JSON as the run stored it, indented (non-JSON values such as dates as text); a record's
+    payload keeps the order its collector gave its fields (``sort_keys=False``)."""
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str, sort_keys=sort_keys)
 
 
 def preview(value: Any, width: int = 100) -> str:
-    """JSON on one line, cut at ``width`` characters: the summary of a long payload."""
-    text = json.dumps(value, ensure_ascii=False, default=str, sort_keys=True, separators=(", ", ": "))
+    """JSON on one line in its own order, cut at ``width`` characters: the summary of a long payload."""
+    text = json.dumps(value, ensure_ascii=False, default=str, separators=(", ", ": "))
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
