@@ -17,9 +17,10 @@ from harvester.execution.heartbeat import Heartbeat
 from harvester.execution.recovery import Recovery, RecoveryConfig
 from harvester.execution.requests import entry_requests, make_request, new_run
 from harvester.execution.runner import Runner, RunnerConfig, RunResult
+from harvester.history.engine import utcnow
 from harvester.history.store import FINISHED, Cancelled, Outcome, Store
 from harvester.registry import Registry
-from harvester.request import RunRequest, Trigger
+from harvester.request import RunRequest, Trigger, new_batch_id
 from harvester.schedule.entries import ScheduleEntry
 from harvester.schedule.overview import ScheduleOverview, read_schedule_file, schedule_overview
 from harvester.schedule.predicates import should_run
@@ -93,10 +94,9 @@ class Harvester:
 
     def schedule_overview(self, now: datetime) -> ScheduleOverview:
         """The schedule file (read without strictness): each enabled entry's next run and freshness,
-        and each collector's entries, last run and last success."""
+        each collector's entries, last run and last success, and each group's last batch."""
         file = read_schedule_file(self.settings.schedule_file, self.registry)
-        store = self.store
-        return schedule_overview(file, self.registry, store.last_successes(), store.last_runs(), now)
+        return schedule_overview(file, self.registry, self.store.schedule_history(file.schedule, self.registry), now)
 
     # -- building requests -----------------------------------------------------------------
 
@@ -148,9 +148,11 @@ class Harvester:
 
         An entry whose ``when`` predicate says no is skipped; with ``stop_on_failure`` the entries
         after a failure are skipped too. ``report`` hears about each entry: its result, or why not.
+        The runs of each group are one batch of that group (its last batch in ``harvester list``).
         """
         results: list[RunResult] = []
         stop_reason = ""
+        batch_ids: dict[str, str] = {}
         for entry in entries:
             runs, why = (False, stop_reason) if stop_reason else should_run(entry)
             if not runs:
@@ -158,7 +160,8 @@ class Harvester:
                 if report is not None:
                     report(entry, None, why)
                 continue
-            for request in self.entry_requests(entry):
+            batch_id = batch_ids.setdefault(entry.group, new_batch_id(utcnow()))
+            for request in entry_requests(self.registry, entry, batch_id):
                 result = self.run_inline(request)
                 results.append(result)
                 if report is not None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 Trigger = Literal["cli", "api", "schedule", "parent"]
 TRIGGERS = ("cli", "api", "schedule", "parent")
 OVERLAPS = ("skip", "queue")
 #: RunRequest fields a message carries only when they are set.
-_OPTIONAL = ("parent_run_id", "force", "queue", "overlap", "parent_params")
+_OPTIONAL = ("parent_run_id", "force", "queue", "overlap", "parent_params", "schedule_group", "entry_key", "batch_id")
 
 
 class MessageError(ValueError):
@@ -29,6 +30,9 @@ _FIELDS: dict[str, tuple[type, ...]] = {
     "queue": (str, type(None)),
     "overlap": (str, type(None)),
     "parent_params": (dict, type(None)),
+    "schedule_group": (str, type(None)),
+    "entry_key": (str, type(None)),
+    "batch_id": (str, type(None)),
 }
 
 
@@ -54,6 +58,11 @@ def new_run_id() -> str:
     return str(uuid.uuid4())
 
 
+def new_batch_id(now: datetime) -> str:
+    """``20260302T020000.000000Z-1a2b3c4d``: ids of a group's batches sort by the moment they were made."""
+    return f"{now.astimezone(UTC):%Y%m%dT%H%M%S.%fZ}-{uuid.uuid4().hex[:8]}"
+
+
 @dataclass(frozen=True)
 class RunRequest:
     """One run of one collector. ``params`` are wire params: validated, JSON, secrets revealed."""
@@ -69,6 +78,11 @@ class RunRequest:
     #: A member of a fan-out whose parent has secret params: the parent's wire params, for its gather
     #: (history keeps params with secrets masked, so the gather cannot be rebuilt from it alone).
     parent_params: dict[str, Any] | None = None
+    #: A scheduled run: its schedule entry (``group:collector:params key:schedule hash``, see
+    #: ``harvester.schedule.freshness.entry_key``), its group, and the group batch it belongs to.
+    schedule_group: str | None = None
+    entry_key: str | None = None
+    batch_id: str | None = None
 
     def to_message(self) -> dict[str, Any]:
         """JSON body of the Celery task message: the fields that differ from their defaults (a
@@ -108,4 +122,7 @@ class RunRequest:
             force=bool(row.get("force")),
             queue=row.get("queue"),
             overlap=row.get("overlap"),
+            schedule_group=row.get("schedule_group"),
+            entry_key=row.get("entry_key"),
+            batch_id=row.get("batch_id"),
         )

@@ -21,6 +21,9 @@ from harvester.settings import Settings
             force=True,
             queue="slow",
             overlap="queue",
+            schedule_group="github",
+            entry_key="github:ok:k:0123456789ab",
+            batch_id="20260515T000500.000000Z-1a2b3c4d",
         ),
     ],
     ids=["defaults", "every-field"],
@@ -32,6 +35,13 @@ def test_a_message_round_trips(request_):
 def test_a_message_leaves_out_fields_at_their_defaults():
     body = RunRequest(collector="ok", params={"value": 1}, run_id="r-1").to_message()
     assert body == {"collector": "ok", "params": {"value": 1}, "trigger": "cli", "run_id": "r-1"}
+
+
+def test_a_scheduled_runs_message_carries_its_entry_group_and_batch():
+    request = RunRequest(collector="ok", trigger="schedule", schedule_group="g", entry_key="g:ok:k:h", batch_id="b")
+    body = request.to_message()
+    assert (body["schedule_group"], body["entry_key"], body["batch_id"]) == ("g", "g:ok:k:h", "b")
+    assert RunRequest.from_history({**body, "id": body["run_id"], "parent_run_id": None}) == request
 
 
 def test_a_full_message_from_an_older_sender_is_still_read():

@@ -313,6 +313,46 @@ class LastRun(BaseModel):
     finished_at: datetime | None
 
 
+_BATCH_EXAMPLE: dict[str, Any] = {
+    "batch_id": "20260105T000500.013000Z-1a2b3c4d",
+    "started_at": "2026-01-05T00:05:00.013000Z",
+    "ended_at": "2026-01-05T00:07:41.200000Z",
+    "outcome": "failed",
+    "runs": 3,
+    "succeeded": 2,
+    "failed": 1,
+    "unfinished": 0,
+    "counts": {"succeeded": 2, "failed": 1},
+}
+
+
+class BatchOut(BaseModel):
+    """A group's batch: its runs started together (one beat dispatch of the group's due entries, or one
+    `harvester run-scheduled --group`)."""
+
+    model_config = _examples(_BATCH_EXAMPLE)
+    batch_id: str = Field(description="Sorts by when the batch was made.")
+    started_at: datetime = Field(description="When its first run was recorded.")
+    ended_at: datetime | None = Field(description="When its last run ended; null while one has not.")
+    outcome: Literal["running", "failed", "succeeded", "skipped"] = Field(
+        description="running while a run has not ended; then failed if one failed; succeeded if one succeeded."
+    )
+    runs: int
+    succeeded: int
+    failed: int
+    unfinished: int = Field(description="Runs queued, running, waiting or retrying.")
+    counts: dict[str, int] = Field(description="Its runs by status.")
+
+
+class GroupOut(BaseModel):
+    """A group of the schedule file with an enabled entry, and its last batch."""
+
+    model_config = _examples({"group": "github", "entries": 3, "last_batch": _BATCH_EXAMPLE})
+    group: str
+    entries: int = Field(description="Its enabled entries.")
+    last_batch: BatchOut | None = Field(description="Null when the group never ran.")
+
+
 class ScheduleEntryOut(BaseModel):
     name: str = Field(description="group/collector: the key of this entry in /health's freshness check.")
     group: str
@@ -323,7 +363,10 @@ class ScheduleEntryOut(BaseModel):
     freshness: str = Field(description="How old the last success may be, e.g. 26h.")
     status: Literal["fresh", "stale", "never run"]
     stale: bool
-    last_success_at: datetime | None
+    last_success_at: datetime | None = Field(
+        description="When a run of this entry (its group, collector, params and schedule) last succeeded."
+    )
+    group_last_batch: BatchOut | None = Field(None, description="The last batch of the entry's group.")
 
 
 class CollectorOut(BaseModel):
@@ -350,6 +393,7 @@ class CollectorOut(BaseModel):
                     "status": "fresh",
                     "stale": False,
                     "last_success_at": "2026-01-05T10:00:00.480000Z",
+                    "group_last_batch": None,
                 }
             ],
             "last_run": {

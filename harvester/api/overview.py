@@ -8,7 +8,9 @@ from datetime import datetime
 
 from harvester.app import Harvester
 from harvester.schedule.entries import Schedule
-from harvester.schedule.overview import EntryView, read_schedule_file
+from harvester.schedule.freshness import history_keys
+from harvester.schedule.groups import group_names
+from harvester.schedule.overview import EntryView, ScheduleHistory, read_schedule_file
 from harvester.schedule.overview import entry_views as _entry_views
 
 
@@ -29,5 +31,9 @@ def read_schedule(hv: Harvester) -> LoadedSchedule:
 
 
 def entry_views(hv: Harvester, schedule: Schedule, now: datetime) -> list[EntryView]:
-    """Every enabled entry in file order (one history query for all of them)."""
-    return _entry_views(schedule, hv.registry, hv.store.last_successes(), now)
+    """Every enabled entry in file order (a few bounded history reads for all of them)."""
+    history = ScheduleHistory(
+        entry_successes=hv.store.entry_successes(history_keys(schedule.enabled, hv.registry)),
+        last_batches=hv.store.last_batches(group_names(schedule)),
+    )
+    return _entry_views(schedule, hv.registry, history, now)

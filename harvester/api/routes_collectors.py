@@ -1,4 +1,5 @@
-"""``GET /api/v1/collectors``: every registered collector with its params schema, schedule and last run."""
+"""``GET /api/v1/collectors``: every registered collector with its params schema, schedule and last run;
+``GET /api/v1/groups``: each group of the schedule file with its last batch."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from harvester.api.models import CollectorOut
+from harvester.api.models import CollectorOut, GroupOut
 from harvester.api.openapi import params_schema
 from harvester.api.overview import entry_views, read_schedule
 from harvester.app import Harvester
+from harvester.schedule.groups import group_names, group_views
 
 
 def router(hv: Harvester) -> APIRouter:
@@ -40,5 +42,15 @@ def router(hv: Harvester) -> APIRouter:
                 }
             )
         return out
+
+    @api.get("/groups", response_model=list[GroupOut], summary="Schedule groups and their last batch")
+    def groups() -> Any:
+        """Each group of the schedule file with an enabled entry, in file order, and its last batch: when
+        it started and ended and how many of its runs succeeded, failed or have not ended. Empty when
+        the schedule file is missing or cannot be read."""
+        loaded = read_schedule(hv).schedule
+        if loaded is None:
+            return []
+        return [g.as_dict() for g in group_views(loaded, hv.store.last_batches(group_names(loaded)))]
 
     return api

@@ -16,6 +16,7 @@ from harvester.cli.output import age, dumps, status_text
 from harvester.cli.params import describe_params
 from harvester.collector import Collector
 from harvester.schedule.entries import Schedule, ScheduleEntry, format_duration
+from harvester.schedule.groups import GroupView
 from harvester.schedule.overview import EntryView, read_schedule_file
 
 FRESHNESS_STYLE = {"fresh": "green", "stale": "red", "never run": "yellow"}
@@ -42,7 +43,7 @@ def _entry(view: EntryView) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table (same as --format json).")
 @click.pass_obj
 def list_collectors(state: CliState, fmt: str | None, as_json: bool) -> None:
-    """Registered collectors: params, schedule entries, next run, freshness, last run."""
+    """Registered collectors: params, schedule entries, next run, freshness, last run; each group's last batch."""
     if as_json and fmt not in (None, "json"):
         raise click.UsageError(f"--json and --format {fmt} contradict each other")
     fmt = "json" if as_json else (fmt or "table")
@@ -70,6 +71,9 @@ def list_collectors(state: CliState, fmt: str | None, as_json: bool) -> None:
         click.echo(dumps(items))
         return
     state.console.print(_table(items, {c.name: c.last_run for c in overview.collectors if c.last_run}))
+    if overview.groups:
+        state.console.print()
+        state.console.print(_groups_table(overview.groups))
 
 
 def _cell(text: object) -> str:
@@ -152,6 +156,28 @@ def _table(items: list[dict[str, Any]], last: dict[str, dict[str, Any]]) -> Tabl
             "\n".join(f"[{FRESHNESS_STYLE[e['status']]}]{e['status']}[/]" for e in entries) or "-",
             age(run["queued_at"]) if run else "never",
             status_text(run["status"]) if run else "-",
+        )
+    return table
+
+
+def _groups_table(groups: tuple[GroupView, ...]) -> Table:
+    """Each group's last batch: when it started, how it went, its runs by outcome."""
+    table = Table(header_style="bold", box=None, pad_edge=False)
+    for column in ("group", "entries", "last batch", "outcome", "succeeded", "failed", "unfinished"):
+        table.add_column(column, overflow="fold")
+    for group in groups:
+        batch = group.last_batch
+        if batch is None:
+            table.add_row(escape(group.name), str(group.entries), "never", "-", "-", "-", "-")
+            continue
+        table.add_row(
+            escape(group.name),
+            str(group.entries),
+            age(batch.started_at),
+            status_text(batch.outcome),
+            str(batch.succeeded),
+            str(batch.failed),
+            str(batch.unfinished),
         )
     return table
 

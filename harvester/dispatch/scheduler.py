@@ -15,7 +15,6 @@ the Celery beat ``Scheduler`` that calls it every second and keeps beat's own pe
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import signal
 import time
@@ -34,7 +33,7 @@ from harvester.execution.requests import entry_requests, new_run
 from harvester.history.engine import DatabaseError, utcnow
 from harvester.history.store import NewRun, Store
 from harvester.registry import Registry
-from harvester.request import RunRequest
+from harvester.request import RunRequest, new_batch_id
 from harvester.schedule.entries import Schedule, ScheduleEntry
 from harvester.schedule.freshness import entry_key
 from harvester.schedule.loader import UTC_ZONE, load_schedule
@@ -136,9 +135,11 @@ class ScheduleDispatcher:
             self._resume(now)
         self._warn_if_missing(now)
         batches: dict[str, list[Dispatch]] = {}
+        batch_ids: dict[str, str] = {}  # a group's runs of this tick are one batch
         for entry in self.schedule.enabled:
             try:
-                dispatched = self._dispatch(entry, now)
+                batch_id = batch_ids.setdefault(entry.group, new_batch_id(now))
+                dispatched = self._dispatch(entry, now, batch_id)
             except DatabaseError as exc:  # nothing recorded, position kept: the next tick tries again
                 log.warning("schedule entry %s not dispatched: %s", describe(entry), exc)
                 continue
@@ -180,7 +181,7 @@ class ScheduleDispatcher:
         self._last = {**dict(self.store.last_occurrences()), **self._last}
         self._started = now
 
-    def _dispatch(self, entry: ScheduleEntry, now: datetime) -> Dispatch | None:
+    def _dispatch(self, entry: ScheduleEntry, now: datetime, batch_id: str) -> Dispatch | None:
         """The occurrence of this entry due at ``now`` if this scheduler won and recorded it."""
         key = self._key(entry)
         occurrence = due(entry, self._last.get(key, self._started or now), now, self.schedule.timezone)
@@ -193,7 +194,7 @@ class ScheduleDispatcher:
             if not runs:
                 log.info("schedule entry %s skipped at %s: %s", describe(entry), occurrence.isoformat(), why)
                 return [], why or None
-            made = entry_requests(self.registry, entry)
+            made = entry_requests(self.registry, entry, batch_id, key)
             rows = [new_run(self.registry, r) for r in made]
             requests.extend(made)  # only once all of them could be built
             return rows, None
@@ -210,9 +211,7 @@ class ScheduleDispatcher:
         position = (entry.group, entry.index)
         key = self._keys.get(position)
         if key is None:
-            collector, params_key = entry_key(entry, self.registry)
-            when = hashlib.sha256(entry.schedule_text.encode()).hexdigest()[:12]
-            key = self._keys[position] = f"{entry.group}:{collector}:{params_key}:{when}"
+            key = self._keys[position] = entry_key(entry, self.registry)
         return key
 
 

@@ -10,6 +10,7 @@ from harvester.history.store import NewRun
 from harvester.registry import Registry
 from harvester.request import RunRequest, Trigger
 from harvester.schedule.entries import ScheduleEntry
+from harvester.schedule.freshness import entry_key
 
 
 def make_request(
@@ -42,18 +43,30 @@ def new_run(registry: Registry, request: RunRequest) -> NewRun:
         queue=request.queue,
         overlap=request.overlap,
         force=request.force,
+        schedule_group=request.schedule_group,
+        entry_key=request.entry_key,
+        batch_id=request.batch_id,
     )
 
 
-def entry_requests(registry: Registry, entry: ScheduleEntry) -> list[RunRequest]:
-    """The runs of one schedule entry: one, or one per target when its collector has ``targets()``."""
+def entry_requests(
+    registry: Registry, entry: ScheduleEntry, batch_id: str | None = None, key: str | None = None
+) -> list[RunRequest]:
+    """The runs of one schedule entry: one, or one per target when its collector has ``targets()``.
+
+    Each carries the entry (``key``: its :func:`~harvester.schedule.freshness.entry_key`, computed when
+    not given), its group and ``batch_id``, the group batch it is part of."""
     targets = registry.get(entry.collector).targets()
     param_sets = [entry.params] if targets is None else [{**entry.params, **t.model_dump()} for t in targets]
+    key = key if key is not None else entry_key(entry, registry)
     return [
         replace(
             make_request(registry, entry.collector, params, trigger="schedule"),
             queue=entry.queue,
             overlap=entry.overlap,
+            schedule_group=entry.group,
+            entry_key=key,
+            batch_id=batch_id,
         )
         for params in param_sets
     ]

@@ -108,6 +108,9 @@ class NewRun:
     queue: str | None = None
     overlap: str | None = None
     force: bool = False
+    schedule_group: str | None = None
+    entry_key: str | None = None
+    batch_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -244,6 +247,9 @@ def queued_rows(new: Sequence[NewRun], now: datetime | None = None) -> list[dict
             "queue": r.queue,
             "overlap": r.overlap,
             "force": r.force,
+            "schedule_group": r.schedule_group,
+            "entry_key": r.entry_key,
+            "batch_id": r.batch_id,
         }
         for r in new
     ]

@@ -92,7 +92,15 @@ runs = Table(
     Column("queue", String(200)),
     Column("overlap", String(8)),
     Column("force", Boolean, nullable=False, default=False, server_default=false()),
+    # A scheduled run: its schedule entry (the occurrence key: group, collector, params, schedule),
+    # its group, and the group's batch (ids sort by when the batch was made). NULL for other runs.
+    Column("schedule_group", String(200)),
+    Column("entry_key", String(255)),
+    Column("batch_id", String(64)),
     Index(None, "collector", "queued_at"),
+    # An entry's last success, a group's newest batch and that batch's runs: index seeks, however long the history.
+    Index(None, "entry_key", "status", "finished_at"),
+    Index(None, "schedule_group", "batch_id"),
     Index(None, "status", "next_attempt_at"),
     Index(None, "status", "heartbeat_at"),
     Index(None, "task_id"),

@@ -6,6 +6,7 @@
 - :mod:`history.occurrence`: a schedule occurrence and its runs, in one transaction;
 - :mod:`history.retention`: pruning in small batches;
 - :mod:`history.run_logs`: what each attempt logged;
+- :mod:`history.schedule_reads`: each schedule entry's last success, each group's last batch;
 - this module: the reads the CLI, API and dashboard make.
 """
 
@@ -16,7 +17,6 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, false, func, select
 
-from harvester.history.engine import aware
 from harvester.history.lifecycle import (
     MAX_LOST_ATTEMPTS,
     Cancelled,
@@ -31,7 +31,13 @@ from harvester.history.models import run_attempts, runs
 from harvester.history.occurrence import OccurrenceStore
 from harvester.history.retention import RetentionStore
 from harvester.history.run_logs import RunLogStore
+from harvester.history.schedule_reads import ScheduleReads
 from harvester.history.states import FINISHED, PENDING, RunStatus
+from harvester.registry import Registry
+from harvester.schedule.entries import Schedule
+from harvester.schedule.freshness import history_keys
+from harvester.schedule.groups import group_names
+from harvester.schedule.overview import ScheduleHistory
 
 __all__ = [
     "FINISHED",
@@ -75,7 +81,7 @@ def _seconds(started: datetime | None, finished: datetime | None) -> float | Non
     return (finished - started).total_seconds() if started is not None and finished is not None else None
 
 
-class Store(RetentionStore, OccurrenceStore, RunLogStore):
+class Store(RetentionStore, OccurrenceStore, RunLogStore, ScheduleReads):
     """The history database. Safe to share between threads; call :meth:`after_fork` in a child process."""
 
     def list_runs(
@@ -131,12 +137,13 @@ class Store(RetentionStore, OccurrenceStore, RunLogStore):
         with self._read.connect() as conn:
             return {r["collector"]: dict(r) for r in conn.execute(query).mappings()}
 
-    def last_successes(self) -> dict[tuple[str, str], datetime]:
-        """When each (collector, params key) last succeeded: the input of freshness."""
-        query = (
-            select(runs.c.collector, runs.c.params_key, func.max(runs.c.finished_at))
-            .where(runs.c.status == RunStatus.SUCCEEDED.value)
-            .group_by(runs.c.collector, runs.c.params_key)
+    def schedule_history(self, schedule: Schedule | None, registry: Registry) -> ScheduleHistory:
+        """What ``harvester list``, the API and the dashboard show about ``schedule`` from history."""
+        if schedule is None:
+            return ScheduleHistory(collector_successes=self.collector_successes(), last_runs=self.last_runs())
+        return ScheduleHistory(
+            entry_successes=self.entry_successes(history_keys(schedule.enabled, registry)),
+            collector_successes=self.collector_successes(),
+            last_runs=self.last_runs(),
+            last_batches=self.last_batches(group_names(schedule)),
         )
-        with self._read.connect() as conn:
-            return {(c, k): aware(t) for c, k, t in conn.execute(query) if t is not None}

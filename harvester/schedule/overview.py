@@ -1,16 +1,16 @@
 """The schedule entry view that ``harvester list``, the API and the dashboard share: each enabled entry of
-the schedule file with its name, schedule, next run and freshness, and per registered collector its
-entries, last run and last success.
+the schedule file with its name, schedule, next run, freshness and its group's last batch, per registered
+collector its entries, last run and last success, and each group's last batch.
 
 :func:`read_schedule_file` reads the file; :func:`entry_views` and :func:`schedule_overview` are pure
-(the schedule, history and time come in). ``Harvester.schedule_overview`` puts the three together.
+(the schedule, :class:`ScheduleHistory` and time come in). ``Harvester.schedule_overview`` puts them together.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from harvester.errors import ConfigError
 from harvester.registry import Registry
 from harvester.schedule.entries import Schedule, ScheduleEntry, ScheduleProblem, format_duration
 from harvester.schedule.freshness import Freshness, Status, freshness
+from harvester.schedule.groups import Batch, GroupView, group_views
 from harvester.schedule.loader import load_schedule
 from harvester.schedule.timing import next_run
 
@@ -61,6 +62,7 @@ class EntryView:
     fresh: Freshness
     next_run: datetime
     params: dict[str, Any]  # the entry's params, secret values masked (references shown)
+    group_last_batch: Batch | None = None  # the last batch of its group (of any of the group's entries)
 
     @property
     def entry(self) -> ScheduleEntry:
@@ -101,13 +103,28 @@ class EntryView:
             "status": self.fresh.status,
             "stale": self.fresh.stale,
             "last_success_at": self.fresh.last_success_at,
+            "group_last_batch": self.group_last_batch.as_dict() if self.group_last_batch is not None else None,
         }
 
 
-def entry_views(
-    schedule: Schedule, registry: Registry, last_successes: Mapping[tuple[str, str], datetime], now: datetime
-) -> list[EntryView]:
-    """Every enabled entry in file order; ``last_successes`` is ``Store.last_successes()``."""
+@dataclass(frozen=True)
+class ScheduleHistory:
+    """What history says about a schedule (``Store.schedule_history()``).
+
+    - ``entry_successes``: entry key -> its last success (runs of that entry only);
+    - ``collector_successes``: collector -> its last success (any params, scheduled or not);
+    - ``last_runs``: collector -> its newest run row;
+    - ``last_batches``: group -> its last batch.
+    """
+
+    entry_successes: Mapping[str, datetime] = field(default_factory=dict)
+    collector_successes: Mapping[str, datetime] = field(default_factory=dict)
+    last_runs: Mapping[str, dict[str, Any]] = field(default_factory=dict)
+    last_batches: Mapping[str, Batch] = field(default_factory=dict)
+
+
+def entry_views(schedule: Schedule, registry: Registry, history: ScheduleHistory, now: datetime) -> list[EntryView]:
+    """Every enabled entry in file order."""
     counts = Counter((e.group, e.collector) for e in schedule.enabled)
     return [
         EntryView(
@@ -115,8 +132,9 @@ def entry_views(
             f,
             next_run(f.entry, now, schedule.timezone),
             registry.get(f.entry.collector).masked_params(f.entry.params),
+            history.last_batches.get(f.entry.group),
         )
-        for f in freshness(schedule.entries, last_successes, registry, now)
+        for f in freshness(schedule.entries, history.entry_successes, registry, now)
     ]
 
 
@@ -141,27 +159,22 @@ class ScheduleOverview:
     entries: tuple[EntryView, ...]
     collectors: tuple[CollectorView, ...]
     """Every registered collector, in registry order."""
+    groups: tuple[GroupView, ...] = ()
+    """Each group with an enabled entry, in file order, with its last batch."""
 
 
 def schedule_overview(
-    file: ScheduleFile,
-    registry: Registry,
-    last_successes: Mapping[tuple[str, str], datetime],
-    last_runs: Mapping[str, dict[str, Any]],
-    now: datetime,
+    file: ScheduleFile, registry: Registry, history: ScheduleHistory, now: datetime
 ) -> ScheduleOverview:
-    """``last_successes`` and ``last_runs`` are ``Store.last_successes()`` and ``Store.last_runs()``."""
-    views = entry_views(file.schedule, registry, last_successes, now) if file.schedule is not None else []
-    newest: dict[str, datetime] = {}
-    for (collector, _key), moment in last_successes.items():
-        newest[collector] = max(moment, newest.get(collector, moment))
+    views = entry_views(file.schedule, registry, history, now) if file.schedule is not None else []
     collectors = tuple(
         CollectorView(
             cls,
             tuple(v for v in views if v.collector == cls.name),
-            last_runs.get(cls.name),
-            newest.get(cls.name),
+            history.last_runs.get(cls.name),
+            history.collector_successes.get(cls.name),
         )
         for cls in registry
     )
-    return ScheduleOverview(file, tuple(views), collectors)
+    groups = group_views(file.schedule, history.last_batches) if file.schedule is not None else []
+    return ScheduleOverview(file, tuple(views), collectors, tuple(groups))

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from harvester.execution.requests import entry_requests
+from harvester.request import new_batch_id
+from harvester.schedule.overview import read_schedule_file
+
 SCHEDULE = """\
 timezone: UTC
 groups:
@@ -52,10 +56,22 @@ def test_secret_params_are_marked_and_carry_no_default(client):
     assert "default" not in api_key
 
 
+def run_entry(hv, workers, index):
+    """Send the runs of the schedule file's entry ``index`` as beat does, and let the workers run them."""
+    entry = read_schedule_file(hv.settings.schedule_file, hv.registry).schedule.entries[index]
+    requests = entry_requests(hv.registry, entry, new_batch_id(datetime.now(UTC)))
+    hv.submit(requests)
+    workers.join()
+    return requests
+
+
 def test_schedule_entries_with_next_run_and_freshness(client, hv, workers):
     hv.settings.schedule_file.write_text(SCHEDULE)
     workers.mode = "run"
     client.post("/api/v1/collect/trigger", json={"collector": "ok", "params": {"value": 2}, "async_mode": False})
+    by_hand = by_name(client)["ok"]["schedule"][0]
+    assert by_hand["status"] == "never run"  # a run by hand is not a run of the entry
+    run_entry(hv, workers, 0)
     collectors = by_name(client)
     every, daily = collectors["ok"]["schedule"]
     assert (every["name"], every["group"], every["line"], every["schedule"]) == ("main/ok@5", "main", 5, "every 15m")
@@ -76,3 +92,27 @@ def test_schedule_entries_with_next_run_and_freshness(client, hv, workers):
 def test_a_broken_schedule_file_leaves_the_collectors_listed(client, hv):
     hv.settings.schedule_file.write_text("groups: [")
     assert by_name(client)["ok"]["schedule"] == []
+
+
+def test_groups_show_each_groups_last_batch(client, hv, workers):
+    hv.settings.schedule_file.write_text(SCHEDULE + "  idle:\n    tasks:\n      - {collector: ok, schedule: daily}\n")
+    assert [g["last_batch"] for g in client.get("/api/v1/groups").json()] == [None, None]
+    workers.mode = "run"
+    [request] = run_entry(hv, workers, 0)
+    main, idle = client.get("/api/v1/groups").json()
+    assert (main["group"], main["entries"], idle) == ("main", 2, {"group": "idle", "entries": 1, "last_batch": None})
+    batch = main["last_batch"]
+    assert (batch["batch_id"], batch["outcome"], batch["runs"], batch["succeeded"], batch["failed"]) == (
+        request.batch_id,
+        "succeeded",
+        1,
+        1,
+        0,
+    )
+    assert batch["ended_at"] is not None
+    every = by_name(client)["ok"]["schedule"][0]
+    assert every["group_last_batch"] == batch
+
+
+def test_groups_are_empty_without_a_schedule_file(client):
+    assert client.get("/api/v1/groups").json() == []

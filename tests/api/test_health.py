@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import socket
 import time
+from datetime import UTC, datetime
 
 import pytest
 from api_support import build, get_once
 
 from harvester.api import health
+from harvester.execution.requests import entry_requests
+from harvester.request import new_batch_id
+from harvester.schedule.overview import read_schedule_file
 
 SCHEDULE = """\
 groups:
@@ -116,10 +120,17 @@ def test_invalid_schedule_is_unhealthy_in_strict_mode_and_listed_otherwise(hv, c
     assert checks(client.get("/health"))["schedule"]["error"] == "invalid"
 
 
+def run_entry(hv, workers, index):
+    """Send the runs of the schedule file's entry ``index`` as beat does, and let the workers run them."""
+    entry = read_schedule_file(hv.settings.schedule_file, hv.registry).schedule.entries[index]
+    hv.submit(entry_requests(hv.registry, entry, new_batch_id(datetime.now(UTC))))
+    workers.join()
+
+
 def test_freshness_is_reported_and_enforced_only_when_asked(hv, client, pong, workers):
     hv.settings.schedule_file.write_text(SCHEDULE)
     workers.mode = "run"
-    client.post("/api/v1/collect/trigger", json={"collector": "ok", "async_mode": False})
+    run_entry(hv, workers, 0)
     relaxed = client.get("/health")
     assert relaxed.status_code == 200
     fresh = checks(relaxed)["freshness"]
@@ -132,4 +143,6 @@ def test_freshness_is_reported_and_enforced_only_when_asked(hv, client, pong, wo
     assert enforced.json()["status"] == "unhealthy"
     assert checks(enforced)["freshness"]["nightly/emitter"]["stale"] is True
     client.post("/api/v1/collect/trigger", json={"collector": "emitter", "async_mode": False})
+    assert client.get("/health").status_code == 503  # a run by hand is not a run of the entry
+    run_entry(hv, workers, 1)
     assert client.get("/health").status_code == 200

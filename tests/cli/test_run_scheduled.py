@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from datetime import date
 
@@ -43,6 +44,11 @@ groups:
     tasks:
       - collector: per_customer
         schedule: daily
+  copy:
+    tasks:
+      - collector: ok
+        schedule: daily
+        params: {value: 1}
 """
 
 
@@ -146,11 +152,11 @@ def test_config_failure_exits_2_and_unknown_group_is_named(invoke):
 
 def test_list_shows_schedule_next_run_and_freshness(invoke):
     before = {i["name"]: i for i in json.loads(invoke("list", "--json").output)}
-    assert [e["status"] for e in before["ok"]["schedule"]] == ["never run"] * 4
+    assert [e["status"] for e in before["ok"]["schedule"]] == ["never run"] * 5
     assert before["slow"]["schedule"] == []
     invoke("run-scheduled", "--group", "nightly", "--schedule", "daily")
     after = {i["name"]: i for i in json.loads(invoke("list", "--json").output)}
-    by_value = {e["params"]["value"]: e for e in after["ok"]["schedule"]}
+    by_value = {e["params"]["value"]: e for e in after["ok"]["schedule"] if e["group"] == "nightly"}
     assert by_value[1]["status"] == "fresh"
     assert by_value[3]["status"] == "never run"  # hourly entry: not in the daily batch
     assert by_value[1]["freshness"] == "26h"
@@ -165,3 +171,46 @@ def test_targets_run_once_each(invoke):
     assert result.exit_code == 0
     assert "2 succeeded, 0 failed" in result.output
     assert sorted(r["result"] for r in history(invoke)) == ["acme", "globex"]
+
+
+def test_a_batch_is_the_groups_last_batch_and_freshness_counts_only_the_entrys_own_runs(invoke):
+    invoke("run-scheduled", "--group", "nightly", "--schedule", "daily")
+    runs = history(invoke)
+    listed = {c["name"]: c for c in json.loads(invoke("list", "--json").output)}
+    entries = {(e["group"], e["params"].get("value")): e for e in listed["ok"]["schedule"]}
+    # the same collector and params in group copy did not run: it is not fresh from nightly's run
+    assert (entries["nightly", 1]["status"], entries["copy", 1]["status"]) == ("fresh", "never run")
+    assert entries["copy", 1]["group_last_batch"] is None
+    batch = entries["nightly", 1]["group_last_batch"]
+    assert (batch["runs"], batch["succeeded"], batch["failed"], batch["unfinished"]) == (3, 2, 1, 0)
+    assert (batch["outcome"], batch["started_at"], batch["ended_at"]) == (
+        "failed",
+        runs[0]["queued_at"],
+        max(r["finished_at"] for r in runs),
+    )
+    table = " ".join(invoke("list").output.split())
+    assert "group entries last batch outcome succeeded failed unfinished" in table
+    assert re.search(r"nightly 5 \d+s ago failed 2 1 0", table)
+    assert "copy 1 never - - - -" in table
+
+
+def test_each_run_scheduled_is_a_new_batch_of_its_group(invoke):
+    invoke("run-scheduled", "--group", "nightly", "--schedule", "daily")
+    invoke("run-scheduled", "--group", "copy")
+    invoke("run-scheduled", "--group", "nightly", "--schedule", "hourly")
+    listed = {c["name"]: c for c in json.loads(invoke("list", "--json").output)}
+    batches = {e["group"]: e["group_last_batch"] for e in listed["ok"]["schedule"]}
+    assert (batches["nightly"]["runs"], batches["nightly"]["outcome"]) == (1, "succeeded")  # the hourly one
+    assert (batches["copy"]["runs"], batches["copy"]["succeeded"]) == (1, 1)
+    ids = {r["batch_id"] for r in history_rows(invoke)}
+    assert len(ids) == 3
+
+
+def history_rows(invoke) -> list[dict]:
+    from harvester import Harvester, Settings
+
+    hv = Harvester(Settings())
+    try:
+        return hv.store.list_runs(limit=100)
+    finally:
+        hv.close()

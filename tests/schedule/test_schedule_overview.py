@@ -6,8 +6,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from harvester.schedule.freshness import entry_key
+from harvester.schedule.groups import Batch
 from harvester.schedule.loader import parse_schedule_text
-from harvester.schedule.overview import ScheduleFile, entry_views, read_schedule_file, schedule_overview
+from harvester.schedule.overview import (
+    ScheduleFile,
+    ScheduleHistory,
+    entry_views,
+    read_schedule_file,
+    schedule_overview,
+)
 
 NOW = datetime(2026, 3, 2, 12, 7, tzinfo=UTC)
 TEXT = """
@@ -41,7 +48,8 @@ groups:
 def test_entry_views_name_next_run_and_freshness_in_file_order(registry):
     schedule = parse_schedule_text(TEXT, registry)
     daily = schedule.entries[0]
-    views = entry_views(schedule, registry, {entry_key(daily, registry): NOW - timedelta(hours=2)}, NOW)
+    history = ScheduleHistory(entry_successes={entry_key(daily, registry): NOW - timedelta(hours=2)})
+    views = entry_views(schedule, registry, history, NOW)
     assert [v.name for v in views] == ["g/github_stars@6", "g/github_stars@10", "g/pinger", "h/github_stars"]
     first = views[0]
     assert (first.collector, first.group, first.line, first.schedule) == ("github_stars", "g", 6, "daily at 02:30")
@@ -58,18 +66,19 @@ def test_entry_views_name_next_run_and_freshness_in_file_order(registry):
         "status": "fresh",
         "stale": False,
         "last_success_at": NOW - timedelta(hours=2),
+        "group_last_batch": None,
     }
 
 
 def test_overview_groups_entries_per_registered_collector_with_last_run_and_success(registry):
     schedule = parse_schedule_text(TEXT, registry)
-    unscheduled_params = ("github_stars", "some other params key")
-    successes = {
-        entry_key(schedule.entries[0], registry): NOW - timedelta(hours=30),
-        unscheduled_params: NOW - timedelta(hours=1),
-    }
     last_run = {"status": "failed", "queued_at": NOW - timedelta(minutes=5)}
-    overview = schedule_overview(ScheduleFile(schedule), registry, successes, {"pinger": last_run}, NOW)
+    history = ScheduleHistory(
+        entry_successes={entry_key(schedule.entries[0], registry): NOW - timedelta(hours=30)},
+        collector_successes={"github_stars": NOW - timedelta(hours=1)},  # newest of any params
+        last_runs={"pinger": last_run},
+    )
+    overview = schedule_overview(ScheduleFile(schedule), registry, history, NOW)
     assert [c.name for c in overview.collectors] == ["github_stars", "heartbeat_demo", "pinger"]
     stars, heartbeat, pinger = overview.collectors
     assert [e.line for e in stars.entries] == [6, 10, 21]
@@ -83,8 +92,8 @@ def test_overview_groups_entries_per_registered_collector_with_last_run_and_succ
 
 
 def test_without_a_schedule_every_collector_is_listed_unscheduled(registry):
-    overview = schedule_overview(ScheduleFile(None, missing=True), registry, {}, {}, NOW)
-    assert overview.entries == ()
+    overview = schedule_overview(ScheduleFile(None, missing=True), registry, ScheduleHistory(), NOW)
+    assert (overview.entries, overview.groups) == ((), ())
     assert [(c.name, c.entries) for c in overview.collectors] == [
         ("github_stars", ()),
         ("heartbeat_demo", ()),
@@ -107,3 +116,27 @@ def test_reading_tells_a_missing_file_from_an_unreadable_one(write, registry, tm
     assert lenient.schedule is not None
     assert lenient.schedule.entries == ()
     assert [p.line for p in lenient.problems] == [5]
+
+
+def test_each_group_shows_its_last_batch_and_each_entry_its_groups(registry):
+    schedule = parse_schedule_text(TEXT, registry)
+    batch = Batch("20260302T020000.000000Z-1a2b3c4d", NOW - timedelta(hours=10), None, {"succeeded": 2, "running": 1})
+    history = ScheduleHistory(last_batches={"g": batch})
+    overview = schedule_overview(ScheduleFile(schedule), registry, history, NOW)
+    assert [(g.name, g.entries, g.last_batch) for g in overview.groups] == [("g", 3, batch), ("h", 1, None)]
+    assert [e.group_last_batch for e in overview.entries] == [batch, batch, batch, None]
+    assert overview.groups[0].as_dict() == {
+        "group": "g",
+        "entries": 3,
+        "last_batch": {
+            "batch_id": "20260302T020000.000000Z-1a2b3c4d",
+            "started_at": NOW - timedelta(hours=10),
+            "ended_at": None,
+            "outcome": "running",
+            "runs": 3,
+            "succeeded": 2,
+            "failed": 0,
+            "unfinished": 1,
+            "counts": {"succeeded": 2, "running": 1},
+        },
+    }
