@@ -11,6 +11,7 @@ from harvester.app import Harvester
 from harvester.collector import Collector
 from harvester.history.stats import CollectorStats, collector_stats, recent_runs
 from harvester.schedule.entries import ScheduleProblem
+from harvester.schedule.groups import GroupView
 from harvester.schedule.overview import EntryView
 
 #: How many latest runs the overview's bar shows per collector.
@@ -55,6 +56,8 @@ class Overview:
     schedule_error: str | None = None
     #: The schedule file's time zone (``Europe/Berlin``): schedule times are shown in it, named.
     timezone: str | None = None
+    #: Each group of the schedule file with its last batch (``_groups.html``).
+    groups: tuple[GroupView, ...] = ()
 
     @property
     def finished_24h(self) -> int:
@@ -98,4 +101,4 @@ def build_overview(hv: Harvester, now: datetime) -> Overview:
     ]
     loaded = schedule.file.schedule
     zone = loaded.timezone.key if loaded is not None else None
-    return Overview(rows, list(schedule.file.problems), schedule.file.error, zone)
+    return Overview(rows, list(schedule.file.problems), schedule.file.error, zone, schedule.groups)

@@ -18,6 +18,9 @@ from harvester import Collector, Harvester, Settings
 from harvester.dashboard import mount
 from harvester.history.models import records, run_attempts, run_logs, runs
 from harvester.registry import Registry
+from harvester.request import new_batch_id
+from harvester.schedule.freshness import entry_key
+from harvester.schedule.overview import read_schedule_file
 
 
 class GithubStars(Collector):
@@ -182,10 +185,23 @@ class Seeder:
             "progress_total": None,
             "members": None,
             "member_index": None,
+            **self.scheduled(collector, instance.params_key(), queued),
         }
         row.update(extra)
         self.runs.append(row)
         return run_id
+
+    def scheduled(self, collector: str, params_key: str, queued: datetime) -> dict[str, Any]:
+        """A run of the schedule entry with this collector and params: its entry, group and a batch of its own."""
+        schedule = read_schedule_file(self.hv.settings.schedule_file, self.hv.registry).schedule
+        for entry in schedule.enabled if schedule is not None else ():
+            if (
+                entry.collector == collector
+                and self.hv.registry.get(collector)(**entry.params).params_key() == params_key
+            ):
+                key = entry_key(entry, self.hv.registry)
+                return {"schedule_group": entry.group, "entry_key": key, "batch_id": new_batch_id(queued)}
+        return {"schedule_group": None, "entry_key": None, "batch_id": None}
 
     def attempt(
         self,
