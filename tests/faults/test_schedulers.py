@@ -56,6 +56,6 @@ def test_two_schedulers_dispatch_each_occurrence_once(stack, tmp_path):
         assert sorted(o["run_id"] for o in occurrences) == sorted(r["id"] for r in scheduled)
         assert {r["status"] for r in scheduled} == {"succeeded"}
         beats = [w.output() for w in fault.workers[1:]]
-        assert sum(log.count("due at") for log in beats) == len(occurrences)  # one INFO line per dispatch
+        assert sum(log.count("Sending due entry") for log in beats) == len(occurrences)  # one INFO line per dispatch
     finally:
         fault.close()
