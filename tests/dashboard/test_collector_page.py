@@ -48,3 +48,8 @@ def test_trends_scale_durations_and_place_days(tmp_path):
         assert build_trends(hv.store, "fatal_fail", datetime.now(UTC)).success_rate == 0.0
     finally:
         hv.close()
+
+
+def test_the_overview_links_each_collector_to_its_page_and_the_page_to_its_form(http):
+    assert 'class="collector-name" href="/collectors/weather_stations"' in http.get("/").text
+    assert 'href="/collectors/weather_stations/trigger"' in http.get("/collectors/weather_stations").text
