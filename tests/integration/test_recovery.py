@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from dataclasses import replace
 
 import pytest
 from stack import wait_for_start
@@ -89,7 +90,12 @@ def test_lock_of_killed_holder_expires_and_later_run_proceeds(stack, tmp_path):
     (markers / "release").touch()
     stack.worker()
     time.sleep(max(0.0, stack.settings.lock_ttl + 0.5 - (time.monotonic() - killed_at)))
-    later = stack.wait(stack.trigger("slow", token="expire", marker_dir=str(markers)))
+    # overlap=queue: the later run waits while a live run holds the lock (recovery may be running
+    # the killed one again right now, legitimately) and proceeds once the dead holder's lock expired;
+    # a lock that never expired would keep it waiting, and the wait below would time out
+    request = replace(stack.hv.request("slow", {"token": "expire", "marker_dir": str(markers)}), overlap="queue")
+    (later_id,) = stack.hv.submit([request])
+    later = stack.wait(later_id, timeout=60)
     assert later["status"] == "succeeded"
 
 
