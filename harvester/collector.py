@@ -322,6 +322,21 @@ class Collector:
         self.logger = self._bind_logger()
 
     @classmethod
+    def params_schema(cls, ref_template: str = "#/$defs/{model}") -> dict[str, Any]:
+        """JSON schema of ``Params`` as the API and the dashboard's form serve it: secret fields
+        marked ``x-secret`` and without a default; unknown fields refused unless extras are allowed."""
+        schema = cls.Params.model_json_schema(ref_template=ref_template)
+        properties = schema.get("properties", {})
+        for name in cls.secret_fields():
+            field = properties.get(name)
+            if isinstance(field, dict):
+                field.pop("default", None)
+                field["x-secret"] = True
+        if cls.Params.model_config.get("extra") != "allow":
+            schema["additionalProperties"] = False
+        return schema
+
+    @classmethod
     def secret_fields(cls) -> list[str]:
         """Names of the ``SecretStr``/``SecretBytes`` params (redacted in history and logs)."""
         return [name for name, field in cls.Params.model_fields.items() if _is_secret(field.annotation)]

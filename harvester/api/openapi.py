@@ -28,22 +28,8 @@ UNAUTHORIZED = {
 }
 
 
-def params_schema(cls: type[Collector], ref_template: str = "#/$defs/{model}") -> dict[str, Any]:
-    """JSON schema of ``cls.Params``; unknown fields are refused unless the model allows extras."""
-    schema = cls.Params.model_json_schema(ref_template=ref_template)
-    properties = schema.get("properties", {})
-    for name in cls.secret_fields():
-        field = properties.get(name)
-        if isinstance(field, dict):
-            field.pop("default", None)
-            field["x-secret"] = True
-    if cls.Params.model_config.get("extra") != "allow":
-        schema["additionalProperties"] = False
-    return schema
-
-
 def _variant(cls: type[Collector], base: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
-    params = params_schema(cls, ref_template=DEFS.format(model=f"{cls.name}.{{model}}"))
+    params = cls.params_schema(ref_template=DEFS.format(model=f"{cls.name}.{{model}}"))
     components.update({f"{cls.name}.{name}": schema for name, schema in params.pop("$defs", {}).items()})
     properties = dict(base["properties"])
     properties["collector"] = {"type": "string", "const": cls.name, "description": cls.description or cls.name}

@@ -9,7 +9,6 @@ from typing import Any
 from fastapi import APIRouter
 
 from harvester.api.models import CollectorOut, GroupOut
-from harvester.api.openapi import params_schema
 from harvester.api.overview import entry_views, read_schedule
 from harvester.app import Harvester
 from harvester.schedule.groups import group_names, group_views
@@ -35,7 +34,7 @@ def router(hv: Harvester) -> APIRouter:
                     "description": cls.description,
                     "queue": cls.queue or "harvester",
                     "overlap": cls.overlap,
-                    "params_schema": params_schema(cls),
+                    "params_schema": cls.params_schema(),
                     "secret_params": cls.secret_fields(),
                     "schedule": [v.as_dict() for v in views if v.fresh.entry.collector == cls.name],
                     "last_run": None if run is None else {**run, "run_id": run["id"]},

@@ -68,23 +68,10 @@ class FormField:
         return _TYPE_LABELS.get(self.kind, self.kind)
 
 
-def params_schema(cls: type[Collector]) -> dict[str, Any]:
-    """``cls.Params``' JSON schema with its secret fields marked ``x-secret`` and without defaults,
-    as ``GET /api/v1/collectors`` serves it."""
-    schema = cls.Params.model_json_schema()
-    properties = schema.get("properties", {})
-    for name in cls.secret_fields():
-        field = properties.get(name)
-        if isinstance(field, dict):
-            field.pop("default", None)
-            field["x-secret"] = True
-    return schema
-
-
 def form_fields(cls: type[Collector], given: Mapping[str, Any] | None = None) -> list[FormField]:
     """The form's fields in declaration order, filled with ``given`` (a run's stored params) where
     it has a value, else with the field's default."""
-    schema = params_schema(cls)
+    schema = cls.params_schema()
     defs = schema.get("$defs", {})
     required = set(schema.get("required", []))
     model = {info.alias or name: (name, info) for name, info in cls.Params.model_fields.items()}
