@@ -136,7 +136,7 @@ class Redactor(logging.Filter):
         self.thread = threading.get_ident()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.thread != self.thread or getattr(record, "_redacted", False):
+        if record.thread != self.thread or getattr(record, "harvester_redacted", False):
             return True
         values = self.secrets()
         if values:
@@ -146,7 +146,7 @@ class Redactor(logging.Filter):
                 record.msg, record.args = masked, None
             if record.exc_info and not record.exc_text:
                 record.exc_text = redact(logging.Formatter().formatException(record.exc_info), values)
-        record._redacted = True  # once per record, however many handlers it passes
+        record.harvester_redacted = True  # once per record, however many handlers it passes
         return True
 
 

@@ -8,27 +8,17 @@ import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from dashboard_demo import Seeder
 from dashboard_server import serve
 from playwright.sync_api import expect
 from screenshots import capture_records
-from stack import Stack, wait_for_start
+from stack import Stack, wait_for_cancelled_stop, wait_for_start
 
 from harvester.api.app import create_app
 from harvester.history.engine import utcnow
 from harvester.history.run_logs import LogLine
-
-
-def alive(pid: int) -> bool:
-    """True while ``pid`` runs (a zombie, dead but not yet reaped by its pool, does not count)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return state != "Z"
 
 
 @pytest.fixture
@@ -160,11 +150,7 @@ def test_cancel_a_running_run_stops_its_process_and_the_next_run_runs(page, embe
         expect(page.locator(".toast")).to_contain_text("cancelled (was running)")
         expect(page.locator(".summary-status .badge")).to_have_text("cancelled")
         expect(page.locator(".error-box")).to_contain_text("cancelled by a user")
-        deadline = time.monotonic() + 20
-        stopped = f"run {run_id} was cancelled: attempt 1 stopped"
-        while alive(pid) and stopped not in stack.workers[0].output() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert not alive(pid) or stopped in stack.workers[0].output(), stack.workers[0].output()[-3000:]
+        wait_for_cancelled_stop(stack.workers[0], run_id, pid)
         row = stack.hv.store.get_run(run_id)
         assert (row["status"], row["error_message"]) == ("cancelled", "cancelled by a user")
 

@@ -219,3 +219,16 @@ def test_lines_of_a_run_that_goes_quiet_are_flushed_by_a_timer():
     finally:
         logger.removeHandler(capture)
         capture.close()
+
+
+def test_a_run_whose_log_lines_the_database_refuses_still_ends(hv, caplog, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    def refuse(*args, **kwargs):
+        raise OperationalError("INSERT INTO run_logs", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(hv.store, "append_logs", refuse)
+    with caplog.at_level(logging.INFO):
+        result = hv.run_inline(hv.request("chatty", {"lines": 3}))
+    assert result.status == "succeeded"
+    assert hv.store.get_run(result.run_id)["status"] == "succeeded"

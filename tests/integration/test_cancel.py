@@ -4,22 +4,12 @@ says cancelled, its lock is free (the next run of the same params runs), and not
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 from invariants import check_history
-from stack import wait_for_start
+from stack import wait_for_cancelled_stop, wait_for_start
 
 pytestmark = [pytest.mark.slow, pytest.mark.services]
-
-
-def alive(pid: int) -> bool:
-    """True while ``pid`` runs (a zombie, dead but not yet reaped by its pool, does not count)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return state != "Z"
 
 
 def test_cancel_a_running_run_stops_its_process_and_frees_its_lock(stack, tmp_path):
@@ -30,12 +20,7 @@ def test_cancel_a_running_run_stops_its_process_and_frees_its_lock(stack, tmp_pa
     (pid,) = wait_for_start(markers)
     cancelled = stack.hv.cancel(run_id)
     assert (cancelled.recorded, cancelled.was) == (True, "running")
-    deadline = time.monotonic() + 20
-    stopped = f"run {run_id} was cancelled: attempt 1 stopped"
-    while alive(pid) and stopped not in stack.workers[0].output() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    # SIGTERM ends the collector: its process dies, or (prefork) the signal interrupts collect()
-    assert not alive(pid) or stopped in stack.workers[0].output(), stack.workers[0].output()[-3000:]
+    wait_for_cancelled_stop(stack.workers[0], run_id, pid)
     row = stack.hv.store.get_run(run_id)
     assert (row["status"], row["error_message"]) == ("cancelled", "cancelled by a user")
 

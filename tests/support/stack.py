@@ -149,3 +149,22 @@ def wait_for_start(markers: Path, count: int = 1, timeout: float = 60) -> list[i
             return [int(p.name.split("-")[1]) for p in started]
         time.sleep(0.05)
     raise TimeoutError(f"no collector started in {timeout}s")
+
+
+def _alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie, dead but not yet reaped by its pool, does not count)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+def wait_for_cancelled_stop(worker: Worker, run_id: str, pid: int, timeout: float = 20) -> None:
+    """Wait until a cancelled run's collector stopped: SIGTERM killed its process, or (prefork) the
+    signal interrupted collect() and the worker logged the stop."""
+    stopped = f"run {run_id} was cancelled: attempt 1 stopped"
+    deadline = time.monotonic() + timeout
+    while _alive(pid) and stopped not in worker.output() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(pid) or stopped in worker.output(), worker.output()[-3000:]
