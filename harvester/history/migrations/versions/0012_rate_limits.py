@@ -1,4 +1,4 @@
-"""rate limit buckets in the history database, collector check results (issue 16)
+"""rate_limits: token buckets in the history database, and what a run waits for (issue 16)
 
 Revision ID: 0012
 Revises: 0011
