@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from harvester.alerts.config import TargetConfig, check_target_names
+
 EMBEDDED_BROKER = "filesystem://localhost//"
 
 
@@ -94,14 +96,41 @@ class Settings(BaseSettings):
         False, description="A stale or never-run scheduled entry makes /health answer 503."
     )
     health_timeout: float = Field(2.0, gt=0, description="Seconds each /health check may take before it fails.")
+    alert_targets: dict[str, TargetConfig] = Field(
+        default_factory=dict,
+        description="Alert targets as JSON: name -> {kind: webhook|slack|email, ...} (docs/alerts.md).",
+    )
+    alert_default_targets: Annotated[list[str] | None, NoDecode] = Field(
+        None, description="Comma-separated targets of alerts no `alerts:` key routes; unset: every target."
+    )
+    alert_interval: float = Field(
+        15.0, gt=0, description="Seconds between two alert evaluations (and delivery passes) in the scheduler."
+    )
+    alert_timeout: float = Field(10.0, gt=0, description="Seconds one alert delivery attempt may take.")
+    alert_retry_delay: float = Field(
+        30.0, gt=0, description="Base of the exponential backoff of alert deliveries, seconds."
+    )
+    alert_retry_max_delay: float = Field(
+        3600.0, gt=0, description="Upper bound of one alert delivery's retry delay, seconds."
+    )
+    alert_max_attempts: int = Field(10, ge=1, description="Attempts to deliver one alert before it is given up.")
+    alert_worker_grace: float = Field(
+        120.0, gt=0, description="Seconds a worker may not answer pings before it is alerted as gone."
+    )
     log_format: Literal["text", "json"] = Field("text", description="Log line format.")
     log_level: str = Field("INFO", description="Log level of harvester's processes.")
 
-    @field_validator("collectors", "api_public_paths", "api_allowed_hosts", mode="before")
+    @field_validator("collectors", "api_public_paths", "api_allowed_hosts", "alert_default_targets", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("alert_targets")
+    @classmethod
+    def _target_names(cls, value: dict[str, TargetConfig]) -> dict[str, TargetConfig]:
+        check_target_names(dict(value))
         return value
 
     @field_validator("api_public_paths")

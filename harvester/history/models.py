@@ -182,3 +182,62 @@ occurrences = Table(
     Column("note", Text),
     Index(None, "dispatched_at"),
 )
+
+#: Alerts (harvester.alerts): one row per incident (one thing wrong until it is right again). At most
+#: one open incident per key, so two schedulers evaluating at once open it once.
+alert_incidents = Table(
+    "alert_incidents",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(255), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("subject", String(255), nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("opened_at", UTCDateTime, nullable=False),
+    Column("resolved_at", UTCDateTime),
+    Column("detail", JSON, nullable=False),
+    Column("targets", JSON, nullable=False),
+    Index(
+        "ux_alert_incidents_key_open",
+        "key",
+        unique=True,
+        postgresql_where=text("resolved_at IS NULL"),
+        sqlite_where=text("resolved_at IS NULL"),
+    ),
+    Index(None, "opened_at"),
+)
+
+#: The outbox: one alert to one target (an incident opened or resolved, or a test), written with the
+#: incident's change in one transaction and sent by the delivery loop until delivered or given up.
+alert_deliveries = Table(
+    "alert_deliveries",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("incident_id", Integer, ForeignKey("alert_incidents.id", ondelete="CASCADE")),
+    Column("event", String(32), nullable=False),
+    Column("target", String(100), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("next_attempt_at", UTCDateTime),
+    Column("finished_at", UTCDateTime),
+    Column("last_error", Text),
+    Index(None, "status", "next_attempt_at"),
+    Index(None, "incident_id"),
+    Index(None, "created_at"),
+)
+
+#: Every attempt to deliver an alert: when, how long, and the target's answer.
+alert_attempts = Table(
+    "alert_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("delivery_id", String(36), ForeignKey("alert_deliveries.id", ondelete="CASCADE"), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("duration", Float, nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Column("error", Text),
+    Index(None, "delivery_id", "attempt"),
+)
