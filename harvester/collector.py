@@ -162,6 +162,12 @@ class Collector:
     - ``overlap`` (``"skip"`` | ``"queue"``, default ``"skip"``): what a run does when the same
       collector + params is already running: be recorded as ``skipped``, or wait its turn.
     - ``queue`` (str, default ``"harvester"``): the Celery queue its runs go to.
+    - ``state_key`` (tuple of param names, default ``None`` = every non-secret param): the params
+      that identify its ``state``. ``("folder",)`` keeps the state of a folder when an unrelated
+      option is added or changed; a name that is not a param is an error at registration.
+    - ``abstract`` (bool, default False): a base class meant to be subclassed, not registered. Not
+      inherited: a subclass of an abstract base is a collector (and needs a ``name``) unless it says
+      ``abstract = True`` itself. A subclass without ``name`` that is not abstract is an error at registration.
 
     Fan-out (see docs/fanout.md): override ``subcollectors()`` and its members run in parallel
     on workers, each a run of its own; ``gather()`` then runs once with their results, followed
@@ -179,9 +185,12 @@ class Collector:
     queue: ClassVar[str | None] = None
     steps: ClassVar[tuple[str, ...]] = ()
     require_all: ClassVar[bool] = False
+    state_key: ClassVar[tuple[str, ...] | None] = None
+    abstract: ClassVar[bool] = True  # Collector itself; every subclass says so itself or is concrete
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        cls.abstract = bool(cls.__dict__.get("abstract", False))
         missing = [step for step in cls.steps if not callable(getattr(cls, step, None))]
         if missing:
             raise TypeError(f"{cls.__qualname__}.steps names {', '.join(missing)}, which it has no method for")
@@ -414,6 +423,15 @@ class Collector:
             canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
             key = self.__dict__["_params_key"] = hashlib.sha256(canonical.encode()).hexdigest()[:32]
         return key
+
+    def state_params_key(self) -> str:
+        """Key of the params that identify ``state``: ``params_key()`` unless ``state_key`` names
+        some. Keyed by the same hash, so a collector that had only those params keeps its state."""
+        if self.state_key is None:
+            return self.params_key()
+        data = {k: v for k, v in self.redacted_params().items() if k in self.state_key}
+        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
     def _enter(self, phase: Phase) -> None:
         self.phase = phase

@@ -49,18 +49,25 @@ class Registry:
         return registry
 
     def add_module(self, module: ModuleType) -> None:
-        """Register every named Collector subclass defined in ``module`` or listed in its ``__all__``."""
+        """Register every Collector subclass defined in ``module`` or listed in its ``__all__``,
+        except those marked ``abstract = True``; one without ``name`` is an error, not skipped."""
         exported = set(getattr(module, "__all__", ()))
         for attr, obj in inspect.getmembers(module, inspect.isclass):
             own = obj.__module__ == module.__name__ or attr in exported
-            if own and issubclass(obj, Collector) and obj is not Collector and obj.name:
+            if own and issubclass(obj, Collector) and not obj.abstract:
                 self.add(obj)
 
     def add(self, cls: type[Collector]) -> None:
         if not (isinstance(cls, type) and issubclass(cls, Collector)):
             raise RegistryError(f"{cls!r} is not a Collector subclass")
+        if cls.abstract:
+            raise RegistryError(f"collector {_qualname(cls)} is marked `abstract = True`: register its subclasses")
         if not cls.name:
-            raise RegistryError(f"collector {_qualname(cls)} has no `name`")
+            raise RegistryError(
+                f"collector class {cls.__qualname__} in module {cls.__module__} has no `name`: give it one "
+                '(name = "..."), or mark a base class meant for sharing with `abstract = True`'
+            )
+        _check_state_key(cls)
         existing = self._by_name.get(cls.name)
         if existing is not None and existing is not cls:
             raise RegistryError(f"duplicate collector name '{cls.name}': {_qualname(existing)} and {_qualname(cls)}")
@@ -90,6 +97,23 @@ class Registry:
 
     def names(self) -> list[str]:
         return sorted(self._by_name)
+
+
+def _check_state_key(cls: type[Collector]) -> None:
+    """``state_key`` names params (not secret ones: their values never key anything)."""
+    key = cls.state_key
+    if key is None:
+        return
+    where = f"collector class {cls.__qualname__} in module {cls.__module__}"
+    if isinstance(key, str) or not isinstance(key, tuple | list):
+        raise RegistryError(f"{where}: state_key must be a tuple of param names, e.g. ('folder',), not {key!r}")
+    fields, secret = cls.Params.model_fields, set(cls.secret_fields())
+    for name in key:
+        if name not in fields:
+            known = ", ".join(sorted(fields)) or "none"
+            raise RegistryError(f"{where}: state_key names '{name}', which is not one of its params ({known})")
+        if name in secret:
+            raise RegistryError(f"{where}: state_key names '{name}', a secret param; secrets never identify state")
 
 
 def _import(module_name: str) -> ModuleType:

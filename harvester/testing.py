@@ -147,7 +147,7 @@ class CollectorHarness:
     def state(self, collector: CollectorRef, params: Mapping[str, Any] | None = None) -> Any:
         """The persisted state of ``collector`` with ``params`` (``{}`` before its first success)."""
         instance = self.app.registry.get(self._name(collector))(**(params or {}))
-        data, _version = self.app.store.load_state(instance.name, instance.params_key())
+        data, _version = self.app.store.load_state(instance.name, instance.state_params_key())
         return data
 
     def runs(self, collector: CollectorRef | None = None) -> list[dict[str, Any]]:

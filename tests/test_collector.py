@@ -436,6 +436,7 @@ def test_class_attributes_defaults() -> None:
         "time_limit": None,
         "overlap": "skip",
         "queue": None,
+        "state_key": None,
     }
     for attr, value in attrs.items():
         assert getattr(Collector, attr) == value
@@ -452,3 +453,74 @@ def test_unknown_params_are_refused_naming_them() -> None:
 
     with pytest.raises(ParamsError, match=r"unknown params for collector 'typed': repoo \(known: repo\)"):
         Typed(repoo="x")
+
+
+# -- state_key: which params identify the state -----------------------------------------------------
+
+
+def _folder_reader(state_key: tuple[str, ...] | None, *, with_depth: bool) -> type[Collector]:
+    """Version 1 of a collector (params: folder) or version 2 (an unrelated ``depth`` added).
+
+    Each run adds the files it has not seen to its state and returns how many it saw before.
+    """
+    fields: dict[str, Any] = {"__annotations__": {"folder": str}}
+    if with_depth:
+        fields["__annotations__"]["depth"] = int
+        fields["depth"] = 1
+
+    class Reader(Collector):
+        name = "reader"
+        Params = type("Params", (BaseModel,), fields)
+
+        def collect(self) -> int:
+            seen = list(self.state.get("seen", []))
+            self.state["seen"] = sorted({*seen, f"{self.params.folder}/a.txt"})
+            return len(seen)
+
+    Reader.state_key = state_key
+    return Reader
+
+
+def test_state_key_keeps_the_state_when_an_unrelated_param_is_added(tmp_path: Any) -> None:
+    from harvester.testing import run_collector
+
+    first = run_collector(_folder_reader(None, with_depth=False), {"folder": "in"}, data_dir=tmp_path)
+    assert first.ok
+    assert first.result == 0
+    # version 2 adds `depth` and says only `folder` identifies the state: the state is read again
+    second = run_collector(_folder_reader(("folder",), with_depth=True), {"folder": "in"}, data_dir=tmp_path)
+    assert second.result == 1
+    assert second.state == {"seen": ["in/a.txt"]}
+    third = run_collector(_folder_reader(("folder",), with_depth=True), {"folder": "in", "depth": 5}, data_dir=tmp_path)
+    assert third.result == 1  # another depth, the same state
+
+
+def test_without_state_key_every_non_secret_param_identifies_the_state(tmp_path: Any) -> None:
+    from harvester.testing import run_collector
+
+    run_collector(_folder_reader(None, with_depth=False), {"folder": "in"}, data_dir=tmp_path)
+    added = run_collector(_folder_reader(None, with_depth=True), {"folder": "in"}, data_dir=tmp_path)
+    assert added.result == 0  # the default: a new param is a new identity, and the state starts empty
+
+
+def test_changing_a_state_key_param_changes_the_state(tmp_path: Any) -> None:
+    from harvester.testing import run_collector
+
+    reader = _folder_reader(("folder",), with_depth=True)
+    run_collector(reader, {"folder": "in"}, data_dir=tmp_path)
+    other = run_collector(reader, {"folder": "elsewhere"}, data_dir=tmp_path)
+    assert other.result == 0
+    assert other.state == {"seen": ["elsewhere/a.txt"]}
+    again = run_collector(reader, {"folder": "in"}, data_dir=tmp_path)
+    assert again.result == 1  # the first folder's state is still there
+
+
+def test_state_params_key_is_params_key_by_default_and_the_named_params_otherwise() -> None:
+    plain = _folder_reader(None, with_depth=True)
+    keyed = _folder_reader(("folder",), with_depth=True)
+    assert plain(folder="x").state_params_key() == plain(folder="x").params_key()
+    assert plain(folder="x", depth=2).state_params_key() != plain(folder="x").state_params_key()
+    assert keyed(folder="x", depth=2).state_params_key() == keyed(folder="x").state_params_key()
+    assert keyed(folder="y").state_params_key() != keyed(folder="x").state_params_key()
+    # keyed by the same hash as the params alone: a collector that had only `folder` keeps its state
+    assert keyed(folder="x").state_params_key() == _folder_reader(None, with_depth=False)(folder="x").params_key()

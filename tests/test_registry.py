@@ -149,13 +149,14 @@ def test_unknown_name_in_an_empty_registry() -> None:
 # -- add_module -----------------------------------------------------------------------------------
 
 
-def test_add_module_registers_named_collectors_only(make_module: MakeModule) -> None:
+def test_add_module_registers_collectors_but_not_abstract_bases(make_module: MakeModule) -> None:
     name = make_module(
         "mixed",
         """
         from harvester import Collector
 
-        class Base(Collector):          # no name: an abstract base, ignored
+        class Base(Collector):          # shared settings, marked as such
+            abstract = True
             retries = 5
 
         class Real(Base):
@@ -172,6 +173,83 @@ def test_add_module_registers_named_collectors_only(make_module: MakeModule) -> 
     assert registry.names() == ["real"]
     assert registry.get("real").__module__ == name
     assert registry.get("real").retries == 5
+
+
+def test_a_collector_without_name_is_an_error_naming_class_and_module(make_module: MakeModule) -> None:
+    name = make_module(
+        "nameless",
+        """
+        from harvester import Collector
+
+        class Forgotten(Collector):     # meant as a collector, its name forgotten
+            def collect(self):
+                return 1
+        """,
+    )
+    with pytest.raises(RegistryError) as excinfo:
+        Registry.discover([name], use_entry_points=False)
+    message = str(excinfo.value)
+    assert f"collector class Forgotten in module {name} has no `name`" in message
+    assert "abstract = True" in message  # the fix for a base meant for sharing
+
+
+def test_abstract_is_not_inherited() -> None:
+    base = type("Base", (Collector,), {"abstract": True, "__module__": __name__})
+    child = type("Child", (base,), {"name": "child", "__module__": __name__})
+    still_abstract = type("Middle", (base,), {"abstract": True, "__module__": __name__})
+    assert base.abstract
+    assert still_abstract.abstract
+    assert not child.abstract
+    assert Registry([child]).names() == ["child"]
+    with pytest.raises(RegistryError, match=r"Base is marked `abstract = True`"):
+        Registry([base])
+
+
+def test_a_subclass_of_an_abstract_base_without_name_is_an_error(make_module: MakeModule) -> None:
+    name = make_module(
+        "abstract_child",
+        """
+        from harvester import Collector
+
+        class Base(Collector):
+            abstract = True
+
+        class Child(Base):
+            pass
+        """,
+    )
+    with pytest.raises(RegistryError, match=f"collector class Child in module {name} has no `name`"):
+        Registry.discover([name], use_entry_points=False)
+
+
+# -- state_key ------------------------------------------------------------------------------------
+
+
+def _keyed(state_key: object, **fields: object) -> type[Collector]:
+    from pydantic import BaseModel, SecretStr
+
+    params = type("Params", (BaseModel,), {"__annotations__": {"folder": str, "depth": int, "token": SecretStr}})
+    attrs = {"name": "keyed", "Params": params, "state_key": state_key, "__module__": __name__, **fields}
+    return type("Keyed", (Collector,), attrs)
+
+
+def test_state_key_naming_params_registers() -> None:
+    assert Registry([_keyed(("folder",))]).names() == ["keyed"]
+    assert Registry([_keyed(None)]).names() == ["keyed"]
+
+
+@pytest.mark.parametrize(
+    ("state_key", "fragment"),
+    [
+        (("folder", "dept"), "state_key names 'dept', which is not one of its params (depth, folder, token)"),
+        (("token",), "state_key names 'token', a secret param"),
+        ("folder", "state_key must be a tuple of param names"),
+    ],
+)
+def test_a_bad_state_key_is_an_error_naming_class_and_param(state_key: object, fragment: str) -> None:
+    with pytest.raises(RegistryError) as excinfo:
+        Registry([_keyed(state_key)])
+    assert f"collector class Keyed in module {__name__}: {fragment}" in str(excinfo.value)
 
 
 def test_imported_collectors_are_not_registered_twice_or_by_accident(make_module: MakeModule) -> None:

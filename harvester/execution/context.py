@@ -19,7 +19,8 @@ class StoreContext:
 
     State is read lazily (a collector that never touches ``self.state`` costs no query) and
     written by the runner only when the run succeeds and the state changed. Progress reaches
-    the database at most every ``progress_every`` seconds, plus the final report.
+    the database at most every ``progress_every`` seconds, plus the final report. ``params_key`` is
+    the key state is stored under: ``Collector.state_params_key()`` (its ``state_key`` params).
     """
 
     def __init__(

@@ -129,7 +129,7 @@ class Runner:
         self, request: RunRequest, collector: Collector, attempt: int, on_progress: ProgressCallback | None
     ) -> RunResult:
         context = StoreContext(
-            self.store, collector.name, collector.params_key(), request.run_id, on_progress=on_progress
+            self.store, collector.name, collector.state_params_key(), request.run_id, on_progress=on_progress
         )
         collector.bind(context)
         started = time.monotonic()
@@ -196,7 +196,7 @@ class Runner:
     def _fan_out(self, request: RunRequest, parent: Collector, attempt: int) -> RunResult:
         """validate -> subcollectors(); record the members and leave the parent ``waiting`` for them
         (still holding its overlap lock, until gather finishes it); then send the members."""
-        context = StoreContext(self.store, parent.name, parent.params_key(), request.run_id)
+        context = StoreContext(self.store, parent.name, parent.state_params_key(), request.run_id)
         parent.bind(context)
         started = time.monotonic()
         try:
@@ -261,7 +261,7 @@ class Runner:
             outcome = Outcome("failed", error_category="config", error_phase="gather", error_message=str(exc))
             self.store.finish(request.run_id, attempt, outcome)
             return RunResult(request.run_id, "failed", attempt, category=FailureCategory.CONFIG, error=exc)
-        context = StoreContext(self.store, parent.name, parent.params_key(), request.run_id)
+        context = StoreContext(self.store, parent.name, parent.state_params_key(), request.run_id)
         parent.bind(context)
         self.heartbeat.add(request.run_id)
         started = time.monotonic()
