@@ -66,8 +66,9 @@ class NoopFanout(Collector):
         return sum(1 for r in results if r.ok)
 
 
-def make_bare_app(broker_url: str, result_backend: str, fs_dir: str | None = None) -> Celery:
-    """A plain Celery app on ``broker_url`` with one no-op task, tuned like harvester's app."""
+def make_bare_app(broker_url: str, result_backend: str, fs_dir: str | None = None, defaults: bool = False) -> Celery:
+    """A plain Celery app on ``broker_url`` with one no-op task, tuned like harvester's app; with
+    ``defaults``, at Celery's own defaults (early acks, prefetch 4): what a user would start with."""
     # the embedded broker's transport, exactly as harvester uses it (messages written atomically)
     app = Celery("bench", broker=celery_url(broker_url), backend=result_backend, set_as_current=False)
     options: dict[str, Any] = {}
@@ -75,15 +76,10 @@ def make_bare_app(broker_url: str, result_backend: str, fs_dir: str | None = Non
         if not fs_dir:
             raise RuntimeError("the filesystem:// broker needs BENCH_FS_DIR")
         options = file_broker_options(Path(fs_dir))  # exactly like harvester's embedded broker
-    app.conf.update(
-        **SAFE_DELIVERY,  # the same delivery settings as harvester's own app
-        task_default_queue=BARE_QUEUE,
-        worker_prefetch_multiplier=1,
-        broker_transport_options=options,
-        result_expires=3600,
-    )
+    tuning: dict[str, Any] = {} if defaults else {**SAFE_DELIVERY, "worker_prefetch_multiplier": 1}
+    app.conf.update(**tuning, task_default_queue=BARE_QUEUE, broker_transport_options=options, result_expires=3600)
 
-    @app.task(name=BARE_TASK, acks_late=True, shared=False)  # type: ignore[untyped-decorator]
+    @app.task(name=BARE_TASK, acks_late=not defaults, shared=False)  # type: ignore[untyped-decorator]
     def noop() -> None:
         return None
 
@@ -107,5 +103,6 @@ def __getattr__(name: str) -> Any:
             broker, backend = os.environ["BENCH_BROKER_URL"], os.environ["BENCH_RESULT_BACKEND"]
         except KeyError as exc:
             raise AttributeError(f"bench.noop.{name} needs {exc.args[0]} in the environment") from None
-        _app = make_bare_app(broker, backend, os.environ.get("BENCH_FS_DIR"))
+        defaults = os.environ.get("BENCH_DEFAULTS") == "1"
+        _app = make_bare_app(broker, backend, os.environ.get("BENCH_FS_DIR"), defaults=defaults)
     return _app if name == "app" else _app.tasks[BARE_TASK]

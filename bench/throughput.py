@@ -347,7 +347,9 @@ def bench_bare(sc: Scenario, args: argparse.Namespace, round_no: int) -> float:
     env = {"BENCH_BROKER_URL": sc.bare_broker, "BENCH_RESULT_BACKEND": sc.bare_backend}
     if sc.bare_fs_dir:
         env["BENCH_FS_DIR"] = sc.bare_fs_dir
-    app = make_bare_app(sc.bare_broker, sc.bare_backend, sc.bare_fs_dir)
+    if args.defaults:
+        env["BENCH_DEFAULTS"] = "1"
+    app = make_bare_app(sc.bare_broker, sc.bare_backend, sc.bare_fs_dir, defaults=args.defaults)
     log = sc.workdir / f"bare-worker-{round_no}.log"
     argv = bare_worker_argv(args)
     proc = PROCESSES.start(argv, child_env(env), sc.workdir, log)
@@ -637,7 +639,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--max-tasks-per-child",
         type=int,
         default=100,
-        help="for both workers, so they are configured alike [default: 100, harvester's default]",
+        help="for both workers, so they are configured alike [default: 100]",
+    )
+    p.add_argument(
+        "--defaults",
+        action="store_true",
+        help="each side at its own defaults (bare Celery: early acks, prefetch 4, no recycling; harvester: "
+        "its settings' defaults): the comparison a user sees; ignores --max-tasks-per-child",
     )
     p.add_argument(
         "--fanout",
@@ -653,6 +661,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if bad or any(len(kv) != 2 for kv in args.harvester_env):
         p.error("--harvester-env takes HARVESTER_NAME=VALUE")
     args.output = args.output or (RESULTS.with_name("fanout.json") if args.fanout else RESULTS)
+    if args.defaults:
+        args.harvester_env = dict(args.harvester_env)
+        return args
     args.harvester_env = {"HARVESTER_MAX_TASKS_PER_CHILD": str(args.max_tasks_per_child), **dict(args.harvester_env)}
     args.bare_worker_arg = [f"--max-tasks-per-child={args.max_tasks_per_child}", *args.bare_worker_arg]
     return args
@@ -687,6 +698,7 @@ def main(argv: list[str] | None = None) -> int:
             "loglevel": args.loglevel,
             "target_ratio": TARGET_RATIO,
             "fanout": args.fanout,
+            "defaults": args.defaults,
             "harvester_env": args.harvester_env,
             "bare_worker_args": args.bare_worker_arg,
         },

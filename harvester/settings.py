@@ -43,7 +43,17 @@ class Settings(BaseSettings):
     )
     concurrency: int = Field(2, ge=1, description="Worker processes per `harvester worker`.")
     prefetch_multiplier: int = Field(1, ge=1, description="Messages each worker process reserves ahead.")
-    max_tasks_per_child: int = Field(100, ge=1, description="Tasks a worker process runs before it is replaced.")
+    max_tasks_per_child: int | None = Field(
+        None,
+        ge=1,
+        description="Tasks a worker process runs before it is replaced; unset: replaced by memory only "
+        "(see max_memory_per_child).",
+    )
+    max_memory_per_child: int = Field(
+        512,
+        ge=0,
+        description="MiB of resident memory after which a worker process is replaced (once its run ends); 0: never.",
+    )
     task_time_limit: int = Field(
         1800, ge=1, description="Time limit of one run, seconds: it then fails as `timeout` (hard kill 30 s later)."
     )

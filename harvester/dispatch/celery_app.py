@@ -20,6 +20,7 @@ from kombu.utils.url import maybe_sanitize_url
 
 from harvester.dispatch import embedded
 from harvester.dispatch.quarantine import DEAD_LETTER_QUEUE, QuarantineConsumer, send_to_dead_letters
+from harvester.dispatch.timers import CompactTimers
 from harvester.errors import RunFailed
 from harvester.execution.dispatcher import DispatchError
 from harvester.execution.recovery import Recovery
@@ -131,6 +132,7 @@ def make_celery(host: TaskHost) -> Celery:
         task_default_queue=DEFAULT_QUEUE,
         worker_prefetch_multiplier=settings.prefetch_multiplier,
         worker_max_tasks_per_child=settings.max_tasks_per_child,
+        worker_max_memory_per_child=settings.max_memory_per_child * 1024 or None,  # Celery counts KiB
         worker_concurrency=settings.concurrency,
         task_soft_time_limit=settings.task_time_limit,
         task_time_limit=settings.task_time_limit + 30,
@@ -139,6 +141,7 @@ def make_celery(host: TaskHost) -> Celery:
         # a message the worker cannot take goes to the dead-letter queue instead of stopping it
         worker_consumer=f"{QuarantineConsumer.__module__}:{QuarantineConsumer.__qualname__}",
     )
+    app.steps["worker"].add(CompactTimers)  # time-limit timers of ended runs must not pile up
     _register_tasks(app, host)
     _connect_worker_signals(app, host)
     return app
