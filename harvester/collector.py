@@ -213,6 +213,17 @@ class Collector:
     def validate_config(self) -> None:
         """Fast checks before any I/O; raise ``ConfigError`` for a user error."""
 
+    def check(self) -> str | None:
+        """Probe: verify credentials and reachability without collecting (e.g. one cheap
+        authenticated request). Raise to fail; may return a short detail (``"rate limit 4990/5000"``).
+
+        Runs with params resolved like a run's (secret references fetched) and a time limit, from
+        ``harvester check``, ``/health?checks=collectors`` and a schedule entry's ``check:``; it must
+        not emit records nor touch ``state``. Default: ``validate_config()``.
+        """
+        self.validate_config()
+        return None
+
     def collect(self) -> Any:
         """Do the work. May return a JSON-able summary, stored as the run's result."""
         raise NotImplementedError(f"{type(self).__name__}.collect() is not implemented")

@@ -106,6 +106,15 @@ class Settings(BaseSettings):
         False, description="A stale or never-run scheduled entry makes /health answer 503."
     )
     health_timeout: float = Field(2.0, gt=0, description="Seconds each /health check may take before it fails.")
+    check_timeout: float = Field(
+        30.0, gt=0, description="Seconds a collector's check() may take (harvester check, scheduled checks)."
+    )
+    check_ttl: float = Field(
+        300.0,
+        gt=0,
+        description="Seconds a stored check result stays fresh for /health?checks=collectors, which runs "
+        "older ones again (within HARVESTER_HEALTH_TIMEOUT).",
+    )
     alert_targets: dict[str, TargetConfig] = Field(
         default_factory=dict,
         description="Alert targets as JSON: name -> {kind: webhook|slack|email, ...} (docs/alerts.md).",

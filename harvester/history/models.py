@@ -241,3 +241,24 @@ alert_attempts = Table(
     Column("error", Text),
     Index(None, "delivery_id", "attempt"),
 )
+
+#: The latest result of each probe (``Collector.check()``) per collector + params key: what
+#: ``harvester check``, ``/health?checks=collectors`` and scheduled checks wrote last.
+collector_checks = Table(
+    "collector_checks",
+    metadata,
+    Column("collector", String(200), primary_key=True),
+    Column("params_key", String(64), primary_key=True),
+    Column("label", String(255), nullable=False),
+    Column("params", JSON, nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Column("category", String(32)),
+    Column("detail", Text, nullable=False),
+    Column("checked_at", UTCDateTime, nullable=False),
+    Column("duration", Float, nullable=False),
+    # When ``ok`` last changed (the start of the current streak), and the failures in a row: an
+    # alert names when a probe started failing and fires once per streak.
+    Column("changed_at", UTCDateTime, nullable=False),
+    Column("failures", Integer, nullable=False),
+)

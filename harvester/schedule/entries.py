@@ -69,6 +69,8 @@ class ScheduleEntry:
     - ``freshness``: how old the last success may be before the entry is stale (given or derived).
     - ``queue``, ``overlap``: overrides of the collector's own; None means the collector's.
     - ``line``: line of the task in the schedule file.
+    - ``check``: how often a worker probes the entry's collector with its params (``check: every 15m``,
+      in the task or its group); None: never.
     """
 
     group: str
@@ -83,6 +85,7 @@ class ScheduleEntry:
     queue: str | None
     overlap: OverlapPolicy | None
     line: int
+    check: timedelta | None = None
 
     @property
     def schedule_text(self) -> str:
@@ -216,6 +219,15 @@ def parse_duration(text: str, key: str = "freshness") -> timedelta:
     if seconds == 0:
         raise ValueError(f"bad `{key}` '{text}': must be longer than zero")
     return timedelta(seconds=seconds)
+
+
+def parse_check(text: str) -> timedelta:
+    """``check: every 15m`` (or ``15m``) -> timedelta: how often the entry's collector is probed."""
+    words = str(text).strip().lower()
+    try:
+        return parse_duration(words.removeprefix("every").strip(), "check")
+    except ValueError:
+        raise ValueError(f"bad `check` '{text}': expected an interval like `every 15m`, `every 1h` or `30m`") from None
 
 
 def format_duration(value: timedelta) -> str:

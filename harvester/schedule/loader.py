@@ -12,7 +12,7 @@ import copy
 import difflib
 import json
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import time, timedelta
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from harvester.schedule.entries import (
     ScheduleProblem,
     ScheduleSpec,
     did_you_mean,
+    parse_check,
     parse_duration,
     parse_minutes,
     parse_monthday,
@@ -47,7 +48,7 @@ from harvester.schedule.timing import derived_freshness
 from harvester.secret_refs import SYNTAX
 
 TOP_KEYS = ("timezone", "groups")
-GROUP_KEYS = ("default_time", "tasks")
+GROUP_KEYS = ("default_time", "tasks", "check")
 TASK_KEYS = (
     "collector",
     "command",
@@ -64,6 +65,7 @@ TASK_KEYS = (
     "freshness",
     "queue",
     "overlap",
+    "check",
 )
 UTC_ZONE = ZoneInfo("UTC")
 
@@ -162,6 +164,7 @@ class _Group:
     name: str
     default_time: time | None
     usable: bool
+    check: timedelta | None = None
 
 
 class _Reader:
@@ -250,7 +253,8 @@ class _Reader:
         if fields is None:
             return
         default_time = self.value(fields, "default_time", lambda n: parse_time(_text(n), "default_time"))
-        group = _Group(name, default_time, usable and len(self.problems) == before)
+        check = self.value(fields, "check", lambda n: parse_check(_text(n)))
+        group = _Group(name, default_time, usable and len(self.problems) == before, check)
         tasks = fields.values.get("tasks")
         if "tasks" not in fields.keys:
             self.problem(node, f"{where} needs `tasks:` (a list of tasks)")
@@ -276,6 +280,7 @@ class _Reader:
         freshness = self.value(fields, "freshness", lambda n: parse_duration(_text(n)))
         queue = self.value(fields, "queue", _queue)
         overlap = self.value(fields, "overlap", lambda n: parse_overlap(_text(n)))
+        check = self.value(fields, "check", lambda n: parse_check(_text(n)))
         if len(self.problems) > before or cls is None or spec is None or params is None:
             return
         entry = ScheduleEntry(
@@ -291,6 +296,7 @@ class _Reader:
             queue=queue,
             overlap=overlap,
             line=_line(node),
+            check=check or group.check,
         )
         if self.unique(entry, cls) and group.usable:
             self.entries.append(entry)

@@ -1,0 +1,23 @@
+"""The check store on each supported database: a fresh SQLite file, and the test run's PostgreSQL emptied."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import text
+
+from harvester.history.store import Store
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path) -> Iterator[Store]:
+    if request.param == "sqlite":
+        made = Store(f"sqlite:///{tmp_path / 'h.db'}")
+        made.upgrade()
+    else:
+        made = Store(request.getfixturevalue("postgres_url"))
+        with made.engine.begin() as conn:
+            conn.execute(text("TRUNCATE collector_checks"))
+    yield made
+    made.close()
