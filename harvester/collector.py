@@ -172,10 +172,15 @@ class Collector:
     Fan-out (see docs/fanout.md): override ``subcollectors()`` and its members run in parallel
     on workers, each a run of its own; ``gather()`` then runs once with their results, followed
     by the methods named in ``steps``. ``require_all = True`` fails the parent when a member fails.
+
+    Backfill (see docs/backfill.md): ``partition`` (str, default ``None``) names the param that
+    ``harvester backfill`` steps through, a ``date``, ``Month``, ``int``, or any value the
+    classmethod ``partitions()`` enumerates; a name that is not a param is an error at registration.
     """
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
+    partition: ClassVar[str | None] = None
     Params: ClassVar[type[BaseModel]] = NoParams
     retries: ClassVar[int | None] = None
     retry_backoff: ClassVar[float | None] = None
@@ -233,6 +238,15 @@ class Collector:
         """Params of one run per target for each schedule occurrence (e.g. one per customer).
 
         Default ``None``: an entry runs once, with its own params.
+        """
+        return None
+
+    @classmethod
+    def partitions(cls, start: Any, end: Any, step: str | None) -> list[Any] | None:  # noqa: ARG003
+        """Backfill: the values of the ``partition`` param from ``start`` to ``end`` (both included,
+        given as values of the param's type), ``step`` as typed after ``--step`` (or None).
+
+        Default ``None``: harvester enumerates dates, months and ints itself (harvester.backfill).
         """
         return None
 

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator
 from importlib.metadata import entry_points
 from types import ModuleType
 
+from harvester.backfill import partition_param
 from harvester.collector import Collector
 from harvester.errors import RegistryError
 
@@ -71,6 +72,7 @@ class Registry:
         existing = self._by_name.get(cls.name)
         if existing is not None and existing is not cls:
             raise RegistryError(f"duplicate collector name '{cls.name}': {_qualname(existing)} and {_qualname(cls)}")
+        partition_param(cls)  # a partition names a param harvester can step through
         self._by_name[cls.name] = cls
 
     def get(self, name: str) -> type[Collector]:

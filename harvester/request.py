@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-Trigger = Literal["cli", "api", "schedule", "parent"]
-TRIGGERS = ("cli", "api", "schedule", "parent")
+Trigger = Literal["cli", "api", "schedule", "parent", "backfill"]
+TRIGGERS = ("cli", "api", "schedule", "parent", "backfill")
 OVERLAPS = ("skip", "queue")
 #: RunRequest fields a message carries only when they are set.
 _OPTIONAL = ("parent_run_id", "force", "queue", "overlap", "parent_params", "schedule_group", "entry_key", "batch_id")

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from harvester.cli import api, collectors, history, listing, processes, records, scaffold, schedule
+from harvester.cli import api, backfill, collectors, history, listing, processes, records, scaffold, schedule
 from harvester.cli.context import CliState
 from harvester.errors import HarvesterError
 from harvester.history.engine import DatabaseError
@@ -27,6 +27,7 @@ def cli(ctx: click.Context) -> None:
 
 for command in (
     *api.COMMANDS,
+    *backfill.COMMANDS,
     *collectors.COMMANDS,
     *listing.COMMANDS,
     *history.COMMANDS,

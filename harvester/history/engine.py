@@ -60,6 +60,14 @@ def _sqlite_pragmas(engine: Engine) -> None:
             raise DBAPIError.instance(begin, None, exc, sqlite3.Error, dialect=conn.dialect) from exc
 
 
+#: Connections a process keeps once it opened them: as many as the API's worker threads (anyio's
+#: default limiter), so that a busy API never opens a connection only to close it after one request.
+#: A pool opens connections on demand: a worker process, which uses two or three, keeps two or three.
+POOL_SIZE = 40
+#: Beyond POOL_SIZE, connections opened for a burst and closed when it ends.
+POOL_OVERFLOW = 10
+
+
 def make_engine(url: str) -> Engine:
     url = normalise_url(url)
     parsed = make_url(url)
@@ -73,7 +81,9 @@ def make_engine(url: str) -> Engine:
     # A server that does not answer fails a connection attempt in 10 s rather than the TCP timeout
     # (unless the URL sets its own ``connect_timeout``).
     connect_args = {} if "connect_timeout" in parsed.query else {"connect_timeout": 10}
-    return create_engine(url, pool_size=5, max_overflow=10, pool_recycle=1800, connect_args=connect_args)
+    return create_engine(
+        url, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW, pool_recycle=1800, connect_args=connect_args
+    )
 
 
 def aware(moment: datetime) -> datetime:
