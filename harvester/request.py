@@ -83,6 +83,9 @@ class RunRequest:
     schedule_group: str | None = None
     entry_key: str | None = None
     batch_id: str | None = None
+    #: Seconds from being recorded until the run, if not started by then, is recorded ``expired``
+    #: (None: never). Kept on its history row (``runs.expires_at``), which the claim checks; not sent.
+    expires: float | None = None
 
     def to_message(self) -> dict[str, Any]:
         """JSON body of the Celery task message: the fields that differ from their defaults (a

@@ -7,7 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-RunStatus = Literal["queued", "running", "waiting", "retrying", "succeeded", "failed", "skipped", "cancelled"]
+RunStatus = Literal[
+    "queued", "running", "waiting", "retrying", "succeeded", "failed", "skipped", "cancelled", "expired"
+]
 
 _RUN_ID = "3f1c2a9e-8d4b-4c55-9a61-0b7d2e6f4a10"
 _RUN_EXAMPLE: dict[str, Any] = {

@@ -17,6 +17,7 @@ STATUS_STYLE = {
     "waiting": "cyan",
     "queued": "blue",
     "skipped": "magenta",
+    "expired": "magenta",
 }
 
 RUN_FIELDS = (

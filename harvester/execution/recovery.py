@@ -8,6 +8,8 @@ again where a message, a process or a gather went missing:
 - **overdue runs**: a ``queued`` or ``retrying`` run still not started ``redeliver_after`` seconds
   after it was due (a publish that failed, a countdown message lost, a batch that died) is sent
   again; the claim drops a second delivery, so a doorbell too many costs nothing;
+- **expired runs**: a due run that never started and whose expiry passed is recorded ``expired``
+  instead (it is not sent again: a late occurrence is not run);
 - **stalled fan-outs**: a parent whose members all ended but whose gather never came is gathered;
 - **retention**: finished runs and occurrences older than the retention period go, in small batches.
 
@@ -51,10 +53,11 @@ class RecoveryReport:
     regathered: int = 0  # stalled fan-outs gathered
     failed: int = 0  # runs that could not be sent again and were failed
     pruned: int = 0  # runs deleted by retention
+    expired: int = 0  # due runs that never started by their expiry, recorded expired
 
     @property
     def total(self) -> int:
-        return self.lost + self.resent + self.regathered + self.failed
+        return self.lost + self.resent + self.regathered + self.failed + self.expired
 
 
 class Recovery:
@@ -70,16 +73,18 @@ class Recovery:
         now = now or utcnow()
         report = RecoveryReport()
         self.reap_lost(now, report)
+        self.expire(now, report)
         self.sweep_overdue(now, report)
         self.regather(now, report)
         self.prune_if_due(now, report)
         if report.total:
             log.info(
-                "recovery: %d lost, %d re-sent, %d gathered, %d failed",
+                "recovery: %d lost, %d re-sent, %d gathered, %d failed, %d expired",
                 report.lost,
                 report.resent,
                 report.regathered,
                 report.failed,
+                report.expired,
             )
         return report
 
@@ -128,6 +133,18 @@ class Recovery:
         outcome = Outcome("failed", error_category="unknown", error_phase="gather", error_message=message)
         self.store.abandon(parent["id"], outcome)
         log.error("fan-out run %s of %s failed: %s", parent["id"], parent["collector"], message)
+
+    # -- expired runs ------------------------------------------------------------------------
+
+    def expire(self, now: datetime, report: RecoveryReport) -> None:
+        for _ in range(20):  # at most 20 batches a pass, like the overdue sweep
+            rows = self.store.expire_due(now, self.config.batch)
+            for run in rows:
+                log.info("run %s of %s expired: not started by its expiry", run["id"], run["collector"])
+                self._after_member(run, Ended(True, run["parent_done"]))
+            report.expired += len(rows)
+            if len(rows) < self.config.batch:
+                return
 
     # -- overdue runs ------------------------------------------------------------------------
 

@@ -46,6 +46,7 @@ def new_run(registry: Registry, request: RunRequest) -> NewRun:
         schedule_group=request.schedule_group,
         entry_key=request.entry_key,
         batch_id=request.batch_id,
+        expires_in=request.expires,
     )
 
 
@@ -67,6 +68,7 @@ def entry_requests(
             schedule_group=entry.group,
             entry_key=key,
             batch_id=batch_id,
+            expires=entry.expires.total_seconds() if entry.expires else None,
         )
         for params in param_sets
     ]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import time
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
@@ -27,6 +26,7 @@ from harvester.execution.context import ProgressCallback, StoreContext
 from harvester.execution.dispatcher import Dispatcher, DispatchError
 from harvester.execution.heartbeat import Heartbeat
 from harvester.execution.log_capture import captured
+from harvester.execution.resources import Meter
 from harvester.execution.retry import RetryPolicy
 from harvester.failure_text import failure_message, failure_traceback
 from harvester.history.data import StateConflict
@@ -45,7 +45,7 @@ class RunResult:
     """What happened to one delivery of a request; the Celery task and the CLI act on it."""
 
     run_id: str
-    #: succeeded | failed | retrying | skipped | deferred | duplicate | fanout | superseded | cancelled
+    #: succeeded | failed | retrying | skipped | deferred | duplicate | fanout | superseded | cancelled | expired
     status: str
     attempt: int = 0
     result: Any = None
@@ -132,7 +132,7 @@ class Runner:
             self.store, collector.name, collector.state_params_key(), request.run_id, on_progress=on_progress
         )
         collector.bind(context)
-        started = time.monotonic()
+        started = Meter()
         try:
             with self._logs(request.run_id, attempt, collector):
                 collector.resolve_secrets()  # here, in the process that runs it: a reference fails as config
@@ -144,8 +144,14 @@ class Runner:
             )
         except Exception as exc:
             return self._failed(request, collector, attempt, exc, context, started)
+        usage = started.stop()
         outcome = Outcome(
-            "succeeded", result=value, records=context.records_emitted, duration=time.monotonic() - started
+            "succeeded",
+            result=value,
+            records=context.records_emitted,
+            duration=usage.wall_seconds,
+            cpu_seconds=usage.cpu_seconds,
+            peak_memory=usage.peak_memory,
         )
         try:
             ended = self.store.finish(
@@ -198,7 +204,7 @@ class Runner:
         (still holding its overlap lock, until gather finishes it); then send the members."""
         context = StoreContext(self.store, parent.name, parent.state_params_key(), request.run_id)
         parent.bind(context)
-        started = time.monotonic()
+        started = Meter()
         try:
             with self._logs(request.run_id, attempt, parent):
                 parent.resolve_secrets()
@@ -264,7 +270,7 @@ class Runner:
         context = StoreContext(self.store, parent.name, parent.state_params_key(), request.run_id)
         parent.bind(context)
         self.heartbeat.add(request.run_id)
-        started = time.monotonic()
+        started = Meter()
         try:
             results = [_member_result(row) for row in self.store.members(request.run_id)]
             with self._logs(request.run_id, attempt, parent):
@@ -278,7 +284,15 @@ class Runner:
             self.heartbeat.remove(request.run_id)
         # a parent's duration is its whole flow: first start to the end of gather
         flow_time = (utcnow() - first_started).total_seconds() if first_started else None
-        outcome = Outcome("succeeded", result=value, records=context.records_emitted, duration=flow_time)
+        usage = started.stop()
+        outcome = Outcome(
+            "succeeded",
+            result=value,
+            records=context.records_emitted,
+            duration=flow_time,
+            cpu_seconds=usage.cpu_seconds,
+            peak_memory=usage.peak_memory,
+        )
         try:
             ended = self.store.finish(request.run_id, attempt, outcome, state=context.state_write())
         except StateConflict as exc:
@@ -296,24 +310,27 @@ class Runner:
         attempt: int,
         exc: BaseException,
         context: StoreContext,
-        started: float,
+        started: Meter,
         *,
         retry: bool = True,
     ) -> RunResult:
         category = FailureCategory.DATABASE if isinstance(exc, StateConflict) else classify_failure(exc)
         secrets = collector.secret_values()
         policy = self.policy(type(collector))
+        usage = started.stop()
         retry = retry and policy.should_retry(category, attempt, exc)
         delay = policy.delay(attempt, retry_after(exc)) if retry else None
         outcome = Outcome(
             "retrying" if retry else "failed",
             records=context.records_emitted,
-            duration=time.monotonic() - started,
+            duration=usage.wall_seconds,
             error_category=category.value,
             error_phase=collector.phase or "validate",
             error_message=failure_message(exc, secrets),
             retry_in=delay,
             error_traceback=failure_traceback(exc, secrets),
+            cpu_seconds=usage.cpu_seconds,
+            peak_memory=usage.peak_memory,
         )
         ended = self.store.finish(request.run_id, attempt, outcome, parent_run_id=request.parent_run_id)
         if not ended.recorded:
@@ -388,6 +405,9 @@ class Runner:
         return ended.recorded
 
     def _unclaimed(self, request: RunRequest, claim: Claim, attempt: int) -> RunResult:
+        if claim is Claim.EXPIRED:
+            log.info("run %s of %s expired: not started by its expiry", request.run_id, request.collector)
+            return RunResult(request.run_id, "expired", attempt)
         # BUSY too: the live attempt is watched by recovery (heartbeat), which re-sends it if it dies.
         log.info("dropping delivery of run %s (%s)", request.run_id, claim.value)
         return RunResult(request.run_id, "duplicate", attempt)

@@ -38,6 +38,7 @@ from harvester.history.states import (
     CANCEL,
     CLAIM,
     DEFER,
+    EXPIRE,
     FAIL_LOST,
     FINISHED,
     PENDING,
@@ -93,6 +94,7 @@ class Claim(StrEnum):
     FINISHED = "finished"  # a duplicate delivery of a run that ended or waits for its members: drop it
     BUSY = "busy"  # another live attempt runs it: drop this doorbell (recovery watches that attempt)
     MISSING = "missing"  # no such run (history pruned or wrong database)
+    EXPIRED = "expired"  # it had not started by its expiry: recorded expired, never runs
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,7 @@ class NewRun:
     schedule_group: str | None = None
     entry_key: str | None = None
     batch_id: str | None = None
+    expires_in: float | None = None  # seconds from being recorded until it expires unstarted (None: never)
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,8 @@ class Outcome:
     error_message: str | None = None
     retry_in: float | None = None
     error_traceback: str | None = None
+    cpu_seconds: float | None = None  # this attempt's CPU time, user + system (harvester.execution.resources)
+    peak_memory: int | None = None  # this attempt's peak resident memory of its process, bytes
 
     def __post_init__(self) -> None:
         # Error text quotes what failed, which may hold NUL: PostgreSQL's text refuses it, and a
@@ -158,10 +163,21 @@ class Ended:
         return self.recorded
 
 
+def not_expired(now: ColumnElement[Any] | datetime) -> ColumnElement[bool]:
+    """The run may start at ``now``: it has no expiry, its expiry has not passed, or it started before."""
+    return or_(runs.c.expires_at.is_(None), runs.c.expires_at > now, runs.c.started_at.is_not(None))
+
+
+def expired_at(row: Any, now: datetime) -> bool:
+    """Whether a due run (a ``runs`` row) had not started by its expiry at ``now``."""
+    expires = row["expires_at"]
+    return row["status"] in EXPIRE.sources and row["started_at"] is None and expires is not None and expires <= now
+
+
 # The two statements of every run, built once: building a statement costs as much as running it.
 _CLAIM = (
     update(runs)
-    .where(runs.c.id == bindparam("b_run_id"), in_status(CLAIM))
+    .where(runs.c.id == bindparam("b_run_id"), in_status(CLAIM), not_expired(bindparam("b_now")))
     .values(
         status=CLAIM.target.value,
         attempt=runs.c.attempt + 1,
@@ -176,6 +192,8 @@ _CLAIM = (
         error_phase=None,
         error_message=None,
         error_traceback=None,
+        cpu_seconds=None,
+        peak_memory=None,
     )
     .returning(runs.c.attempt)
 )
@@ -189,6 +207,8 @@ _FINISH_COLUMNS = (
     "records",
     "finished_at",
     "result",
+    "cpu_seconds",
+    "peak_memory",
 )
 _COUNT_MEMBER = (
     update(runs)
@@ -250,6 +270,7 @@ def queued_rows(new: Sequence[NewRun], now: datetime | None = None) -> list[dict
             "schedule_group": r.schedule_group,
             "entry_key": r.entry_key,
             "batch_id": r.batch_id,
+            "expires_at": None if r.expires_in is None else now + timedelta(seconds=r.expires_in),
         }
         for r in new
     ]
@@ -270,6 +291,10 @@ def _heartbeat_is(seen: datetime | _Unchecked | None) -> list[ColumnElement[bool
     if seen is None:
         return [runs.c.heartbeat_at.is_(None)]
     return [runs.c.heartbeat_at == seen]
+
+
+def expiry_message(now: datetime) -> str:
+    return f"expired: not started by its expiry (found at {now:%Y-%m-%d %H:%M:%S} UTC)"
 
 
 def parent_done(row: Any) -> bool:
@@ -324,14 +349,17 @@ class RunLifecycle(DataStore):
         its attempt is provably dead (stale heartbeat, or its process gone): that attempt is closed
         as lost (back to ``queued``) and the same claim statement runs again, lock included.
         """
-        worker = worker or worker_name()
-        values = {"b_run_id": run_id, "b_now": utcnow(), "b_worker": worker, "b_lock_key": lock_key}
+        worker, now = worker or worker_name(), utcnow()
+        values = {"b_run_id": run_id, "b_now": now, "b_worker": worker, "b_lock_key": lock_key}
         outcome = self._claim_due(values, lock_key, lock_stale_before or stale_before)
         if outcome is not None:
             return outcome
         row = self.get_run(run_id)
         if row is None:
             return Claim.MISSING, 0
+        if expired_at(row, now):
+            self.expire(run_id, now, row["parent_run_id"])
+            return Claim.EXPIRED, row["attempt"]
         if row["status"] != RunStatus.RUNNING or row["members"] is not None:
             return Claim.FINISHED, row["attempt"]  # ended, or a fan-out parent only gather continues
         if not self._is_lost(row["heartbeat_at"], row["worker"], stale_before):
@@ -423,6 +451,24 @@ class RunLifecycle(DataStore):
                 heartbeat_at=None,
                 next_attempt_at=None,
                 error_message=message,
+            )
+            .returning(runs.c.id)
+        )
+        return self._end_outside(statement, parent_run_id)
+
+    def expire(self, run_id: str, now: datetime, parent_run_id: str | None = None) -> Ended:
+        """Record a due run that had not started by its expiry at ``now``: it never runs. Guarded
+        (still due, never started, expired by ``now``); a member counts into its parent."""
+        statement = (
+            update(runs)
+            .where(runs.c.id == run_id, in_status(EXPIRE), runs.c.started_at.is_(None), runs.c.expires_at <= now)
+            .values(
+                status=EXPIRE.target.value,
+                finished_at=now,
+                heartbeat_at=None,
+                next_attempt_at=None,
+                lock_key=None,
+                error_message=expiry_message(now),
             )
             .returning(runs.c.id)
         )
@@ -535,6 +581,8 @@ class RunLifecycle(DataStore):
             "error_message": outcome.error_message,
             "error_traceback": outcome.error_traceback,
             "records": outcome.records,
+            "cpu_seconds": outcome.cpu_seconds,
+            "peak_memory": outcome.peak_memory,
         }
         if outcome.status in FINISHED:
             values.update(finished_at=now, result=outcome.result)
@@ -585,6 +633,7 @@ class RunLifecycle(DataStore):
                 outcome.error_category,
                 outcome.retry_in,
                 outcome.error_traceback,
+                usage=outcome,
             )
         return Ended(True)
 
@@ -654,8 +703,10 @@ class RunLifecycle(DataStore):
         category: str | None = None,
         retry_in: float | None = None,
         error_traceback: str | None = None,
+        usage: Outcome | None = None,
     ) -> None:
-        """Keep an attempt that ended without ending its run (described by the run row until now)."""
+        """Keep an attempt that ended without ending its run (described by the run row until now);
+        ``usage``: what it emitted and cost, when known (a lost attempt's is not)."""
         conn.execute(
             run_attempts.insert().values(
                 run_id=run["id"],
@@ -668,6 +719,9 @@ class RunLifecycle(DataStore):
                 error_message=message,
                 error_traceback=error_traceback,
                 retry_in=retry_in,
+                records=usage.records if usage else None,
+                cpu_seconds=usage.cpu_seconds if usage else None,
+                peak_memory=usage.peak_memory if usage else None,
             )
         )
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -97,6 +98,12 @@ runs = Table(
     Column("schedule_group", String(200)),
     Column("entry_key", String(255)),
     Column("batch_id", String(64)),
+    # Expiry: a run not started by then is recorded `expired` and never runs (NULL: never expires).
+    Column("expires_at", UTCDateTime),
+    # The last attempt's resource use (the earlier ones are in run_attempts): CPU seconds (user +
+    # system) and peak resident memory in bytes of the process that ran it (harvester.execution.resources).
+    Column("cpu_seconds", Float),
+    Column("peak_memory", BigInteger),
     Index(None, "collector", "queued_at"),
     # An entry's last success, a group's newest batch and that batch's runs: index seeks, however long the history.
     Index(None, "entry_key", "status", "finished_at"),
@@ -129,6 +136,9 @@ run_attempts = Table(
     Column("error_message", Text),
     Column("error_traceback", Text),
     Column("retry_in", Float),
+    Column("records", Integer),
+    Column("cpu_seconds", Float),
+    Column("peak_memory", BigInteger),
     Index(None, "run_id", "attempt"),
 )
 

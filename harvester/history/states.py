@@ -18,19 +18,21 @@ class RunStatus(StrEnum):
     RETRYING = "retrying"  # an attempt failed and another is due at next_attempt_at
     SUCCEEDED = "succeeded"
     FAILED = "failed"
-    SKIPPED = "skipped"  # refused by overlap protection, or its schedule occurrence expired
+    SKIPPED = "skipped"  # refused by overlap protection
     CANCELLED = "cancelled"  # a user cancelled it: it never started, or its process was stopped
+    EXPIRED = "expired"  # not started by its expiry (runs.expires_at): it never runs
 
 
 QUEUED, RUNNING, WAITING, RETRYING = RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.WAITING, RunStatus.RETRYING
 SUCCEEDED, FAILED, SKIPPED, CANCELLED = RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.SKIPPED, RunStatus.CANCELLED
+EXPIRED = RunStatus.EXPIRED
 
 #: Due to run: they carry ``next_attempt_at``, and the sweeper re-sends them once overdue.
 PENDING: tuple[RunStatus, ...] = (QUEUED, RETRYING)
 #: Hold the overlap lock (``runs.lock_key`` is unique among them).
 LOCKING: tuple[RunStatus, ...] = (RUNNING, WAITING)
 #: Final: nothing moves a run out of these.
-FINISHED: tuple[RunStatus, ...] = (SUCCEEDED, FAILED, SKIPPED, CANCELLED)
+FINISHED: tuple[RunStatus, ...] = (SUCCEEDED, FAILED, SKIPPED, CANCELLED, EXPIRED)
 STATUSES: tuple[str, ...] = tuple(s.value for s in RunStatus)
 
 
@@ -59,6 +61,9 @@ DEFER = _t("defer", PENDING, QUEUED, "overlap = queue: wait for the lock holder,
 SKIP = _t("skip", PENDING, SKIPPED, "overlap = skip: another live run holds the lock")
 ABANDON = _t("abandon", (*PENDING, RUNNING, WAITING), FAILED, "failed from outside an attempt")
 CANCEL = _t("cancel", (*PENDING, RUNNING, WAITING), CANCELLED, "a user cancelled it (its process is stopped)")
+#: Only a run that never started expires (``started_at`` is NULL): a retry or a redelivery of a
+#: started run is not a late occurrence.
+EXPIRE = _t("expire", PENDING, EXPIRED, "it had not started by its expiry (runs.expires_at)")
 
 TRANSITIONS: tuple[Transition, ...] = (
     CLAIM,
@@ -74,6 +79,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     SKIP,
     ABANDON,
     CANCEL,
+    EXPIRE,
 )
 
 

@@ -1,4 +1,5 @@
-"""What recovery reads and claims: attempts whose process died, and due runs nobody delivered."""
+"""What recovery reads and claims: attempts whose process died, due runs nobody delivered, and due
+runs that expired before anyone started them."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from typing import Any
 from sqlalchemy import select, update
 
 from harvester.history.fanout import FanOutStore
+from harvester.history.lifecycle import expiry_message, not_expired, status_in
 from harvester.history.models import runs
-from harvester.history.states import PENDING, RunStatus
+from harvester.history.states import EXPIRE, PENDING, RunStatus
 
 
 class SweepStore(FanOutStore):
@@ -26,7 +28,9 @@ class SweepStore(FanOutStore):
         missing (a failed publish, a lost countdown, a batch that died). Each is stamped due ``now``
         in the same statement, so of several sweepers exactly one re-sends it, once per grace period."""
         pending = [s.value for s in PENDING]
-        probe = select(runs.c.id).where(runs.c.status.in_(pending), runs.c.next_attempt_at < overdue_before)
+        probe = select(runs.c.id).where(
+            runs.c.status.in_(pending), runs.c.next_attempt_at < overdue_before, not_expired(now)
+        )
         with self._read.connect() as conn:  # the common answer is "none": no write lock for it
             if conn.execute(probe.limit(1)).first() is None:
                 return []
@@ -43,4 +47,39 @@ class SweepStore(FanOutStore):
         with self.engine.begin() as conn:
             rows = [dict(r) for r in conn.execute(statement).mappings()]
         rows.sort(key=lambda r: (r["queued_at"], r["member_index"] or 0))
+        return rows
+
+    def expire_due(self, now: datetime, limit: int = 500) -> list[dict[str, Any]]:
+        """Record ``expired`` the due runs that never started and whose expiry passed by ``now`` (at
+        most ``limit``, oldest first): they are not sent again. Returns them (id, collector, parent),
+        so that an expired fan-out member can be counted into its parent."""
+        expired = (
+            status_in(EXPIRE.sources),
+            runs.c.started_at.is_(None),
+            runs.c.expires_at <= now,
+        )
+        probe = select(runs.c.id).where(*expired)
+        with self._read.connect() as conn:
+            if conn.execute(probe.limit(1)).first() is None:
+                return []
+        due = probe.order_by(runs.c.expires_at).limit(limit)
+        if self.engine.dialect.name == "postgresql":
+            due = due.with_for_update(skip_locked=True)
+        statement = (
+            update(runs)
+            .where(runs.c.id.in_(due.scalar_subquery()), *expired)
+            .values(
+                status=EXPIRE.target.value,
+                finished_at=now,
+                heartbeat_at=None,
+                next_attempt_at=None,
+                lock_key=None,
+                error_message=expiry_message(now),
+            )
+            .returning(runs.c.id, runs.c.collector, runs.c.parent_run_id)
+        )
+        with self.engine.begin() as conn:
+            rows = [dict(r) for r in conn.execute(statement).mappings()]
+            for row in rows:
+                row["parent_done"] = self._count(conn, row["parent_run_id"])
         return rows

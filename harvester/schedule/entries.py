@@ -69,6 +69,8 @@ class ScheduleEntry:
     - ``freshness``: how old the last success may be before the entry is stale (given or derived).
     - ``queue``, ``overlap``: overrides of the collector's own; None means the collector's.
     - ``line``: line of the task in the schedule file.
+    - ``expires``: how long after beat records an occurrence its runs may still start; a run not
+      started by then is recorded ``expired`` and never runs. None: never expires.
     - ``check``: how often a worker probes the entry's collector with its params (``check: every 15m``,
       in the task or its group); None: never.
     """
@@ -85,6 +87,7 @@ class ScheduleEntry:
     queue: str | None
     overlap: OverlapPolicy | None
     line: int
+    expires: timedelta | None = None
     check: timedelta | None = None
 
     @property
@@ -228,6 +231,19 @@ def parse_check(text: str) -> timedelta:
         return parse_duration(words.removeprefix("every").strip(), "check")
     except ValueError:
         raise ValueError(f"bad `check` '{text}': expected an interval like `every 15m`, `every 1h` or `30m`") from None
+
+
+def parse_expires(text: str) -> timedelta:
+    """``expires: 10m`` -> timedelta; ``never`` or ``0`` -> ``timedelta(0)``: the run never expires."""
+    words = str(text).strip().lower()
+    if words in ("never", "0"):
+        return timedelta(0)
+    try:
+        return parse_duration(words, "expires")
+    except ValueError:
+        raise ValueError(
+            f"bad `expires` '{text}': expected a duration like 30s, 10m or 2h, or `never` (or 0) to disable"
+        ) from None
 
 
 def format_duration(value: timedelta) -> str:

@@ -36,6 +36,7 @@ from harvester.schedule.entries import (
     did_you_mean,
     parse_check,
     parse_duration,
+    parse_expires,
     parse_minutes,
     parse_monthday,
     parse_overlap,
@@ -44,7 +45,7 @@ from harvester.schedule.entries import (
     parse_time,
     parse_weekday,
 )
-from harvester.schedule.timing import derived_freshness
+from harvester.schedule.timing import derived_expiry, derived_freshness
 from harvester.secret_refs import SYNTAX
 
 TOP_KEYS = ("timezone", "groups")
@@ -65,6 +66,7 @@ TASK_KEYS = (
     "freshness",
     "queue",
     "overlap",
+    "expires",
     "check",
 )
 UTC_ZONE = ZoneInfo("UTC")
@@ -280,6 +282,7 @@ class _Reader:
         freshness = self.value(fields, "freshness", lambda n: parse_duration(_text(n)))
         queue = self.value(fields, "queue", _queue)
         overlap = self.value(fields, "overlap", lambda n: parse_overlap(_text(n)))
+        expires = self.value(fields, "expires", lambda n: parse_expires(_text(n)))
         check = self.value(fields, "check", lambda n: parse_check(_text(n)))
         if len(self.problems) > before or cls is None or spec is None or params is None:
             return
@@ -296,6 +299,7 @@ class _Reader:
             queue=queue,
             overlap=overlap,
             line=_line(node),
+            expires=derived_expiry(spec) if expires is None else (expires or None),
             check=check or group.check,
         )
         if self.unique(entry, cls) and group.usable:

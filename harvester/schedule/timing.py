@@ -15,6 +15,7 @@
 - derived freshness: 3 x the period below one hour, period + 1 h below one day, period + 2 h from one
   day up (daily -> 26h, hourly -> 2h, every 15m -> 45m, weekly -> 7d2h, monthly -> 31d2h); the
   period of a cron expression is its longest gap (``0 9 * * mon-fri``: Friday to Monday, 3 days).
+- derived expiry: the period, at most one hour (every 3s -> 3s, hourly -> 1h, daily -> 1h).
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ from harvester.schedule.entries import ScheduleEntry, ScheduleSpec
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
+#: The longest default ``expires`` of an entry (a daily entry's run that has not started within an
+#: hour of its occurrence is recorded expired); ``expires:`` in the entry sets another, or ``never``.
+EXPIRY_CAP = timedelta(hours=1)
 _QUARTER = timedelta(minutes=15)  # every UTC offset in use is a multiple of 15 minutes
 _LONGEST_FOLD = timedelta(hours=2)  # a fall-back repeats at most this much wall time
 _CRON_HORIZON_DAYS = 366 * 9  # 29 February can be 8 years away (2096 -> 2104)
@@ -105,6 +109,12 @@ def resolve(wall: datetime, tz: tzinfo) -> datetime:
         else:
             low = middle
     return high.replace(microsecond=0).astimezone(tz)
+
+
+def derived_expiry(spec: ScheduleSpec) -> timedelta:
+    """An entry's default ``expires``: its period, at most :data:`EXPIRY_CAP` (by then the next
+    occurrence is due, so a run that has not started is not worth starting late)."""
+    return min(period_of(spec), EXPIRY_CAP)
 
 
 def derived_freshness(spec: ScheduleSpec) -> timedelta:
