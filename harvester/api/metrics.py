@@ -14,8 +14,8 @@ scrape reads a handful of SQL aggregates (see ``harvester.history.queries``). Fa
 - ``harvester_skipped_overlaps_total{collector}``: runs skipped because the same run was in progress.
 - ``harvester_queue_depth{queue}``: messages waiting in the broker (Redis and the embedded broker).
 
-Counters are totals over the history kept: ``harvester runs prune`` lowers them, which Prometheus
-reads as a counter reset.
+Counters are lifetime totals from the summary table (``collector_summary``, kept by the database
+as runs end): ``harvester runs prune`` does not lower them, and a scrape costs O(collectors).
 """
 
 from __future__ import annotations

@@ -272,3 +272,26 @@ collector_checks = Table(
     Column("changed_at", UTCDateTime, nullable=False),
     Column("failures", Integer, nullable=False),
 )
+
+#: Upper bounds (seconds) of the run duration histogram (``/metrics`` and ``collector_summary``).
+DURATION_BUCKETS = (0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 1800.0, 3600.0)
+
+#: What ended how often, per collector, schedule entry ('' for none), status, error category ('' for
+#: none) and shard: kept by triggers on ``runs`` (migration 0013) in each transition's transaction,
+#: so reads cost O(collectors), not O(runs). ``le_<i>``: runs whose duration <= DURATION_BUCKETS[i].
+collector_summary = Table(
+    "collector_summary",
+    metadata,
+    Column("collector", String(200), primary_key=True),
+    Column("entry_key", String(255), primary_key=True),
+    Column("status", String(16), primary_key=True),
+    Column("category", String(32), primary_key=True),
+    Column("shard", Integer, primary_key=True),
+    Column("runs", BigInteger, nullable=False),
+    Column("timed", BigInteger, nullable=False),
+    Column("duration_sum", Float, nullable=False),
+    *(Column(f"le_{i}", BigInteger, nullable=False) for i in range(len(DURATION_BUCKETS))),
+    Column("records", BigInteger, nullable=False),
+    Column("last_run_id", String(36)),
+    Column("last_finished_at", UTCDateTime),
+)

@@ -1,5 +1,6 @@
 """Read queries of the HTTP API: keyset pages of runs and records, a run's children, a liveness
-probe, and the aggregates ``/metrics`` derives from history at scrape time (so every process reports the same)."""
+probe, and the aggregates ``/metrics`` derives from history at scrape time (so every process reports the same):
+lifetime totals from the summary table, and the runs in flight."""
 
 from __future__ import annotations
 
@@ -10,15 +11,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, and_, case, false, func, or_, select, text
+from sqlalchemy import ColumnElement, Engine, and_, false, func, or_, select, text
 
 from harvester.history.engine import READ_ONLY, aware
+from harvester.history.models import DURATION_BUCKETS, runs
 from harvester.history.models import records as records_table
-from harvester.history.models import run_attempts, runs
+from harvester.history.states import FINISHED, LOCKING, PENDING, RETRYING, SUCCEEDED
 from harvester.history.store import Store, run_filters
+from harvester.history.summary import TIMED_STATUSES, Summary, Tally, by_collector, newest
 
-#: Upper bounds (seconds) of the run duration histogram's buckets.
-DURATION_BUCKETS = (0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 1800.0, 3600.0)
+#: Final statuses as strings (the summary's keys).
+FINISHED_VALUES = tuple(s.value for s in FINISHED)
 
 
 class CursorError(ValueError):
@@ -58,10 +61,14 @@ def page_runs(
     since: datetime | None = None,
     cursor: str | None = None,
     limit: int = 50,
+    batch: str | None = None,
 ) -> RunPage:
     """Runs newest first, ``limit`` at a time; ``next_cursor`` continues after the last one (keyset:
-    stable while new runs arrive, and as cheap on page 1,000 as on page 1)."""
+    stable while new runs arrive, and as cheap on page 1,000 as on page 1). ``batch``: the runs of
+    one batch (a backfill's ``backfill:...`` or a schedule group's)."""
     conditions = run_filters(collector=collector, status=status, since=since)
+    if batch:
+        conditions.append(runs.c.batch_id == batch if "\x00" not in batch else false())
     if cursor:
         when, run_id = decode_cursor(cursor)
         conditions.append(or_(runs.c.queued_at < when, and_(runs.c.queued_at == when, runs.c.id < run_id)))
@@ -141,38 +148,36 @@ class MetricsSnapshot:
 
 
 def metrics_snapshot(store: Store, buckets: Sequence[float] = DURATION_BUCKETS) -> MetricsSnapshot:
-    """Aggregates over the whole history, computed in SQL (one grouped query per metric family)."""
-    category = func.coalesce(runs.c.error_category, "")
-    by_status = select(runs.c.collector, runs.c.status, category, func.count()).group_by(
-        runs.c.collector, runs.c.status, category
-    )
-    timed = runs.c.duration.is_not(None)
-    bucket_columns = [func.sum(case((runs.c.duration <= bound, 1), else_=0)) for bound in buckets]
-    durations = (
-        select(runs.c.collector, func.count(), func.sum(runs.c.duration), *bucket_columns)
-        .where(timed, runs.c.status.in_(("succeeded", "failed")))
-        .group_by(runs.c.collector)
-    )
-    records = select(runs.c.collector, func.sum(runs.c.records)).group_by(runs.c.collector)
-    last_success = (
-        select(runs.c.collector, func.max(runs.c.finished_at))
-        .where(runs.c.status == "succeeded")
-        .group_by(runs.c.collector)
-    )
-    retries = (
-        select(runs.c.collector, func.count())
-        .select_from(run_attempts.join(runs, run_attempts.c.run_id == runs.c.id))
-        .where(run_attempts.c.status == "retrying")
-        .group_by(runs.c.collector)
+    """Lifetime totals from ``collector_summary`` (O(collectors)), and the runs not ended yet by
+    status (O(runs in flight): a seek of the status index per status)."""
+    if tuple(buckets) != DURATION_BUCKETS:
+        raise ValueError(f"the summary keeps the buckets {DURATION_BUCKETS}, not {tuple(buckets)}")
+    summary = store.summary()
+    active = (
+        select(runs.c.collector, runs.c.status, func.count())
+        .where(runs.c.status.in_([s.value for s in (*PENDING, *LOCKING)]))
+        .group_by(runs.c.collector, runs.c.status)
     )
     with _reader(store).connect() as conn:
-        return MetricsSnapshot(
-            runs=[(c, s, cat, int(n)) for c, s, cat, n in conn.execute(by_status)],
-            durations=[
-                DurationStats(row[0], list(zip(buckets, (int(v or 0) for v in row[3:]), strict=True)), row[1], row[2])
-                for row in conn.execute(durations)
-            ],
-            records={c: int(n or 0) for c, n in conn.execute(records)},
-            last_success={c: aware(t) for c, t in conn.execute(last_success) if t is not None},
-            retries={c: int(n) for c, n in conn.execute(retries)},
-        )
+        unended = [(c, s, "", int(n)) for c, s, n in conn.execute(active)]
+    ended = [(c, s, cat, t.runs) for (c, _e, s, cat), t in _by_category(summary).items() if s in FINISHED_VALUES]
+    timed = by_collector(summary, TIMED_STATUSES)
+    return MetricsSnapshot(
+        runs=sorted(ended) + unended,
+        durations=[
+            DurationStats(c, list(zip(buckets, t.buckets, strict=True)), t.timed, t.duration_sum)
+            for c, t in sorted(timed.items())
+            if t.timed
+        ],
+        records={c: t.records for c, t in by_collector(summary, FINISHED_VALUES).items()},
+        last_success=newest(summary, SUCCEEDED.value),
+        retries={c: t.runs for c, t in by_collector(summary, [RETRYING.value]).items()},
+    )
+
+
+def _by_category(summary: Summary) -> dict[tuple[str, str, str, str], Tally]:
+    """Entries summed: (collector, "", status, category) -> tally."""
+    folded: dict[tuple[str, str, str, str], Tally] = {}
+    for (collector, _entry, status, category), tally in summary.items():
+        folded.setdefault((collector, "", status, category), Tally()).merge(tally)
+    return folded

@@ -68,16 +68,6 @@ class ScheduleReads(Database):
         found.update({k: legacy[old] for k, old in missing.items() if old in legacy})
         return {k: aware(v) for k, v in found.items() if isinstance(v, datetime)}
 
-    def collector_successes(self) -> dict[str, datetime]:
-        """When each collector last succeeded (any params, scheduled or not)."""
-        query = (
-            select(runs.c.collector, func.max(runs.c.finished_at))
-            .where(runs.c.status == SUCCEEDED.value)
-            .group_by(runs.c.collector)
-        )
-        with self._read.connect() as conn:
-            return {c: aware(t) for c, t in conn.execute(query) if t is not None}
-
     def last_batches(self, groups: Sequence[str]) -> dict[str, Batch]:
         """Each group's newest batch (groups that never ran left out): when, and its runs by status."""
         newest = {g: str(b) for g, b in self._scalars(list(groups), _newest_batch).items()}

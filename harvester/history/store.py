@@ -7,6 +7,7 @@
 - :mod:`history.retention`: pruning in small batches;
 - :mod:`history.run_logs`: what each attempt logged;
 - :mod:`history.schedule_reads`: each schedule entry's last success, each group's last batch;
+- :mod:`history.summary`: what ended how often per collector and entry (a table the database keeps);
 - this module: the reads the CLI, API and dashboard make.
 """
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, func, select
+from sqlalchemy import ColumnElement, false, select
 
 from harvester.history.lifecycle import (
     MAX_LOST_ATTEMPTS,
@@ -33,6 +34,7 @@ from harvester.history.retention import RetentionStore
 from harvester.history.run_logs import RunLogStore
 from harvester.history.schedule_reads import ScheduleReads
 from harvester.history.states import FINISHED, PENDING, RunStatus
+from harvester.history.summary import SummaryReads
 from harvester.registry import Registry
 from harvester.schedule.entries import Schedule
 from harvester.schedule.freshness import history_keys
@@ -81,7 +83,7 @@ def _seconds(started: datetime | None, finished: datetime | None) -> float | Non
     return (finished - started).total_seconds() if started is not None and finished is not None else None
 
 
-class Store(RetentionStore, OccurrenceStore, RunLogStore, ScheduleReads):
+class Store(RetentionStore, OccurrenceStore, RunLogStore, ScheduleReads, SummaryReads):
     """The history database. Safe to share between threads; call :meth:`after_fork` in a child process."""
 
     def list_runs(
@@ -126,24 +128,14 @@ class Store(RetentionStore, OccurrenceStore, RunLogStore, ScheduleReads):
         }
         return [*closed, current]
 
-    def last_runs(self) -> dict[str, dict[str, Any]]:
-        """The newest run of each collector."""
-        newest = (
-            select(runs.c.collector, func.max(runs.c.queued_at).label("queued_at")).group_by(runs.c.collector)
-        ).subquery()
-        query = select(runs).join(
-            newest, and_(runs.c.collector == newest.c.collector, runs.c.queued_at == newest.c.queued_at)
-        )
-        with self._read.connect() as conn:
-            return {r["collector"]: dict(r) for r in conn.execute(query).mappings()}
-
     def schedule_history(self, schedule: Schedule | None, registry: Registry) -> ScheduleHistory:
         """What ``harvester list``, the API and the dashboard show about ``schedule`` from history."""
+        last_runs = self.last_runs([cls.name for cls in registry])
         if schedule is None:
-            return ScheduleHistory(collector_successes=self.collector_successes(), last_runs=self.last_runs())
+            return ScheduleHistory(collector_successes=self.collector_successes(), last_runs=last_runs)
         return ScheduleHistory(
             entry_successes=self.entry_successes(history_keys(schedule.enabled, registry)),
             collector_successes=self.collector_successes(),
-            last_runs=self.last_runs(),
+            last_runs=last_runs,
             last_batches=self.last_batches(group_names(schedule)),
         )
