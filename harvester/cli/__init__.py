@@ -7,6 +7,7 @@ import sys
 import click
 
 from harvester.cli import api, backfill, collectors, history, listing, processes, records, scaffold, schedule
+from harvester.cli.check import check as check_command
 from harvester.cli.context import CliState
 from harvester.errors import HarvesterError
 from harvester.history.engine import DatabaseError
@@ -37,6 +38,7 @@ for command in (
 ):
     cli.add_command(command)
 cli.add_command(scaffold.startcollector)
+cli.add_command(check_command)
 
 
 def main() -> None:

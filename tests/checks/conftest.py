@@ -21,3 +21,13 @@ def store(request: pytest.FixtureRequest, tmp_path) -> Iterator[Store]:
             conn.execute(text("TRUNCATE collector_checks"))
     yield made
     made.close()
+
+
+@pytest.fixture
+def hang() -> Iterator[None]:
+    """``probe_hangs`` hangs until the test ends (then its abandoned thread ends too)."""
+    from probe_collectors import RELEASE
+
+    RELEASE.clear()
+    yield
+    RELEASE.set()
