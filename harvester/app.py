@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harvester.dispatch.celery_app import CeleryDispatcher, make_celery
@@ -17,8 +18,10 @@ from harvester.execution.heartbeat import Heartbeat
 from harvester.execution.recovery import Recovery, RecoveryConfig
 from harvester.execution.requests import entry_requests, make_request, new_run
 from harvester.execution.runner import Runner, RunnerConfig, RunResult
+from harvester.extras import check_drivers
 from harvester.history.engine import utcnow
 from harvester.history.store import FINISHED, Cancelled, Outcome, Store
+from harvester.project import find_project, use_root
 from harvester.registry import Registry
 from harvester.request import RunRequest, Trigger, new_batch_id
 from harvester.schedule.entries import ScheduleEntry
@@ -37,6 +40,16 @@ class Harvester:
 
     def __init__(self, settings: Settings | None = None, registry: Registry | None = None) -> None:
         self.settings = settings if settings is not None else Settings()
+        if registry is None:
+            use_root(find_project(Path.cwd(), Settings.model_fields))  # the project's modules import as they are
+        s = self.settings
+        check_drivers(
+            {
+                "HARVESTER_DATABASE_URL": s.effective_database_url,
+                "HARVESTER_BROKER_URL": s.effective_broker_url,
+                "HARVESTER_RESULT_BACKEND": s.effective_result_backend,
+            }
+        )
         self.registry = registry if registry is not None else Registry.discover(self.settings.collectors)
 
     @cached_property

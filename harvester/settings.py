@@ -1,4 +1,7 @@
-"""Settings: the one reader of the environment (``HARVESTER_*`` variables and ``.env``)."""
+"""Settings: the one reader of the environment (``HARVESTER_*`` variables and ``.env``).
+
+Sources, strongest first: arguments, environment variables, ``.env``, the project's
+``[tool.harvester]`` table (:mod:`harvester.project`), defaults."""
 
 from __future__ import annotations
 
@@ -6,9 +9,17 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from harvester.alerts.config import TargetConfig, check_target_names
+from harvester.project import ProjectSettingsSource
 
 EMBEDDED_BROKER = "filesystem://localhost//"
 
@@ -139,6 +150,18 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = Field("text", description="Log line format.")
     log_level: str = Field("INFO", description="Log level of harvester's processes.")
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        project = ProjectSettingsSource(settings_cls)
+        return init_settings, env_settings, dotenv_settings, project, file_secret_settings
+
     @field_validator("collectors", "api_public_paths", "api_allowed_hosts", "alert_default_targets", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
@@ -199,3 +222,18 @@ class Settings(BaseSettings):
         if database.startswith(("postgresql://", "postgres://")):
             database = "postgresql+psycopg://" + database.split("://", 1)[1]  # the driver harvester ships
         return f"db+{database}"
+
+
+def setting_sources() -> dict[str, str]:
+    """Where each setting's value comes from: ``env``, ``.env``, ``project`` or ``default``."""
+    found = {name: "default" for name in Settings.model_fields}
+    layers = (
+        ("project", ProjectSettingsSource(Settings)()),
+        (".env", DotEnvSettingsSource(Settings)()),
+        ("env", EnvSettingsSource(Settings)()),
+    )
+    for label, values in layers:  # weakest first: a stronger source overwrites the label
+        for name in values:
+            if name in found:
+                found[name] = label
+    return found

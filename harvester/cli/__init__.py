@@ -6,8 +6,18 @@ import sys
 
 import click
 
-from harvester.cli import api, backfill, collectors, history, listing, processes, records, scaffold, schedule
-from harvester.cli.check import check as check_command
+from harvester.cli import (
+    api,
+    backfill,
+    collectors,
+    history,
+    listing,
+    processes,
+    project,
+    records,
+    scaffold,
+    schedule,
+)
 from harvester.cli.context import CliState
 from harvester.errors import HarvesterError
 from harvester.history.engine import DatabaseError
@@ -35,10 +45,10 @@ for command in (
     *records.COMMANDS,
     *processes.COMMANDS,
     *schedule.COMMANDS,
+    *project.COMMANDS,
 ):
     cli.add_command(command)
 cli.add_command(scaffold.startcollector)
-cli.add_command(check_command)
 
 
 def main() -> None:

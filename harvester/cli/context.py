@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cached_property
+from pathlib import Path
 from typing import NoReturn
 
 import click
@@ -12,7 +13,8 @@ from rich.console import Console
 from harvester import logs
 from harvester.app import Harvester
 from harvester.errors import ConfigError, HarvesterError
-from harvester.settings import Settings
+from harvester.project import Project, find_project
+from harvester.settings import Settings, setting_sources
 
 
 class CliState:
@@ -25,12 +27,23 @@ class CliState:
         try:
             settings = Settings()
         except ValidationError as exc:
-            problems = "; ".join(
-                f"HARVESTER_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
-            )
+            problems = "; ".join(f"{self.where(str(err['loc'][0]))}: {err['msg']}" for err in exc.errors())
             fail(2, f"invalid setting: {problems}")
         logs.configure(settings.log_format, settings.log_level)
+        if self.project is not None:  # which project this command uses, so two folders never mix silently
+            click.echo(f"project {self.project.root} ({self.project.file.name})", err=True)
         return settings
+
+    @cached_property
+    def project(self) -> Project | None:
+        """The project found from the current folder upwards (:mod:`harvester.project`)."""
+        return find_project(Path.cwd(), Settings.model_fields)
+
+    def where(self, setting: str) -> str:
+        """Where ``setting`` was set, for an error message: the project file's key or the variable."""
+        if self.project is not None and setting_sources().get(setting) == "project":
+            return self.project.where(setting)
+        return f"HARVESTER_{setting.upper()}"
 
     @cached_property
     def unchecked_app(self) -> Harvester:
