@@ -1,15 +1,12 @@
 """What alerts are about: incidents, their kinds, and the conditions observed each evaluation.
 
-An **incident** is one thing that went wrong and is not yet right again, identified by its key:
+An **incident** is one thing that went wrong and is not yet right again, identified by its key.
+Its kind, its key, and the events announcing it (when it opens / when it resolves):
 
-============== ===================================== ============ ============== ================
-kind           key                                   opens with   resolves with  subject
-============== ===================================== ============ ============== ================
-``run_failed`` ``run_failed:<collector>:<params key>`` ``run_failed`` ``recovered``  the collector
-``stale``      ``stale:<entry key>``                 ``stale``    ``fresh``      group/collector
-``worker_gone````worker_gone:<worker name>``         ``worker_gone````worker_back`` the worker
-``check_failed````check_failed:<collector>``         ``check_failed````check_passed````the collector
-============== ===================================== ============ ============== ================
+- ``run_failed``: ``run_failed:<collector>:<params key>``; ``run_failed`` / ``recovered``.
+- ``stale``: ``stale:<entry key>``; ``stale`` / ``fresh``.
+- ``worker_gone``: ``worker_gone:<worker name>``; ``worker_gone`` / ``worker_back``.
+- ``check_failed``: ``check_failed:<collector>[:<params key>]``; ``check_failed`` / ``check_passed``.
 
 Each evaluation observes :class:`Condition` values (bad or fine, now); an incident is opened when
 its condition turns bad and no incident with that key is open, and resolved when it is fine again:
@@ -63,14 +60,22 @@ class Condition:
 class CheckStatus:
     """A collector's latest probe (``Collector.check()``), as periodic checks report it.
 
-    Hand a source of these to the evaluator (``checks=``): a failed one opens a ``check_failed``
-    incident for the collector, a passing one resolves it."""
+    Hand a source of these to the evaluator (``Sources(checks=...)``): a failed one opens a
+    ``check_failed`` incident for the collector (and params), a passing one resolves it. ``label``
+    names it in the alert (default: the collector)."""
 
     collector: str
     ok: bool
     message: str
     checked_at: datetime
     group: str | None = None
+    params_key: str | None = None
+    label: str | None = None
+
+    @property
+    def key(self) -> str:
+        """``check_failed:<collector>[:<params key>]``: one incident per probed collector and params."""
+        return f"check_failed:{self.collector}" + (f":{self.params_key}" if self.params_key else "")
 
 
 @dataclass(frozen=True)

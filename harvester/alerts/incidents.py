@@ -143,18 +143,18 @@ def worker_conditions(seen: Mapping[str, WorkerSeen], now: datetime, grace: time
 
 
 def check_conditions(statuses: Iterable[CheckStatus]) -> list[Condition]:
-    """One condition per collector: its latest check (failed is bad, passed fine)."""
+    """One condition per collector (and params): its latest check (failed is bad, passed fine)."""
     latest: dict[str, CheckStatus] = {}
     for status in statuses:
-        if status.collector not in latest or status.checked_at >= latest[status.collector].checked_at:
-            latest[status.collector] = status
+        if status.key not in latest or status.checked_at >= latest[status.key].checked_at:
+            latest[status.key] = status
     return [
         Condition(
-            key=f"check_failed:{s.collector}",
+            key=s.key,
             kind="check_failed",
-            subject=s.collector,
+            subject=(s.label or s.collector)[:255],
             bad=not s.ok,
-            summary=f"{s.collector} check {'passed' if s.ok else 'failed'}: {s.message}"[:1000],
+            summary=f"{s.label or s.collector} check {'passed' if s.ok else 'failed'}: {s.message}"[:1000],
             at=s.checked_at,
             collector=s.collector,
             group=s.group,

@@ -18,6 +18,7 @@ from harvester.cli import (
     scaffold,
     schedule,
 )
+from harvester.cli.alerts import alerts
 from harvester.cli.context import CliState
 from harvester.errors import HarvesterError
 from harvester.history.engine import DatabaseError
@@ -49,6 +50,7 @@ for command in (
 ):
     cli.add_command(command)
 cli.add_command(scaffold.startcollector)
+cli.add_command(alerts)
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ from types import FrameType
 
 import click
 
+from harvester.cli.alerts import alert_service
 from harvester.cli.context import CliState, check_schedule, fail
 from harvester.collector import Collector
 from harvester.dispatch.celery_app import DEFAULT_QUEUE, recovery_interval
@@ -78,8 +79,9 @@ def beat(state: CliState, loglevel: str | None) -> None:
             f"no schedule file at {hv.settings.schedule_file} (HARVESTER_SCHEDULE_FILE not set): nothing is "
             "scheduled until it exists; recovery runs"
         )
+    alerts = alert_service(hv, lambda: dispatcher.schedule)
     hv.celery.Beat(
-        scheduler=make_scheduler_class(dispatcher, hv.recovery.run, recovery_interval(hv.settings)),
+        scheduler=make_scheduler_class(dispatcher, hv.recovery.run, recovery_interval(hv.settings), alerts),
         loglevel=loglevel or hv.settings.log_level,
         schedule=str(hv.settings.data_dir.resolve() / "beat-schedule"),
     ).run()

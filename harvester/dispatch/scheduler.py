@@ -220,6 +220,14 @@ def describe(entry: ScheduleEntry) -> str:
     return f"{entry.group}/{entry.collector} (line {entry.line}, {entry.schedule_text})"
 
 
+def _call_hook(hook: Callable[[], object] | None) -> None:
+    try:
+        if hook is not None:
+            hook()
+    except Exception:
+        log.exception("scheduler tick hook failed; called again next tick")
+
+
 class Every:
     """Calls ``action`` at most every ``seconds`` (beat's recovery pass); an error is logged, not raised."""
 
@@ -242,10 +250,12 @@ def make_scheduler_class(
     dispatcher: ScheduleDispatcher | None,
     recover: Callable[[], object] | None = None,
     recover_every: float = 30.0,
+    on_tick: Callable[[], object] | None = None,
 ) -> type[PersistentScheduler]:
     """A beat Scheduler that runs beat's own entries, every second the schedule file's, and every
     ``recover_every`` seconds a recovery pass in this process (no message needed: it works even
-    when no worker consumes the default queue)."""
+    when no worker consumes the default queue). ``on_tick`` is called on every tick and must return
+    at once (the alert loop's: it only makes sure its own thread runs)."""
     recovery = Every(recover, recover_every)
 
     class HarvesterScheduler(PersistentScheduler):  # type: ignore[misc]
@@ -262,6 +272,7 @@ def make_scheduler_class(
         def tick(self, *args: Any, **kwargs: Any) -> float:
             interval = float(super().tick(*args, **kwargs))
             recovery()
+            _call_hook(on_tick)
             if dispatcher is None:
                 return min(interval, recover_every)
             try:

@@ -69,6 +69,8 @@ class ScheduleEntry:
     - ``freshness``: how old the last success may be before the entry is stale (given or derived).
     - ``queue``, ``overlap``: overrides of the collector's own; None means the collector's.
     - ``line``: line of the task in the schedule file.
+    - ``alerts``: the alert targets of this entry's incidents (the task's ``alerts:``, else its group's);
+      None: the default targets (``HARVESTER_ALERT_DEFAULT_TARGETS``); empty: no alerts.
     - ``expires``: how long after beat records an occurrence its runs may still start; a run not
       started by then is recorded ``expired`` and never runs. None: never expires.
     - ``check``: how often a worker probes the entry's collector with its params (``check: every 15m``,
@@ -89,6 +91,7 @@ class ScheduleEntry:
     line: int
     expires: timedelta | None = None
     check: timedelta | None = None
+    alerts: tuple[str, ...] | None = None
 
     @property
     def schedule_text(self) -> str:
@@ -244,6 +247,15 @@ def parse_expires(text: str) -> timedelta:
         raise ValueError(
             f"bad `expires` '{text}': expected a duration like 30s, 10m or 2h, or `never` (or 0) to disable"
         ) from None
+
+
+def parse_alerts(value: object) -> tuple[str, ...]:
+    """``alerts: ops``, ``alerts: [ops, mail]``, ``alerts: []`` or ``alerts: none`` -> target names."""
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list) or not all(isinstance(name, str) and name.strip() for name in names):
+        raise ValueError(f"bad `alerts` {value!r}: expected a target name or a list of them (`[]` or none: no alerts)")
+    stripped = tuple(dict.fromkeys(name.strip() for name in names))
+    return () if stripped == ("none",) else stripped
 
 
 def format_duration(value: timedelta) -> str:

@@ -34,6 +34,7 @@ from harvester.schedule.entries import (
     ScheduleProblem,
     ScheduleSpec,
     did_you_mean,
+    parse_alerts,
     parse_check,
     parse_duration,
     parse_expires,
@@ -49,7 +50,7 @@ from harvester.schedule.timing import derived_expiry, derived_freshness
 from harvester.secret_refs import SYNTAX
 
 TOP_KEYS = ("timezone", "groups")
-GROUP_KEYS = ("default_time", "tasks", "check")
+GROUP_KEYS = ("default_time", "tasks", "check", "alerts")
 TASK_KEYS = (
     "collector",
     "command",
@@ -68,6 +69,7 @@ TASK_KEYS = (
     "overlap",
     "expires",
     "check",
+    "alerts",
 )
 UTC_ZONE = ZoneInfo("UTC")
 
@@ -167,6 +169,7 @@ class _Group:
     default_time: time | None
     usable: bool
     check: timedelta | None = None
+    alerts: tuple[str, ...] | None = None
 
 
 class _Reader:
@@ -256,7 +259,8 @@ class _Reader:
             return
         default_time = self.value(fields, "default_time", lambda n: parse_time(_text(n), "default_time"))
         check = self.value(fields, "check", lambda n: parse_check(_text(n)))
-        group = _Group(name, default_time, usable and len(self.problems) == before, check)
+        alerts = self.value(fields, "alerts", lambda n: parse_alerts(_construct(n)))
+        group = _Group(name, default_time, usable and len(self.problems) == before, check, alerts=alerts)
         tasks = fields.values.get("tasks")
         if "tasks" not in fields.keys:
             self.problem(node, f"{where} needs `tasks:` (a list of tasks)")
@@ -282,6 +286,7 @@ class _Reader:
         freshness = self.value(fields, "freshness", lambda n: parse_duration(_text(n)))
         queue = self.value(fields, "queue", _queue)
         overlap = self.value(fields, "overlap", lambda n: parse_overlap(_text(n)))
+        alerts = self.value(fields, "alerts", lambda n: parse_alerts(_construct(n)))
         expires = self.value(fields, "expires", lambda n: parse_expires(_text(n)))
         check = self.value(fields, "check", lambda n: parse_check(_text(n)))
         if len(self.problems) > before or cls is None or spec is None or params is None:
@@ -299,6 +304,7 @@ class _Reader:
             queue=queue,
             overlap=overlap,
             line=_line(node),
+            alerts=group.alerts if alerts is None else alerts,
             expires=derived_expiry(spec) if expires is None else (expires or None),
             check=check or group.check,
         )

@@ -1,0 +1,118 @@
+"""Alert receivers for tests: a local HTTP server (webhooks) and a local SMTP server (aiosmtpd)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from harvester.history.store import Store
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Receiver:
+    """Records every POST; answers each with the next of ``statuses`` (then 200), after ``delay`` seconds."""
+
+    url: str = ""
+    received: list[Received] = field(default_factory=list)
+    statuses: list[int] = field(default_factory=list)
+    delay: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def wait_for(self, count: int, timeout: float = 60.0) -> list[Received]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if len(self.received) >= count:
+                    return list(self.received)
+            time.sleep(0.05)
+        raise AssertionError(f"expected {count} requests, got {len(self.received)}: {self.received}")
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    got = Receiver()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            time.sleep(got.delay)
+            with got.lock:
+                got.received.append(Received(self.path, dict(self.headers.items()), body))
+                status = got.statuses.pop(0) if got.statuses else 200
+            self.send_response(status)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    got.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield got
+    server.shutdown()
+    server.server_close()
+
+
+@dataclass
+class Mailbox:
+    host: str
+    port: int
+    messages: list[Any] = field(default_factory=list)
+
+
+@pytest.fixture
+def mailbox() -> Iterator[Mailbox]:
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Message
+
+    with socket.socket() as probe:  # aiosmtpd needs the port before it starts
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    box = Mailbox("127.0.0.1", port)
+
+    class Keep(Message):  # type: ignore[misc]
+        def handle_message(self, message: Any) -> None:
+            box.messages.append(message)
+
+    controller = Controller(Keep(), hostname="127.0.0.1", port=port)
+    controller.start()
+    yield box
+    controller.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path) -> Iterator[Store]:
+    """The history on each supported database (the test run's PostgreSQL emptied)."""
+    if request.param == "sqlite":
+        made = Store(f"sqlite:///{tmp_path / 'h.db'}")
+        made.upgrade()
+    else:
+        made = Store(request.getfixturevalue("postgres_url"))
+        with made.engine.begin() as conn:
+            conn.execute(text("TRUNCATE runs, alert_incidents, alert_deliveries, alert_attempts CASCADE"))
+    yield made
+    made.close()
