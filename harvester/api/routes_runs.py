@@ -37,10 +37,23 @@ def router(hv: Harvester) -> APIRouter:
         ] = None,
         cursor: Annotated[str | None, Query(description="next_cursor of the previous page.")] = None,
         limit: Annotated[int, Query(ge=1, le=500, description="Runs per page.")] = 50,
+        batch: Annotated[
+            str | None,
+            Query(
+                max_length=64,
+                description="Only the runs of this batch: a backfill (backfill:...) or a schedule group's batch.",
+            ),
+        ] = None,
     ) -> Any:
         try:
             page = page_runs(
-                hv.store, collector=collector, status=status, since=_moment(since), cursor=cursor, limit=limit
+                hv.store,
+                collector=collector,
+                status=status,
+                since=_moment(since),
+                cursor=cursor,
+                limit=limit,
+                batch=batch,
             )
         except CursorError as exc:
             raise HTTPException(422, [{"loc": ["query", "cursor"], "msg": str(exc), "type": "cursor"}]) from None

@@ -108,6 +108,7 @@ runs = Table(
     # An entry's last success, a group's newest batch and that batch's runs: index seeks, however long the history.
     Index(None, "entry_key", "status", "finished_at"),
     Index(None, "schedule_group", "batch_id"),
+    Index(None, "batch_id"),  # the runs of one backfill
     Index(None, "status", "next_attempt_at"),
     Index(None, "status", "heartbeat_at"),
     Index(None, "task_id"),
