@@ -23,6 +23,7 @@ from harvester.execution.dispatcher import DispatchError
 from harvester.history.engine import utcnow
 from harvester.history.store import FINISHED
 from harvester.request import RunRequest
+from harvester.whereabouts import NO_CONSUMER_AFTER, no_consumer
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,8 @@ def router(hv: Harvester) -> APIRouter:
 
         `async_mode=true` answers 202 at once. `async_mode=false` waits for the run and answers 200
         with the finished run; if it outlives HARVESTER_API_SYNC_TIMEOUT, 202 with the run id, and
-        the run goes on.
+        the run goes on. A run still queued after a few seconds while no worker consumes its queue
+        answers 202 at once, its message saying so and how to start one.
         """
         request = _request(hv, body)
         accepted_at = utcnow()
@@ -67,7 +69,9 @@ def router(hv: Harvester) -> APIRouter:
         if body.async_mode:
             return _accepted(hv, request, body, f"Collection task queued for {request.collector}", accepted_at)
         timeout = hv.settings.api_sync_timeout
-        row = await _wait(hv, request.run_id, timeout)
+        row, unconsumed = await _wait(hv, request, timeout)
+        if unconsumed is not None:
+            return _accepted(hv, request, body, unconsumed, accepted_at)
         if row is not None and row["status"] in FINISHED:
             finished = TriggeredRun.model_validate({**run_out(row), "message": finished_message(row)})
             return JSONResponse(finished.model_dump(mode="json"), status_code=200)
@@ -115,13 +119,23 @@ def _request(hv: Harvester, body: TriggerBody) -> RunRequest:
         raise HTTPException(422, params_problems(exc)) from None
 
 
-async def _wait(hv: Harvester, run_id: str, timeout: float) -> dict[str, Any] | None:
-    """Poll history until the run finishes or ``timeout`` passes; the event loop stays free."""
-    deadline = time.monotonic() + timeout
+async def _wait(hv: Harvester, request: RunRequest, timeout: float) -> tuple[dict[str, Any] | None, str | None]:
+    """Poll history until the run finishes or ``timeout`` passes; the event loop stays free. A run
+    still queued after NO_CONSUMER_AFTER s asks the workers (once, in a thread) whether any consumes
+    its queue; when none does, the wait ends with what to say instead."""
+    started = time.monotonic()
+    deadline = started + timeout
+    queue = hv.dispatcher.queue_of(request)
+    probe: asyncio.Future[int | None] | None = None
     while True:
-        row = await run_in_threadpool(hv.store.get_run, run_id)
+        row = await run_in_threadpool(hv.store.get_run, request.run_id)
         if row is None or row["status"] in FINISHED or time.monotonic() >= deadline:
-            return row
+            return row, None
+        queued = row["status"] == "queued"
+        if probe is None and queued and time.monotonic() - started >= NO_CONSUMER_AFTER:
+            probe = asyncio.ensure_future(run_in_threadpool(hv.dispatcher.consumers, queue))
+        if probe is not None and probe.done() and probe.result() == 0 and queued:
+            return row, f"Collection task queued for {request.collector}, but {no_consumer(queue, hv.settings)}"
         await asyncio.sleep(min(POLL_INTERVAL, max(deadline - time.monotonic(), 0)))
 
 

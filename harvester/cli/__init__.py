@@ -25,7 +25,7 @@ from harvester.history.engine import DatabaseError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(package_name="harvester")
+@click.version_option(package_name="harvester", prog_name="harvester")
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """harvester: scheduled data collectors on Celery.

@@ -7,6 +7,7 @@ import importlib.util
 import click
 
 from harvester.cli.context import CliState, fail
+from harvester.cli.output import startup_line
 from harvester.execution.runner import EXIT_CONFIG
 
 FLOWER_MISSING = "Flower is not installed; it is an optional extra: pip install 'harvester[flower]'"
@@ -39,6 +40,7 @@ def api(state: CliState, host: str, port: int, loglevel: str | None) -> None:
     from harvester.api import create_app
 
     hv = state.app
+    click.echo(startup_line("api", hv.settings), err=True)
     level = (loglevel or hv.settings.log_level).lower()
     # log_config=None: uvicorn keeps harvester's logging (text or JSON lines) instead of its own.
     # One access-log line per request only at debug: an open dashboard refreshes every few seconds.
@@ -60,6 +62,7 @@ def flower(state: CliState, args: tuple[str, ...]) -> None:
     argv = list(args)
     if not any(arg.lstrip("-").startswith("address") for arg in argv):
         argv.insert(0, "--address=127.0.0.1")
+    click.echo(startup_line("flower", state.settings), err=True)
     code = state.unchecked_app.celery.start(["flower", *argv])
     raise click.exceptions.Exit(code or 0)
 

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
 import click
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from harvester.cli.context import CliState, fail
-from harvester.cli.output import print_outcome
+from harvester.cli.output import dumps, print_outcome, run_json
 from harvester.cli.params import params_command
 from harvester.errors import ConfigError, RegistryError
 from harvester.execution.dispatcher import DispatchError
 from harvester.execution.runner import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, RunResult
+from harvester.whereabouts import NO_CONSUMER_AFTER, no_consumer
 
 _PASSTHROUGH = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
+_JSON = click.option(
+    "--json", "as_json", is_flag=True, help="Print the run as one JSON object on stdout (everything else: stderr)."
+)
 
 
 def _request(state: CliState, name: str | None, args: tuple[str, ...], command: str, **options: Any) -> Any:
@@ -73,8 +79,9 @@ class _Bar:
 @click.argument("name", required=False)
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @click.option("--force", is_flag=True, help="Run even if the same collector + params is already running.")
+@_JSON
 @click.pass_obj
-def run(state: CliState, name: str | None, args: tuple[str, ...], force: bool) -> None:
+def run(state: CliState, name: str | None, args: tuple[str, ...], force: bool, as_json: bool) -> None:
     """Run collector NAME now, in this process.
 
     Params are options named after the collector's fields (`harvester run NAME --help`
@@ -98,8 +105,15 @@ def run(state: CliState, name: str | None, args: tuple[str, ...], force: bool) -
         bar.stop()
     row = state.app.store.get_run(result.run_id)
     if row is not None:
-        print_outcome(state.console, row)
+        _outcome(state, row, as_json)
     raise click.exceptions.Exit(result.exit_code)
+
+
+def _outcome(state: CliState, row: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        click.echo(dumps(run_json(row)))
+    else:
+        print_outcome(state.console, row)
 
 
 @click.command(context_settings=_PASSTHROUGH)
@@ -114,28 +128,70 @@ def run(state: CliState, name: str | None, args: tuple[str, ...], force: bool) -
     help="With --wait: give up after this many seconds (exit 1; the run goes on) "
     "[default: HARVESTER_TASK_TIME_LIMIT + 60].",
 )
+@_JSON
 @click.pass_obj
 def trigger(
-    state: CliState, name: str | None, args: tuple[str, ...], force: bool, wait: bool, timeout: float | None
+    state: CliState,
+    name: str | None,
+    args: tuple[str, ...],
+    force: bool,
+    wait: bool,
+    timeout: float | None,
+    as_json: bool,
 ) -> None:
-    """Enqueue collector NAME on the workers and print its task id."""
+    """Enqueue collector NAME on the workers and print its task id.
+
+    With --wait, a run still queued after a few seconds makes it ask the workers whether any
+    consumes the run's queue, and say so if none does (it keeps waiting).
+    """
     request = _request(state, name, args, "trigger", force=force)
     try:
         state.app.submit([request])
     except DispatchError as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         fail(EXIT_FAILED, f"{reason}; run {request.run_id} is recorded and is sent once the broker is back")
-    click.echo(request.run_id)
+    if not wait:
+        row = state.app.store.get_run(request.run_id)
+        click.echo(dumps(run_json(row)) if as_json and row is not None else request.run_id)
     click.echo(f"Collection task queued for {request.collector}", err=True)  # stdout stays the id alone
     if wait:
         limit = timeout if timeout is not None else state.app.settings.task_time_limit + 60.0
-        raise click.exceptions.Exit(follow(state, request.run_id, limit))
+        queue = state.app.dispatcher.queue_of(request)
+        raise click.exceptions.Exit(follow(state, request.run_id, limit, queue=queue, as_json=as_json))
 
 
-def follow(state: CliState, run_id: str, timeout: float | None) -> int:
-    """Poll the run's history row until it finishes; show progress while it runs."""
-    deadline = None if timeout is None else time.monotonic() + timeout
+class _ConsumerCheck:
+    """Asks once, in a thread, whether any worker consumes ``queue`` (the answer takes seconds)."""
+
+    def __init__(self, state: CliState, queue: str) -> None:
+        self.queue = queue
+        self.answer: list[int | None] = []
+        self._thread = threading.Thread(target=self._ask, args=(state,), name="harvester-consumers", daemon=True)
+
+    def _ask(self, state: CliState) -> None:
+        self.answer.append(state.app.dispatcher.consumers(self.queue))
+
+    def poll(self, state: CliState, row: dict[str, Any], started: float) -> None:
+        """Start the question once the run stayed queued ``NO_CONSUMER_AFTER`` s; say the answer once."""
+        if row["status"] != "queued":
+            return
+        if self._thread.ident is None and time.monotonic() - started >= NO_CONSUMER_AFTER:
+            self._thread.start()
+        if self.answer and self.answer[0] == 0:
+            self.answer[0] = None  # said once
+            hint = escape(no_consumer(self.queue, state.app.settings))
+            state.err.print(f"[yellow]{hint}[/]; still waiting", highlight=False)
+
+
+def follow(
+    state: CliState, run_id: str, timeout: float | None, *, queue: str | None = None, as_json: bool = False
+) -> int:
+    """Poll the run's history row until it finishes; show progress while it runs. With ``queue``, a
+    run that stays queued is checked for a worker consuming that queue."""
+    started = time.monotonic()
+    deadline = None if timeout is None else started + timeout
     bar = _Bar(state, "running")
+    check = _ConsumerCheck(state, queue) if queue is not None else None
     try:
         while True:
             row = state.app.store.get_run(run_id)
@@ -143,6 +199,8 @@ def follow(state: CliState, run_id: str, timeout: float | None) -> int:
                 fail(EXIT_FAILED, f"run {run_id} is not in the history database")
             if row["status"] in ("succeeded", "failed", "skipped"):
                 break
+            if check is not None:
+                check.poll(state, row, started)
             if row["progress_done"] is not None:
                 bar(row["progress_done"], row["progress_total"])
             if deadline is not None and time.monotonic() > deadline:
@@ -155,11 +213,13 @@ def follow(state: CliState, run_id: str, timeout: float | None) -> int:
                     f"run {run_id} still {row['status']} after {timeout:.0f}s ({doing}); not waiting any longer, "
                     f"it goes on: `harvester runs show {run_id[:8]}`"
                 )
+                if as_json:
+                    click.echo(dumps(run_json(row)))
                 return EXIT_FAILED
             time.sleep(0.2)
     finally:
         bar.stop()
-    print_outcome(state.console, row)
+    _outcome(state, row, as_json)
     if row["status"] == "succeeded":
         return EXIT_OK
     return EXIT_CONFIG if row["error_category"] == "config" else EXIT_FAILED

@@ -8,10 +8,10 @@ from typing import NoReturn
 
 import click
 from pydantic import ValidationError
-from rich.console import Console
 
 from harvester import logs
 from harvester.app import Harvester
+from harvester.cli.output import make_console
 from harvester.errors import ConfigError, HarvesterError
 from harvester.project import Project, find_project
 from harvester.settings import Settings, setting_sources
@@ -19,8 +19,8 @@ from harvester.settings import Settings, setting_sources
 
 class CliState:
     def __init__(self) -> None:
-        self.console = Console()
-        self.err = Console(stderr=True)
+        self.console = make_console()
+        self.err = make_console(stderr=True)
 
     @cached_property
     def settings(self) -> Settings:

@@ -1,4 +1,4 @@
-"""How runs look in a terminal: one summary line, a table, JSON."""
+"""How runs look in a terminal: one summary line, a table, JSON; the consoles that print them."""
 
 from __future__ import annotations
 
@@ -8,6 +8,13 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+
+from harvester.settings import Settings
+from harvester.whereabouts import uses
+
+#: Width of a console whose output is no terminal (a pipe, a file): wide enough that no table row
+#: is wrapped, so each row stays one line that grep, cut and awk can read.
+OFF_TERMINAL_WIDTH = 10_000
 
 STATUS_STYLE = {
     "succeeded": "green",
@@ -45,6 +52,21 @@ RUN_FIELDS = (
     "progress_done",
     "progress_total",
 )
+
+
+def make_console(*, stderr: bool = False) -> Console:
+    """A console that composes: colours only on a terminal and never with ``NO_COLOR`` set (rich
+    reads it); off a terminal no width limit, so no line is hard-wrapped inside a word."""
+    console = Console(stderr=stderr)
+    if not console.is_terminal:
+        console = Console(stderr=stderr, width=OFF_TERMINAL_WIDTH, soft_wrap=True)
+    return console
+
+
+def startup_line(process: str, settings: Settings) -> str:
+    """``harvester worker uses data folder /abs/.harvester (history and broker)``: what a process says
+    first, so two processes that do not share their data folder or servers are seen to at once."""
+    return f"harvester {process} uses {uses(settings)}"
 
 
 def run_json(row: dict[str, Any]) -> dict[str, Any]:

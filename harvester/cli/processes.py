@@ -11,9 +11,11 @@ import time
 from types import FrameType
 
 import click
+from rich.markup import escape
 
 from harvester.cli.alerts import alert_service
 from harvester.cli.context import CliState, check_schedule, fail
+from harvester.cli.output import startup_line
 from harvester.collector import Collector
 from harvester.dispatch.celery_app import DEFAULT_QUEUE, recovery_interval
 from harvester.dispatch.scheduler import ScheduleDispatcher, make_scheduler_class
@@ -44,6 +46,7 @@ def worker(state: CliState, concurrency: int | None, queues: str, pool: str, log
         "--concurrency",
         str(concurrency or hv.settings.concurrency),
     ]
+    click.echo(startup_line(f"worker (queues {queues})", hv.settings), err=True)
     hv.celery.worker_main(argv)
 
 
@@ -80,6 +83,7 @@ def beat(state: CliState, loglevel: str | None) -> None:
             "scheduled until it exists; recovery runs"
         )
     alerts = alert_service(hv, lambda: dispatcher.schedule)
+    click.echo(startup_line("beat", hv.settings), err=True)
     hv.celery.Beat(
         scheduler=make_scheduler_class(dispatcher, hv.recovery.run, recovery_interval(hv.settings), alerts),
         loglevel=loglevel or hv.settings.log_level,
@@ -126,8 +130,7 @@ def up(state: CliState, no_examples: bool, api_port: int, no_api: bool) -> None:
     if not no_api and not _port_free(api_port):
         fail(2, f"port {api_port} on 127.0.0.1 is in use: choose another with --api-port, or --no-api")
     hv.store.upgrade()  # `up` is the one-machine stack: it migrates whatever database it is given
-    where = "embedded (no server)" if hv.settings.embedded else hv.settings.effective_broker_url
-    state.console.print(f"[bold]harvester up[/]: broker {where}; history {hv.store.engine.url!r}")
+    state.console.print(escape(startup_line("up", hv.settings)), highlight=False)
     state.console.print(f"collectors: {', '.join(hv.registry.names()) or 'none'}. Ctrl-C stops everything.")
     queues = sorted({DEFAULT_QUEUE, *(cls.queue for cls in hv.registry if cls.queue), *_entry_queues(state)})
     children = [_spawn("worker", "--queues", ",".join(queues)), _spawn("beat")]

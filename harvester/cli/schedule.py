@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 from datetime import date, datetime, tzinfo
 from pathlib import Path
-from typing import get_args
+from typing import Any, get_args
 
 import click
 from rich.markup import escape
 from rich.table import Table
 
 from harvester.cli.context import CliState, fail
-from harvester.cli.output import status_text
+from harvester.cli.output import dumps, status_text
 from harvester.errors import ConfigError
 from harvester.execution.runner import RunResult
 from harvester.registry import Registry
@@ -67,16 +67,22 @@ def check(state: CliState, file: Path | None) -> None:
     metavar="DATETIME",
     help="Show the runs after this moment (ISO 8601; without an offset: in the schedule's time zone). Default: now.",
 )
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout instead of the table.")
 @click.pass_obj
-def show(state: CliState, file: Path | None, after_text: str | None) -> None:
+def show(state: CliState, file: Path | None, after_text: str | None, as_json: bool) -> None:
     """Each entry with its next three run times in the schedule's time zone.
 
-    Problems are printed first (to stderr); their entries are left out.
+    Problems are printed first (to stderr); their entries are left out. With --json: an object
+    with the time zone, the moment after which runs are shown, the entries (next runs as ISO 8601,
+    freshness in seconds, secret params masked) and the problems.
     """
     loaded, registry = _load(state, file)
     for problem in loaded.problems:
         state.err.print(escape(str(problem)), style="red", highlight=False)
     after = _after(after_text, loaded)
+    if as_json:
+        click.echo(dumps(_show_json(loaded, registry, after)))
+        return
     table = Table(header_style="bold", box=None, pad_edge=False, title=f"time zone: {loaded.timezone.key}")
     for column in ("group", "collector", "params", "schedule", "enabled", "next runs", "freshness"):
         table.add_column(column, no_wrap=column in ("enabled", "next runs", "freshness"), overflow="fold")
@@ -91,6 +97,26 @@ def show(state: CliState, file: Path | None, after_text: str | None) -> None:
             format_duration(entry.freshness),
         )
     state.console.print(table)
+
+
+def _show_json(loaded: Schedule, registry: Registry, after: datetime) -> dict[str, Any]:
+    entries = [
+        {
+            "group": entry.group,
+            "collector": entry.collector,
+            "line": entry.line,
+            "params": registry.get(entry.collector).masked_params(entry.params),
+            "schedule": entry.schedule_text,
+            "enabled": entry.enabled,
+            "next_runs": [run.isoformat() for run in next_runs(entry, after, loaded.timezone, 3)]
+            if entry.enabled
+            else [],
+            "freshness": entry.freshness.total_seconds(),
+        }
+        for entry in loaded.entries
+    ]
+    problems = [str(problem) for problem in loaded.problems]
+    return {"timezone": loaded.timezone.key, "after": after.isoformat(), "entries": entries, "problems": problems}
 
 
 def _after(text: str | None, loaded: Schedule) -> datetime:

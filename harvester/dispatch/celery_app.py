@@ -346,6 +346,23 @@ class CeleryDispatcher:
         with self._broker_errors():
             self.app.control.revoke(list(run_ids), terminate=True, signal="SIGTERM")
 
+    def consumers(self, queue: str, timeout: float = 2.0) -> int | None:
+        """How many workers consume ``queue``: Celery's broadcast ``active_queues``, answered by every
+        worker on this broker within ``timeout`` seconds (so the call takes that long). None when the
+        broker cannot be reached; 0 when no worker answers, or none of those that do consume it."""
+        try:
+            with self._broker_errors():
+                answers = self.app.control.inspect(timeout=timeout).active_queues() or {}
+        except DispatchError as exc:
+            log.info("cannot ask the workers which queues they consume: %s", exc)
+            return None
+        return sum(1 for queues in answers.values() if any(q.get("name") == queue for q in queues or ()))
+
+    def queue_of(self, request: RunRequest) -> str:
+        """The queue a run's message goes to: the request's, else its collector's, else the default."""
+        cls = self.registry.get(request.collector) if request.collector in self.registry else None
+        return request.queue or (cls.queue if cls else None) or DEFAULT_QUEUE
+
     def publish_batch(self, requests: Sequence[RunRequest]) -> None:
         """Send recorded runs as one batch message to the first run's queue; its time limit is the
         sum of its collectors' limits."""
@@ -366,7 +383,7 @@ class CeleryDispatcher:
         and how it is shown."""
         cls = self.registry.get(request.collector) if request.collector in self.registry else None
         options: dict[str, Any] = {
-            "queue": request.queue or (cls.queue if cls else None) or DEFAULT_QUEUE,
+            "queue": self.queue_of(request),
             # Celery would build these with saferepr() on every send, costing more than the send itself
             "argsrepr": request.describe(),
             "kwargsrepr": "{}",

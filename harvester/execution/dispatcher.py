@@ -33,6 +33,9 @@ class Dispatcher(Protocol):
     def revoke(self, run_ids: Sequence[str]) -> None:
         """Cancelled runs: drop their messages, and stop the processes running them. Raises DispatchError."""
 
+    def consumers(self, queue: str) -> int | None:
+        """How many workers consume ``queue`` now; None when that cannot be known (no answer channel)."""
+
 
 Kind = Literal["run", "gather"]
 
@@ -65,6 +68,10 @@ class InlineDispatcher:
         gone = set(run_ids)
         self._jobs = [job for job in self._jobs if job.request.run_id not in gone]
         heapq.heapify(self._jobs)
+
+    def consumers(self, queue: str) -> int | None:
+        """One: this process drains its own queue, whatever the queue's name."""
+        return 1
 
     def next_job(self) -> Job | None:
         """The job due first, or None when nothing is left."""

@@ -90,6 +90,13 @@ class InlineWorkers:
     def publish_gather(self, parent: Any) -> None:
         self.sent.append(parent)
 
+    def queue_of(self, request: Any) -> str:
+        return "harvester"
+
+    def consumers(self, queue: str) -> int | None:
+        """These threads are the workers (held or not, they consume every queue)."""
+        return 1
+
     def join(self) -> None:
         for thread in self.threads:
             thread.join(timeout=30)

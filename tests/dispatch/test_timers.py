@@ -33,7 +33,7 @@ def test_compact_leaves_a_timer_without_cancelled_entries_alone():
     assert len(timer) == 1
 
 
-def test_the_worker_step_compacts_its_hubs_timer_every_minute_until_it_stops():
+def test_the_worker_step_compacts_its_hubs_timer_periodically_until_it_stops():
     hub = Hub()
     worker = SimpleNamespace(hub=hub)
     step = CompactTimers(worker)
