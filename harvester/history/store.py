@@ -125,6 +125,9 @@ class Store(RetentionStore, OccurrenceStore, RunLogStore, ScheduleReads, Summary
             "error_traceback": run["error_traceback"],
             "retry_in": None,
             "duration": _seconds(run["attempt_started_at"], run["finished_at"]),
+            "records": run["records"],
+            "cpu_seconds": run["cpu_seconds"],
+            "peak_memory": run["peak_memory"],
         }
         return [*closed, current]
 
