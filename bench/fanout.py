@@ -65,7 +65,9 @@ def bench_bare_chord(sc: Scenario, args: argparse.Namespace) -> dict[str, Any]:
     env = {"BENCH_BROKER_URL": sc.bare_broker, "BENCH_RESULT_BACKEND": sc.bare_backend}
     if sc.bare_fs_dir:
         env["BENCH_FS_DIR"] = sc.bare_fs_dir
-    app = make_bare_app(sc.bare_broker, sc.bare_backend, sc.bare_fs_dir)
+    if args.defaults:
+        env["BENCH_DEFAULTS"] = "1"
+    app = make_bare_app(sc.bare_broker, sc.bare_backend, sc.bare_fs_dir, defaults=args.defaults)
     log = sc.workdir / "bare-chord-worker.log"
     proc = PROCESSES.start(bare_worker_argv(args), child_env(env), sc.workdir, log)
     try:
@@ -117,4 +119,5 @@ def run(sc: Scenario, args: argparse.Namespace) -> dict[str, Any]:
         "bare": bare,
         "harvester": hv,
         "ratio": round(bare["seconds"] / hv["seconds"], 3),
+        "ratio_each_round": [round(b / h, 3) for b, h in zip(bare["seconds_each"], hv["seconds_each"], strict=True)],
     }
