@@ -12,6 +12,7 @@ import pytest
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "api"))  # api_support
+sys.path.insert(0, str(HERE.parent / "docs"))  # test_tutorial: the reader of a page's console blocks
 
 
 @pytest.fixture
