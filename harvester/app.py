@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harvester.dispatch.celery_app import CeleryDispatcher, make_celery
+from harvester.dispatch.rate_limits import RedisBucket
 from harvester.execution.context import ProgressCallback
 from harvester.execution.dispatcher import InlineDispatcher
 from harvester.execution.heartbeat import Heartbeat
@@ -20,8 +21,10 @@ from harvester.execution.requests import entry_requests, make_request, new_run
 from harvester.execution.runner import Runner, RunnerConfig, RunResult
 from harvester.extras import check_drivers
 from harvester.history.engine import utcnow
+from harvester.history.rate_limits import DatabaseBucket
 from harvester.history.store import FINISHED, Cancelled, Outcome, Store
 from harvester.project import find_project, use_root
+from harvester.ratelimit.limiter import Limiter
 from harvester.registry import Registry
 from harvester.request import RunRequest, Trigger, new_batch_id
 from harvester.schedule.entries import ScheduleEntry
@@ -84,7 +87,15 @@ class Harvester:
     @cached_property
     def runner(self) -> Runner:
         """The runner of worker processes: what runs next goes to the workers."""
-        return Runner(self.registry, self.store, self.heartbeat, self.runner_config, self.dispatcher)
+        return Runner(self.registry, self.store, self.heartbeat, self.runner_config, self.dispatcher, self.limiter)
+
+    @cached_property
+    def limiter(self) -> Limiter:
+        """Shared rate limits: buckets in Redis when the broker is Redis, in the history database otherwise."""
+        broker = self.settings.effective_broker_url
+        if broker.startswith(("redis://", "rediss://")):
+            return Limiter(RedisBucket(broker))
+        return Limiter(DatabaseBucket(self.store))
 
     @cached_property
     def recovery(self) -> Recovery:
@@ -102,6 +113,8 @@ class Harvester:
         """Stop what was started; touches nothing that was never used."""
         if "heartbeat" in self.__dict__:
             self.heartbeat.stop()
+        if "limiter" in self.__dict__ and isinstance(self.limiter.bucket, RedisBucket):
+            self.limiter.bucket.close()
         if "store" in self.__dict__:
             self.store.close()
 
@@ -139,7 +152,7 @@ class Harvester:
         another, then its gather. Returns the run's last result."""
         self.store.create_runs([new_run(self.registry, request)])
         inline = InlineDispatcher()
-        runner = Runner(self.registry, self.store, self.heartbeat, self.runner_config, inline)
+        runner = Runner(self.registry, self.store, self.heartbeat, self.runner_config, inline, self.limiter)
         inline.publish([request])
         try:
             return _drain(runner, inline, request, on_progress, on_wait)

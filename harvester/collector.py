@@ -15,6 +15,8 @@ from pydantic_core import to_jsonable_python
 
 from harvester.errors import CollectorExit, ConfigError, FailureCategory, MemberFailed, ParamsError, classify_failure
 from harvester.failure_text import MASK, redact
+from harvester.ratelimit.bucket import Rate
+from harvester.ratelimit.limiter import Limiter, MemoryBucket, declared_limits
 from harvester.secret_refs import is_reference, resolve, unescape
 
 Phase = Literal["validate", "collect", "gather", "after_run"]
@@ -35,16 +37,24 @@ class RunContext(Protocol):
 
     def enter_phase(self, phase: Phase) -> None: ...
 
+    def limit(self, name: str, rate: Rate, tokens: int) -> float: ...
+
+
+#: The buckets of collectors run outside harvester (a plain ``run()``): this process's only.
+_local_limiter = Limiter(MemoryBucket())
+
 
 class LocalContext:
     """In-memory context used when a collector runs outside harvester (a plain ``run()`` call)."""
 
-    def __init__(self, state: MutableMapping[str, Any] | None = None) -> None:
+    def __init__(self, state: MutableMapping[str, Any] | None = None, limiter: Limiter | None = None) -> None:
         self.run_id: str | None = None
+        self.limiter = limiter if limiter is not None else _local_limiter
         self._state: MutableMapping[str, Any] = state if state is not None else {}
         self.records: dict[str, Mapping[str, Any]] = {}
         self.progress_seen: list[tuple[int, int | None]] = []
         self.phases: list[Phase] = []
+        self.waiting_seen: list[str | None] = []
 
     @property
     def state(self) -> MutableMapping[str, Any]:
@@ -60,6 +70,9 @@ class LocalContext:
 
     def enter_phase(self, phase: Phase) -> None:
         self.phases.append(phase)
+
+    def limit(self, name: str, rate: Rate, tokens: int) -> float:
+        return self.limiter.acquire(name, rate, tokens, self.waiting_seen.append)
 
 
 @dataclass(frozen=True)
@@ -168,6 +181,12 @@ class Collector:
     - ``abstract`` (bool, default False): a base class meant to be subclassed, not registered. Not
       inherited: a subclass of an abstract base is a collector (and needs a ``name``) unless it says
       ``abstract = True`` itself. A subclass without ``name`` that is not abstract is an error at registration.
+    - ``rate_limits`` (dict of name -> rate, default none): named limits shared by every collector
+      that declares the same name, on every worker (see docs/rate_limits.md). A rate is ``"N/s"``,
+      ``"N/m"``, ``"N/h"`` or ``"N/d"``, optionally ``"... burst B"`` (default burst 1: evenly spaced).
+      ``self.limit(name)`` takes tokens; a bad rate is an error when the class is defined.
+    - ``per_run_limits`` (tuple of limit names, default ``()``): each takes one token per run, just
+      before ``collect()`` (or ``subcollectors()``); every name must be in ``rate_limits``.
 
     Fan-out (see docs/fanout.md): override ``subcollectors()`` and its members run in parallel
     on workers, each a run of its own; ``gather()`` then runs once with their results, followed
@@ -192,6 +211,9 @@ class Collector:
     require_all: ClassVar[bool] = False
     state_key: ClassVar[tuple[str, ...] | None] = None
     abstract: ClassVar[bool] = True  # Collector itself; every subclass says so itself or is concrete
+    rate_limits: ClassVar[Mapping[str, str]] = {}
+    per_run_limits: ClassVar[tuple[str, ...]] = ()
+    _rates: ClassVar[dict[str, Rate]] = {}  # rate_limits parsed when the class is defined
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -199,6 +221,13 @@ class Collector:
         missing = [step for step in cls.steps if not callable(getattr(cls, step, None))]
         if missing:
             raise TypeError(f"{cls.__qualname__}.steps names {', '.join(missing)}, which it has no method for")
+        cls._rates = declared_limits(cls.__qualname__, cls.rate_limits)
+        undeclared = [name for name in cls.per_run_limits if name not in cls._rates]
+        if undeclared or isinstance(cls.per_run_limits, str):
+            raise ConfigError(
+                f"{cls.__qualname__}.per_run_limits must be a tuple of names declared in rate_limits"
+                f" (declared: {', '.join(cls._rates) or 'none'}; got {cls.per_run_limits!r})"
+            )
 
     def __init__(self, **params: Any) -> None:
         self.params: Any = validate_params(type(self), params)
@@ -294,6 +323,7 @@ class Collector:
             self._enter("validate")
             self.validate_config()
             self._enter("collect")
+            self._take_per_run_limits()
             result = self.collect()
             self._enter("after_run")
             self.after_run()
@@ -305,6 +335,7 @@ class Collector:
             self._enter("validate")
             self.validate_config()
             self._enter("collect")
+            self._take_per_run_limits()
             members = list(self.subcollectors())
             strangers = [repr(m) for m in members if not isinstance(m, Collector)]
             if strangers:
@@ -343,6 +374,16 @@ class Collector:
         if missing:
             raise ValueError(f"emit(): record #{missing[0]} has no value for key field '{key}'")
         return self._context.emit(batch, key)
+
+    def limit(self, name: str, tokens: int = 1) -> float:
+        """Take ``tokens`` of the rate limit ``name`` (declared in ``rate_limits``), waiting until the
+        shared bucket grants them; returns the seconds waited. While it waits, the run's status says
+        ``waiting: rate limit NAME``. The wait counts towards the run's time limit."""
+        rate = self._rates.get(name)
+        if rate is None:
+            declared = ", ".join(self._rates) or "none"
+            raise ConfigError(f"{type(self).__qualname__} has no rate limit '{name}' (declared: {declared})")
+        return self._context.limit(name, rate, tokens)
 
     def progress(self, done: int, total: int | None = None) -> None:
         """Report progress (drives the CLI progress bar and the API status)."""
@@ -457,6 +498,10 @@ class Collector:
         data = {k: v for k, v in self.redacted_params().items() if k in self.state_key}
         canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+    def _take_per_run_limits(self) -> None:
+        for name in self.per_run_limits:
+            self.limit(name)
 
     def _enter(self, phase: Phase) -> None:
         self.phase = phase

@@ -12,6 +12,7 @@ from types import ModuleType
 from harvester.backfill import partition_param
 from harvester.collector import Collector
 from harvester.errors import RegistryError
+from harvester.ratelimit.limiter import declared_limits
 
 ENTRY_POINT_GROUP = "harvester.collectors"
 
@@ -73,7 +74,22 @@ class Registry:
         if existing is not None and existing is not cls:
             raise RegistryError(f"duplicate collector name '{cls.name}': {_qualname(existing)} and {_qualname(cls)}")
         partition_param(cls)  # a partition names a param harvester can step through
+        self._check_rate_limits(cls)
         self._by_name[cls.name] = cls
+
+    def _check_rate_limits(self, cls: type[Collector]) -> None:
+        """A rate limit is shared by name: every collector that declares it must give the same rate."""
+        mine = declared_limits(_qualname(cls), cls.rate_limits)
+        for other in self._by_name.values():
+            if other is cls:
+                continue
+            theirs = declared_limits(_qualname(other), other.rate_limits)
+            for name in mine.keys() & theirs.keys():
+                if mine[name] != theirs[name]:
+                    raise RegistryError(
+                        f"rate limit '{name}' is declared as {cls.rate_limits[name]!r} by {_qualname(cls)} and "
+                        f"as {other.rate_limits[name]!r} by {_qualname(other)}: one shared limit has one rate"
+                    )
 
     def get(self, name: str) -> type[Collector]:
         """The collector called ``name``; an unknown name suggests the closest known one."""

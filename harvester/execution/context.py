@@ -9,7 +9,10 @@ from typing import Any
 
 from harvester.collector import Phase
 from harvester.history.data import StateWrite
+from harvester.history.rate_limits import DatabaseBucket, set_waiting_for
 from harvester.history.store import Store
+from harvester.ratelimit.bucket import Rate
+from harvester.ratelimit.limiter import Limiter
 
 ProgressCallback = Callable[[int, int | None], None]
 
@@ -32,6 +35,7 @@ class StoreContext:
         *,
         on_progress: ProgressCallback | None = None,
         progress_every: float = 1.0,
+        limiter: Limiter | None = None,
     ) -> None:
         self.store = store
         self.collector = collector
@@ -45,6 +49,7 @@ class StoreContext:
         self._progress_every = progress_every
         self._progress_written = 0.0
         self._phase_started: tuple[str, float] | None = None
+        self._limiter = limiter
 
     @property
     def state(self) -> MutableMapping[str, Any]:
@@ -67,6 +72,16 @@ class StoreContext:
             self._progress_written = now
             if self.run_id:
                 self.store.set_progress(self.run_id, done, total)
+
+    def limit(self, name: str, rate: Rate, tokens: int) -> float:
+        """Tokens from the shared bucket; the run's ``waiting_for`` says so while it waits."""
+        if self._limiter is None:
+            self._limiter = Limiter(DatabaseBucket(self.store))
+        return self._limiter.acquire(name, rate, tokens, self._waiting)
+
+    def _waiting(self, waiting_for: str | None) -> None:
+        if self.run_id:
+            set_waiting_for(self.store, self.run_id, waiting_for)
 
     def enter_phase(self, phase: Phase) -> None:
         now = time.monotonic()

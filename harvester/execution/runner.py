@@ -31,7 +31,9 @@ from harvester.execution.retry import RetryPolicy
 from harvester.failure_text import failure_message, failure_traceback
 from harvester.history.data import StateConflict
 from harvester.history.engine import DatabaseError, utcnow
+from harvester.history.rate_limits import DatabaseBucket
 from harvester.history.store import Cancelled, Claim, Ended, NewRun, Outcome, Store, worker_name
+from harvester.ratelimit.limiter import Limiter
 from harvester.registry import Registry
 from harvester.request import RunRequest
 
@@ -80,13 +82,21 @@ class Runner:
     members, its gather) is recorded first and then handed to the dispatcher."""
 
     def __init__(
-        self, registry: Registry, store: Store, heartbeat: Heartbeat, config: RunnerConfig, dispatcher: Dispatcher
+        self,
+        registry: Registry,
+        store: Store,
+        heartbeat: Heartbeat,
+        config: RunnerConfig,
+        dispatcher: Dispatcher,
+        limiter: Limiter | None = None,
     ) -> None:
         self.registry = registry
         self.store = store
         self.heartbeat = heartbeat
         self.config = config
         self.dispatcher = dispatcher
+        #: Shared rate limits (``Collector.limit()``); default: buckets in the history database.
+        self.limiter = limiter if limiter is not None else Limiter(DatabaseBucket(store))
 
     def policy(self, cls: type[Collector]) -> RetryPolicy:
         retries = self.config.retries if cls.retries is None else cls.retries
@@ -129,7 +139,12 @@ class Runner:
         self, request: RunRequest, collector: Collector, attempt: int, on_progress: ProgressCallback | None
     ) -> RunResult:
         context = StoreContext(
-            self.store, collector.name, collector.state_params_key(), request.run_id, on_progress=on_progress
+            self.store,
+            collector.name,
+            collector.state_params_key(),
+            request.run_id,
+            on_progress=on_progress,
+            limiter=self.limiter,
         )
         collector.bind(context)
         started = Meter()
@@ -202,7 +217,7 @@ class Runner:
     def _fan_out(self, request: RunRequest, parent: Collector, attempt: int) -> RunResult:
         """validate -> subcollectors(); record the members and leave the parent ``waiting`` for them
         (still holding its overlap lock, until gather finishes it); then send the members."""
-        context = StoreContext(self.store, parent.name, parent.state_params_key(), request.run_id)
+        context = StoreContext(self.store, parent.name, parent.state_params_key(), request.run_id, limiter=self.limiter)
         parent.bind(context)
         started = Meter()
         try:
@@ -267,7 +282,7 @@ class Runner:
             outcome = Outcome("failed", error_category="config", error_phase="gather", error_message=str(exc))
             self.store.finish(request.run_id, attempt, outcome)
             return RunResult(request.run_id, "failed", attempt, category=FailureCategory.CONFIG, error=exc)
-        context = StoreContext(self.store, parent.name, parent.state_params_key(), request.run_id)
+        context = StoreContext(self.store, parent.name, parent.state_params_key(), request.run_id, limiter=self.limiter)
         parent.bind(context)
         self.heartbeat.add(request.run_id)
         started = Meter()

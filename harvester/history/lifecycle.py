@@ -194,6 +194,7 @@ _CLAIM = (
         error_traceback=None,
         cpu_seconds=None,
         peak_memory=None,
+        waiting_for=None,
     )
     .returning(runs.c.attempt)
 )

@@ -98,6 +98,8 @@ runs = Table(
     Column("schedule_group", String(200)),
     Column("entry_key", String(255)),
     Column("batch_id", String(64)),
+    # What a running run waits for now (``rate limit github``); NULL while it works (harvester.ratelimit).
+    Column("waiting_for", String(255)),
     # Expiry: a run not started by then is recorded `expired` and never runs (NULL: never expires).
     Column("expires_at", UTCDateTime),
     # The last attempt's resource use (the earlier ones are in run_attempts): CPU seconds (user +
@@ -295,4 +297,18 @@ collector_summary = Table(
     Column("records", BigInteger, nullable=False),
     Column("last_run_id", String(36)),
     Column("last_finished_at", UTCDateTime),
+)
+
+#: One token bucket per named rate limit, shared by every worker (when the broker is not Redis):
+#: its level as of ``level_at`` (Unix seconds), and what ``/metrics`` counts of it.
+rate_limits = Table(
+    "rate_limits",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("rate", String(64), nullable=False),
+    Column("level", Float, nullable=False),
+    Column("level_at", Float, nullable=False),
+    Column("tokens", BigInteger, nullable=False),
+    Column("waits", BigInteger, nullable=False),
+    Column("wait_seconds", Float, nullable=False),
 )
