@@ -150,9 +150,11 @@ def trigger(
     except DispatchError as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         fail(EXIT_FAILED, f"{reason}; run {request.run_id} is recorded and is sent once the broker is back")
-    if not wait:
-        row = state.app.store.get_run(request.run_id)
-        click.echo(dumps(run_json(row)) if as_json and row is not None else request.run_id)
+    if not as_json:
+        click.echo(request.run_id)
+    elif not wait:  # with --wait, the one JSON document is the run as it ends
+        queued = state.app.store.get_run(request.run_id)
+        click.echo(dumps(run_json(queued) if queued is not None else {"run_id": request.run_id}))
     click.echo(f"Collection task queued for {request.collector}", err=True)  # stdout stays the id alone
     if wait:
         limit = timeout if timeout is not None else state.app.settings.task_time_limit + 60.0

@@ -121,6 +121,13 @@ def test_trigger_wait_json_that_gives_up_prints_the_run_as_it_is(invoke: Any) ->
     assert "not waiting any longer" in result.stderr
 
 
+@pytest.mark.usefixtures("record_only")
+def test_trigger_wait_without_json_prints_the_run_id_first(invoke: Any) -> None:
+    result = invoke("trigger", "ok", "--wait", "--timeout", "0.3")
+    run_id = result.stdout.splitlines()[0]
+    assert json.loads(invoke("runs", "show", run_id, "--json").stdout)["status"] == "queued"
+
+
 def test_schedule_show_json(invoke: Any) -> None:
     result = invoke("schedule", "show", "--json", "--after", "2026-03-01T00:00+00:00")
     assert result.exit_code == 0, result.output
