@@ -2,7 +2,8 @@
 
 A failed attempt is tried again after ``retry_delay * 2 ** (attempt - 1)`` seconds (at most
 ``retry_max_delay``), until ``max_attempts`` attempts failed: then the delivery is given up
-(``failed``). A delivery is claimed for a lease before it is sent, so a second scheduler does not
+(``failed``). Each target is sent to in a thread of its own, so a hanging one delays only its
+own alerts. A delivery is claimed for a lease before it is sent, so a second scheduler does not
 send it too; a process that dies while sending leaves it to be sent again once the lease ends
 (a receiver dedupes on the alert's ``id``).
 """
@@ -11,7 +12,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import defaultdict
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -57,11 +60,23 @@ class Deliverer:
         self.sender = sender
 
     def deliver_due(self, now: datetime) -> int:
-        """Attempt every delivery due by ``now``; how many were attempted."""
-        due = self.store.claim_due(now, self.policy.lease)
-        for delivery in due:
-            self.attempt(delivery, now)
-        return len(due)
+        """Attempt the deliveries due by ``now``, each target's in a thread of its own; how many were attempted.
+
+        After a failed attempt the target's other deliveries wait for the next pass (a dead or hanging
+        target costs one timeout per pass, and delays no other target)."""
+        by_target: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for delivery in self.store.claim_due(now, self.policy.lease):
+            by_target[delivery["target"]].append(delivery)
+        if not by_target:
+            return 0
+        with ThreadPoolExecutor(len(by_target), thread_name_prefix="harvester-alert") as pool:
+            return sum(pool.map(lambda batch: self._deliver(batch, now), by_target.values()))
+
+    def _deliver(self, batch: list[dict[str, Any]], now: datetime) -> int:
+        for done, delivery in enumerate(batch, 1):
+            if self.attempt(delivery, now) is not None:
+                return done
+        return len(batch)
 
     def attempt(self, delivery: Mapping[str, Any], now: datetime, *, retry: bool = True) -> str | None:
         """Send once and record it; the error (None: delivered). Without ``retry`` a failure gives up."""

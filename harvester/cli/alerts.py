@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from harvester.alerts.delivery import Deliverer, DeliveryPolicy
-from harvester.alerts.evaluator import Evaluator, ScheduleSource, Sources
+from harvester.alerts.evaluator import Checks, Evaluator, ScheduleSource, Sources
 from harvester.alerts.message import payload
 from harvester.alerts.routing import Router
 from harvester.alerts.service import AlertService
@@ -36,9 +36,10 @@ def delivery_policy(settings: Settings) -> DeliveryPolicy:
     )
 
 
-def alert_service(hv: Harvester, schedule: ScheduleSource) -> AlertService:
+def alert_service(hv: Harvester, schedule: ScheduleSource, checks: Checks | None = None) -> AlertService:
     """The alert loop of the scheduler process: history, ``schedule`` (the scheduler's, reloads
-    included) and a worker ping observed every ``HARVESTER_ALERT_INTERVAL`` seconds."""
+    included), a worker ping and ``checks`` (the latest probe results) observed every
+    ``HARVESTER_ALERT_INTERVAL`` seconds."""
     s = hv.settings
     store = AlertStore(hv.store)
 
@@ -48,7 +49,7 @@ def alert_service(hv: Harvester, schedule: ScheduleSource) -> AlertService:
             replies = hv.celery.control.ping(timeout=PING_TIMEOUT, connection=conn) or []
         return [name for reply in replies for name in reply]
 
-    sources = Sources(schedule=schedule, successes=hv.store.entry_successes, workers=workers)
+    sources = Sources(schedule=schedule, successes=hv.store.entry_successes, workers=workers, checks=checks)
     router = Router(s.alert_targets, s.alert_default_targets)
     grace = timedelta(seconds=s.alert_worker_grace)
     evaluator = Evaluator(store, hv.registry, router, sources, worker_grace=grace)

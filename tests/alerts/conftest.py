@@ -6,7 +6,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -48,17 +48,16 @@ class Receiver:
         raise AssertionError(f"expected {count} requests, got {len(self.received)}: {self.received}")
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    got = Receiver()
+def start_receiver(got: Receiver) -> Callable[[], None]:
+    """Serve ``got`` on a free local port (sets its url); returns how to stop it."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            time.sleep(got.delay)
             with got.lock:
                 got.received.append(Received(self.path, dict(self.headers.items()), body))
                 status = got.statuses.pop(0) if got.statuses else 200
+            time.sleep(got.delay)
             self.send_response(status)
             self.send_header("Content-Length", "2")
             self.end_headers()
@@ -70,11 +69,33 @@ def receiver() -> Iterator[Receiver]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     got.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield got
-    server.shutdown()
-    server.server_close()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+
+    return stop
+
+
+@pytest.fixture
+def receivers() -> Iterator[Callable[..., Receiver]]:
+    """Makes receivers (``delay``: seconds each answer waits); all stopped at the end."""
+    stops: list[Callable[[], None]] = []
+
+    def make(delay: float = 0.0) -> Receiver:
+        got = Receiver(delay=delay)
+        stops.append(start_receiver(got))
+        return got
+
+    yield make
+    for stop in stops:
+        stop()
+
+
+@pytest.fixture
+def receiver(receivers: Callable[..., Receiver]) -> Receiver:
+    return receivers()
 
 
 @dataclass

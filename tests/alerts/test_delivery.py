@@ -123,3 +123,21 @@ def test_a_database_that_refuses_the_attempt_leaves_the_delivery_claimed_then_du
     assert deliverer.deliver_due(T0 + timedelta(seconds=1)) == 0  # claimed: its lease holds it
     assert deliverer.deliver_due(T0 + POLICY.lease) == 1  # the lease ended: sent again (receivers dedupe)
     assert alerts.delivery("d1")["status"] == "delivered"
+
+
+def test_a_failing_target_costs_one_attempt_per_pass_and_holds_up_no_other_target(store):
+    alerts = AlertStore(store)
+    for n in range(3):
+        add(alerts, f"down{n}", target="down")
+    add(alerts, "up0", target="up")
+    sent: list[str] = []
+
+    def sender(config, alert, timeout):
+        if config.url == "http://down":
+            raise DeliveryError("not reachable: timed out")
+        sent.append(alert["id"])
+
+    targets = {name: WebhookTarget(kind="webhook", url=f"http://{name}") for name in ("down", "up")}
+    assert Deliverer(alerts, targets, POLICY, sender).deliver_due(T0) == 2
+    assert sent == ["up0"]
+    assert [alerts.delivery(f"down{n}")["attempts"] for n in range(3)] == [1, 0, 0]  # the others wait their turn
