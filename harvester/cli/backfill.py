@@ -88,7 +88,7 @@ def _summary(plan: Plan, interrupted: bool) -> dict[str, Any]:
     }
 
 
-def _report(state: CliState, plan: Plan, interrupted: bool, resume: str) -> None:
+def _report(plan: Plan, interrupted: bool, resume: str) -> None:
     s = _summary(plan, interrupted)
     click.echo(
         f"{plan.collector} backfill {plan.batch_id}: {s['partitions']} partitions, {s['already_succeeded']} had "
@@ -132,7 +132,8 @@ def backfill(
 ) -> None:
     """Run collector NAME once per partition from --from to --to on the workers.
 
-    Other params as for `harvester trigger NAME`. Ctrl-C stops submitting (the runs under way
+    Other params as for `harvester trigger NAME` (`harvester trigger NAME --help`
+    lists them). Ctrl-C stops submitting (the runs under way
     end); the same command resumes, skipping partitions whose run succeeded unless --force.
     Exit code 0 all succeeded, 1 a partition failed, 2 bad input, 130 stopped.
     """
@@ -149,7 +150,7 @@ def backfill(
         if interrupted:
             _stopped(_summary(plan, interrupted), resume)
     else:
-        _report(state, plan, interrupted, resume)
+        _report(plan, interrupted, resume)
     if interrupted:
         raise click.exceptions.Exit(EXIT_INTERRUPTED)
     raise click.exceptions.Exit(EXIT_FAILED if plan.failed else EXIT_OK)
