@@ -126,3 +126,30 @@ def test_a_stop_request_submits_no_more(hv):
     assert hv.store.list_runs() == []
     with pytest.raises(KeyboardInterrupt):
         stop(2, None)  # the second one leaves at once
+
+
+def test_a_partition_whose_run_has_not_ended_is_waited_for_and_counts_against_concurrency(hv, monkeypatch):
+    """Resumed while an earlier run of day 1 is still queued: the backfill adopts that run (no
+    second run of day 1), and with --concurrency 1 sends day 2 only once it ended."""
+    runner = Runner(hv.registry, hv.store, hv.heartbeat, hv.runner_config, InlineDispatcher())
+    earlier = replace(hv.request("daily", {"day": "2026-01-01"}, trigger="backfill"), batch_id="backfill:t")
+    hv.store.create_runs([new_run(hv.registry, earlier)])
+    sent: list[str] = []
+
+    def publish(requests: list[Any]) -> None:
+        assert hv.store.get_run(earlier.run_id)["status"] == "succeeded"  # day 1 ended first
+        sent.extend(r.params["day"] for r in requests)
+        for request in requests:
+            runner.execute(request)
+
+    def worker_takes_the_earlier_run(plan: Any) -> None:
+        if hv.store.get_run(earlier.run_id)["status"] == "queued":
+            runner.execute(earlier)
+
+    monkeypatch.setattr(hv.dispatcher, "publish", publish)
+    plan = make_plan(hv, "daily", {}, "day", ["2026-01-01", "2026-01-02"], "backfill:t", False)
+    assert [(p.status, p.run_id) for p in plan.partitions] == [("queued", earlier.run_id), ("todo", None)]
+    Loop(hv, plan, 1, StopRequest(), on_change=worker_takes_the_earlier_run, poll=0.01).run()
+    assert sent == ["2026-01-02"]
+    assert [p.status for p in plan.partitions] == ["succeeded", "succeeded"]
+    assert len(hv.store.list_runs()) == 2
