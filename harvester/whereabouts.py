@@ -6,7 +6,7 @@ started from different folders (or with different settings) otherwise share noth
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from harvester.failure_text import MASK
 from harvester.settings import Settings
@@ -19,19 +19,19 @@ _SECRET_QUERY = ("password", "passwd", "secret", "token", "key")
 
 
 def mask_url(url: str) -> str:
-    """``url`` with its password (and any credential-like query value) replaced by the mask."""
+    """``url`` with its password (and any credential-like query value) replaced by the mask; the
+    rest as written (``sqlite:////abs/path`` stays whole)."""
     parts = urlsplit(url)
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, host = netloc.rsplit("@", 1)
-        user, has_password, _password = userinfo.partition(":")
-        netloc = f"{user}:{MASK}@{host}" if has_password else netloc
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        masked = [(k, MASK if any(word in k.lower() for word in _SECRET_QUERY) else v) for k, v in pairs]
-        query = urlencode(masked, safe="*/:")
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    masked = url
+    userinfo, at, host = parts.netloc.rpartition("@")
+    user, has_password, _password = userinfo.partition(":")
+    if at and has_password:
+        masked = masked.replace(parts.netloc, f"{user}:{MASK}@{host}", 1)
+    if parts.query:
+        pairs = parse_qsl(parts.query, keep_blank_values=True)
+        hidden = [(k, MASK if any(word in k.lower() for word in _SECRET_QUERY) else v) for k, v in pairs]
+        masked = masked.replace(f"?{parts.query}", f"?{urlencode(hidden, safe='*/:')}", 1)
+    return masked
 
 
 def uses(settings: Settings) -> str:

@@ -42,7 +42,9 @@ def _until(lines: queue.Queue[tuple[float, str]], text: str, timeout: float) -> 
 def test_trigger_wait_says_no_worker_consumes_the_queue_within_10_s(tmp_path: Path) -> None:
     here, elsewhere = Stack(tmp_path / "here"), Stack(tmp_path / "elsewhere")
     try:
-        elsewhere.worker()  # the worker a user started from another folder
+        started = elsewhere.worker()  # the worker a user started from another folder
+        said = f"harvester worker (queues harvester) uses data folder {elsewhere.settings.data_dir.resolve()}"
+        assert said in started.output()  # its first line says where it looks
         token = uuid.uuid4().hex
         proc = subprocess.Popen(
             [sys.executable, "-m", "harvester", "trigger", "ok", "--token", token, "--wait", "--timeout", "120"],
