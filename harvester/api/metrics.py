@@ -13,6 +13,8 @@ scrape reads a handful of SQL aggregates (see ``harvester.history.queries``). Fa
 - ``harvester_retries_total{collector}``: attempts that ended in a retry.
 - ``harvester_skipped_overlaps_total{collector}``: runs skipped because the same run was in progress.
 - ``harvester_queue_depth{queue}``: messages waiting in the broker (Redis and the embedded broker).
+- ``harvester_rate_limit_tokens_total{limit}``, ``..._waits_total``, ``..._wait_seconds_total``: the
+  shared rate limits (:mod:`harvester.api.limit_metrics`).
 
 Counters are lifetime totals from the summary table (``collector_summary``, kept by the database
 as runs end): ``harvester runs prune`` does not lower them, and a scrape costs O(collectors).
@@ -30,6 +32,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 
 from harvester.api.broker import probe_connection
+from harvester.api.limit_metrics import rate_limit_metrics
 from harvester.api.overview import read_schedule
 from harvester.app import Harvester
 from harvester.dispatch.celery_app import DEFAULT_QUEUE
@@ -50,6 +53,7 @@ class HistoryCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         yield from snapshot_metrics(metrics_snapshot(self.hv.store))
+        yield from rate_limit_metrics(self.hv)
         depths = queue_depths(self.hv, known_queues(self.hv))
         if depths:
             gauge = GaugeMetricFamily("harvester_queue_depth", "Messages waiting in the broker.", labels=["queue"])

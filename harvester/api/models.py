@@ -143,6 +143,9 @@ class Run(BaseModel):
     )
     parent_run_id: str | None
     worker: str | None = Field(description="host:pid of the worker of the last attempt.")
+    waiting_for: str | None = Field(
+        None, description="What a running run waits for now, e.g. 'rate limit github' (null while it works)."
+    )
     progress: Progress
 
 

@@ -27,5 +27,6 @@ def run_out(row: dict[str, Any]) -> dict[str, Any]:
         "error_traceback": row["error_traceback"],
         "parent_run_id": row["parent_run_id"],
         "worker": row["worker"],
+        "waiting_for": row.get("waiting_for"),
         "progress": {"done": row["progress_done"], "total": row["progress_total"]},
     }

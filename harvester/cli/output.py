@@ -49,6 +49,7 @@ RUN_FIELDS = (
     "member_index",
     "task_id",
     "worker",
+    "waiting_for",
     "progress_done",
     "progress_total",
 )
@@ -111,6 +112,8 @@ def runs_table(rows: list[dict[str, Any]]) -> Table:
             if row["error_category"]
             else (row["error_message"] or "")
         )
+        if row.get("waiting_for"):
+            error = f"waiting: {row['waiting_for']}"
         took = f"{row['duration']:.2f}s" if row["duration"] is not None else "-"
         table.add_row(
             row["id"][:8],

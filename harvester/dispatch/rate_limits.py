@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import redis
-
 from harvester.errors import TransientError
 from harvester.ratelimit.bucket import EPSILON, Rate
 from harvester.ratelimit.limiter import LimitStats
@@ -57,8 +55,11 @@ return string.format('%.17g', (needed - level) / per_second)
 class RedisBucket:
     """Named token buckets in one Redis database, shared by every process that reaches it."""
 
-    def __init__(self, url: str, client: Any = None) -> None:
-        self.client = client or redis.Redis.from_url(url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT)
+    def __init__(self, url: str) -> None:
+        import redis  # the [redis] extra: only a Redis broker needs it
+
+        self._errors = redis.RedisError
+        self.client = redis.Redis.from_url(url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT)
         self._take = self.client.register_script(TAKE)
 
     def take(self, name: str, rate: Rate, tokens: int, now: float | None = None) -> float:
@@ -68,7 +69,7 @@ class RedisBucket:
             args.append(repr(now))
         try:
             answer = self._take(keys=[PREFIX + name, NAMES], args=args)
-        except redis.RedisError as exc:
+        except self._errors as exc:
             raise TransientError(f"rate limit {name}: Redis did not answer ({type(exc).__name__}: {exc})") from exc
         return float(answer)
 
