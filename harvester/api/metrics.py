@@ -13,6 +13,9 @@ scrape reads a handful of SQL aggregates (see ``harvester.history.queries``). Fa
 - ``harvester_retries_total{collector}``: attempts that ended in a retry.
 - ``harvester_skipped_overlaps_total{collector}``: runs skipped because the same run was in progress.
 - ``harvester_queue_depth{queue}``: messages waiting in the broker (Redis and the embedded broker).
+- ``harvester_alerts_total{target,status}``, ``harvester_alerts_pending{target}``,
+  ``harvester_alert_attempts_total{outcome}``, ``harvester_alert_incidents_open{kind}``:
+  alerts (:mod:`harvester.api.alert_metrics`).
 - ``harvester_rate_limit_tokens_total{limit}``, ``..._waits_total``, ``..._wait_seconds_total``: the
   shared rate limits (:mod:`harvester.api.limit_metrics`).
 
@@ -31,6 +34,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from harvester.api.alert_metrics import alert_metrics
 from harvester.api.broker import probe_connection
 from harvester.api.limit_metrics import rate_limit_metrics
 from harvester.api.overview import read_schedule
@@ -53,6 +57,7 @@ class HistoryCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         yield from snapshot_metrics(metrics_snapshot(self.hv.store))
+        yield from alert_metrics(self.hv)
         yield from rate_limit_metrics(self.hv)
         depths = queue_depths(self.hv, known_queues(self.hv))
         if depths:

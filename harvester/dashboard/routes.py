@@ -191,10 +191,11 @@ def router(hv: Harvester) -> APIRouter:
 
 def mount(app: FastAPI, hv: Harvester) -> None:
     """Serve the dashboard at ``/`` and its CSS and script at ``/static`` of ``app``."""
-    from harvester.dashboard import backfill_page, collector_page  # they render with this module's render()
+    from harvester.dashboard import alerts_page, backfill_page, collector_page  # they render with render()
 
     app.include_router(router(hv))
     app.include_router(forms.router(hv, render))
     app.include_router(collector_page.router(hv))
     app.include_router(backfill_page.router(hv))
+    app.include_router(alerts_page.router(hv))
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
