@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import threading
 import time
 from typing import Any
@@ -100,7 +102,9 @@ def run(state: CliState, name: str | None, args: tuple[str, ...], force: bool, a
         )
 
     try:
-        result = state.app.run_inline(request, on_progress=bar, on_wait=waiting)
+        # with --json, whatever the collector prints goes to stderr: stdout holds the one document
+        with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
+            result = state.app.run_inline(request, on_progress=bar, on_wait=waiting)
     finally:
         bar.stop()
     row = state.app.store.get_run(result.run_id)

@@ -35,6 +35,14 @@ class Long(Collector):
 
     def collect(self):
         return {{"folder": self.params.folder}}
+
+
+class Printer(Collector):
+    name = "printer"
+
+    def collect(self):
+        print("a line a careless collector prints")
+        return 1
 """
 
 SCHEDULE = f"""\
@@ -102,6 +110,14 @@ def test_run_json_of_a_failed_run_is_json_too_with_the_exit_code(invoke: Any) ->
 def test_run_json_of_a_collector_that_logs_keeps_logs_off_stdout(invoke: Any) -> None:
     result = invoke("run", "chatty", "--json")
     assert json.loads(result.stdout)["collector"] == "chatty"
+
+
+def test_run_json_of_a_collector_that_prints_moves_its_lines_to_stderr(invoke: Any) -> None:
+    result = invoke("run", "printer", "--json")
+    assert json.loads(result.stdout)["result"] == 1
+    assert "a line a careless collector prints" in result.stderr
+    plain = invoke("run", "printer")  # without --json its stdout is its own
+    assert "a line a careless collector prints" in plain.stdout
 
 
 @pytest.mark.usefixtures("record_only")
