@@ -12,6 +12,9 @@ exception's text (which can carry URLs with passwords):
   missing file is fine (nothing is scheduled); non-strict problems are listed but do not fail it.
 - ``freshness``: per enabled entry, its last success and whether it is stale (or never ran). Part of
   the verdict only when ``HARVESTER_HEALTH_ENFORCE_FRESHNESS=true``.
+- ``collectors``, only with ``?checks=collectors``: each probe (``Collector.check()``) with its
+  stored result, made again when older than ``HARVESTER_CHECK_TTL`` (:mod:`harvester.api.health_probes`);
+  ``probe_failed`` when any failed.
 """
 
 from __future__ import annotations
@@ -20,13 +23,14 @@ import asyncio
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import anyio
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from harvester.api.broker import probe_connection
+from harvester.api.health_probes import ProbeCache
 from harvester.api.models import Check, Health
 from harvester.api.overview import entry_views, read_schedule
 from harvester.app import Harvester
@@ -39,9 +43,10 @@ PING_SHARE = 0.5
 class CheckFailed(Exception):
     """A check's verdict: ``code`` is the fixed error string reported."""
 
-    def __init__(self, code: str) -> None:
+    def __init__(self, code: str, details: dict[str, Any] | None = None) -> None:
         super().__init__(code)
         self.code = code
+        self.details = details or {}
 
 
 def _database(hv: Harvester) -> dict[str, Any]:
@@ -102,22 +107,33 @@ async def _bounded(check: Callable[[Harvester], dict[str, Any]], hv: Harvester) 
     except TimeoutError:
         details, error = {}, "timeout"
     except CheckFailed as exc:
-        details, error = {}, exc.code
+        details, error = exc.details, exc.code
     except Exception:
         details, error = {}, "unreachable"
     latency = round((time.perf_counter() - started) * 1000, 1)
     return Check(ok=error is None, latency_ms=latency, error=error, details=details), details
 
 
-async def health_report(hv: Harvester) -> Health:
+def _collectors(probes: ProbeCache) -> dict[str, Any]:
+    ok, details = probes.report()
+    if not ok:
+        raise CheckFailed("probe_failed", details)
+    return details
+
+
+async def health_report(hv: Harvester, probes: ProbeCache | None = None) -> Health:
+    """Every check at once; with ``probes``, the collectors' probes too (part of the verdict)."""
     names = ("database", "broker", "workers", "schedule")
+    collectors = [_bounded(lambda _: _collectors(probes), hv)] if probes is not None else []
     results = await asyncio.gather(
-        *(_bounded(check, hv) for check in (_database, _broker, _workers, _schedule, _freshness))
+        *(_bounded(check, hv) for check in (_database, _broker, _workers, _schedule, _freshness)), *collectors
     )
     checks: dict[str, Any] = {name: check for name, (check, _) in zip(names, results, strict=False)}
-    freshness_check, freshness = results[-1]
+    if probes is not None:
+        checks["collectors"] = results[-1][0]
+    freshness_check, freshness = results[len(names)]
     checks["freshness"] = freshness if freshness_check.ok else {}
-    healthy = all(checks[name].ok for name in names)
+    healthy = all(checks[name].ok for name in (*names, *(["collectors"] if probes is not None else [])))
     if hv.settings.health_enforce_freshness:
         healthy = healthy and freshness_check.ok and not any(f["stale"] for f in freshness.values())
     return Health.model_validate({"status": "healthy" if healthy else "unhealthy", "checks": checks})
@@ -125,15 +141,23 @@ async def health_report(hv: Harvester) -> Health:
 
 def router(hv: Harvester) -> APIRouter:
     api = APIRouter(tags=["operations"])
+    probes = ProbeCache(hv)
 
     @api.get(
         "/health",
         response_model=Health,
         responses={503: {"model": Health, "description": "Unhealthy: a failed check (or a stale entry, if enforced)."}},
-        summary="Health of database, broker, workers, schedule and freshness",
+        summary="Health of database, broker, workers, schedule and freshness (and collector probes)",
     )
-    async def health() -> JSONResponse:
-        report = await health_report(hv)
-        return JSONResponse(report.model_dump(mode="json"), status_code=200 if report.status == "healthy" else 503)
+    async def health(
+        checks: Literal["collectors"] | None = Query(
+            None, description="`collectors`: include the collectors' probes (check()), cached for HARVESTER_CHECK_TTL."
+        ),
+    ) -> JSONResponse:
+        report = await health_report(hv, probes if checks == "collectors" else None)
+        body = report.model_dump(mode="json")
+        if body["checks"].get("collectors") is None:
+            body["checks"].pop("collectors", None)
+        return JSONResponse(body, status_code=200 if report.status == "healthy" else 503)
 
     return api

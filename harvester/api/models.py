@@ -422,7 +422,9 @@ class CollectorOut(BaseModel):
 class Check(BaseModel):
     ok: bool
     latency_ms: float | None = None
-    error: str | None = Field(None, description="A fixed code: unreachable, timeout, no_workers, invalid, missing.")
+    error: str | None = Field(
+        None, description="A fixed code: unreachable, timeout, no_workers, invalid, missing, probe_failed."
+    )
     details: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -438,6 +440,9 @@ class HealthChecks(BaseModel):
     workers: Check
     schedule: Check
     freshness: dict[str, EntryFreshness]
+    collectors: Check | None = Field(
+        None, description="Only with ?checks=collectors: each collector probe's latest result (details.probes)."
+    )
 
 
 class Health(BaseModel):

@@ -19,6 +19,7 @@ from harvester.cli import (
     schedule,
 )
 from harvester.cli.alerts import alerts
+from harvester.cli.check import check as check_command
 from harvester.cli.context import CliState
 from harvester.errors import HarvesterError
 from harvester.history.engine import DatabaseError
@@ -50,6 +51,7 @@ for command in (
 ):
     cli.add_command(command)
 cli.add_command(scaffold.startcollector)
+cli.add_command(check_command)
 cli.add_command(alerts)
 
 
