@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from harvester.schedule.entries import expiry_seconds
 
 RunStatus = Literal[
     "queued", "running", "waiting", "retrying", "succeeded", "failed", "skipped", "cancelled", "expired"
@@ -82,6 +84,21 @@ class TriggerBody(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict, description="The collector's params, by field name.")
     async_mode: bool = Field(True, description="true: answer 202 at once; false: wait for the run to finish.")
     force: bool = Field(False, description="Run even if the same collector + params is already running.")
+    expires: float | str | None = Field(
+        None,
+        description="If no worker started the run within this long, it is recorded `expired` instead of "
+        "running late: seconds (90) or a duration ('10m', '2h'); null, 0 or 'never': it never expires.",
+        examples=[600, "10m"],
+    )
+
+    @field_validator("expires")
+    @classmethod
+    def _expiry(cls, value: float | str | None) -> float | str | None:
+        try:
+            expiry_seconds(value)
+        except ValueError:
+            raise ValueError("expected seconds >= 0, a duration like 10m or 2h, or never") from None
+        return value
 
 
 class Progress(BaseModel):
@@ -147,6 +164,15 @@ class Run(BaseModel):
         None, description="What a running run waits for now, e.g. 'rate limit github' (null while it works)."
     )
     progress: Progress
+    expires_at: datetime | None = Field(
+        None, description="Not started by then, the run is recorded expired and never runs (null: never)."
+    )
+    cpu_seconds: float | None = Field(
+        None, description="CPU seconds (user + system) of the process that ran the last attempt, during it."
+    )
+    peak_memory: int | None = Field(
+        None, description="Peak resident memory in bytes of the process that ran the last attempt, during it."
+    )
 
 
 class TriggeredRun(Run):
@@ -167,6 +193,9 @@ class Attempt(BaseModel):
     error_traceback: str | None = Field(None, description="This attempt's traceback, if it failed.")
     retry_in: float | None
     duration: float | None = Field(None, description="Seconds this attempt took (null while it runs).")
+    records: int | None = Field(None, description="Records this attempt emitted (null: not known).")
+    cpu_seconds: float | None = Field(None, description="CPU seconds (user + system) of its process during it.")
+    peak_memory: int | None = Field(None, description="Peak resident memory of its process during it, bytes.")
 
 
 class RunDetail(Run):

@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import time
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -23,6 +24,7 @@ from harvester.execution.dispatcher import DispatchError
 from harvester.history.engine import utcnow
 from harvester.history.store import FINISHED
 from harvester.request import RunRequest
+from harvester.schedule.entries import expiry_seconds
 from harvester.whereabouts import NO_CONSUMER_AFTER, no_consumer
 
 log = logging.getLogger(__name__)
@@ -112,7 +114,8 @@ def _request(hv: Harvester, body: TriggerBody) -> RunRequest:
     try:
         # JSON in, so JSON rules, strictly: `"fail": 0` is not false here, as the schema promises.
         hv.registry.get(body.collector).Params.model_validate_json(json.dumps(body.params), strict=True)
-        return hv.request(body.collector, body.params, trigger="api", force=body.force)
+        request = hv.request(body.collector, body.params, trigger="api", force=body.force)
+        return replace(request, expires=expiry_seconds(body.expires))  # the body checked it
     except ValidationError as exc:
         raise HTTPException(422, validation_problems(exc)) from None
     except ParamsError as exc:

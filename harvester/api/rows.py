@@ -29,4 +29,7 @@ def run_out(row: dict[str, Any]) -> dict[str, Any]:
         "worker": row["worker"],
         "waiting_for": row.get("waiting_for"),
         "progress": {"done": row["progress_done"], "total": row["progress_total"]},
+        "expires_at": row.get("expires_at"),
+        "cpu_seconds": row.get("cpu_seconds"),
+        "peak_memory": row.get("peak_memory"),
     }

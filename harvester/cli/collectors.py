@@ -6,6 +6,7 @@ import contextlib
 import sys
 import threading
 import time
+from dataclasses import replace
 from typing import Any
 
 import click
@@ -18,6 +19,7 @@ from harvester.cli.params import params_command
 from harvester.errors import ConfigError, RegistryError
 from harvester.execution.dispatcher import DispatchError
 from harvester.execution.runner import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, RunResult
+from harvester.schedule.entries import expiry_seconds
 from harvester.whereabouts import NO_CONSUMER_AFTER, no_consumer
 
 _PASSTHROUGH = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
@@ -132,6 +134,12 @@ def _outcome(state: CliState, row: dict[str, Any], as_json: bool) -> None:
     help="With --wait: give up after this many seconds (exit 1; the run goes on) "
     "[default: HARVESTER_TASK_TIME_LIMIT + 60].",
 )
+@click.option(
+    "--expires",
+    metavar="DURATION",
+    help="If no worker started the run within DURATION (10m, 90s, or seconds), record it expired "
+    "instead of running it late [default: never].",
+)
 @_JSON
 @click.pass_obj
 def trigger(
@@ -142,6 +150,7 @@ def trigger(
     wait: bool,
     timeout: float | None,
     as_json: bool,
+    expires: str | None = None,
 ) -> None:
     """Enqueue collector NAME on the workers and print its task id.
 
@@ -149,6 +158,10 @@ def trigger(
     consumes the run's queue, and say so if none does (it keeps waiting).
     """
     request = _request(state, name, args, "trigger", force=force)
+    try:
+        request = replace(request, expires=expiry_seconds(expires))
+    except ValueError as exc:
+        fail(EXIT_CONFIG, f"--expires: {exc}")
     try:
         state.app.submit([request])
     except DispatchError as exc:
@@ -203,7 +216,7 @@ def follow(
             row = state.app.store.get_run(run_id)
             if row is None:
                 fail(EXIT_FAILED, f"run {run_id} is not in the history database")
-            if row["status"] in ("succeeded", "failed", "skipped"):
+            if row["status"] in ("succeeded", "failed", "skipped", "cancelled", "expired"):
                 break
             if check is not None:
                 check.poll(state, row, started)

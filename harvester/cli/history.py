@@ -12,7 +12,7 @@ import click
 from rich.text import Text
 
 from harvester.cli.context import CliState, fail
-from harvester.cli.output import dumps, run_json, runs_table, status_text
+from harvester.cli.output import dumps, run_json, runs_table, status_text, usage_text
 from harvester.history.engine import utcnow
 from harvester.history.states import FINISHED
 from harvester.history.states import STATUSES as RUN_STATUSES
@@ -75,6 +75,8 @@ def show(state: CliState, run_id: str, as_json: bool) -> None:
             state.console.print(f"[bold]{key:>15}[/] {status_text(value) if key == 'status' else value}")
     for a in attempts:
         retry = f", retry in {a['retry_in']:.1f}s" if a["retry_in"] is not None else ""
+        if usage_text(a):
+            retry = f", {usage_text(a)}{retry}"
         if a.get("duration") is not None:
             retry = f", took {a['duration']:.2f}s{retry}"
         state.console.print(

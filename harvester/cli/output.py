@@ -52,6 +52,9 @@ RUN_FIELDS = (
     "waiting_for",
     "progress_done",
     "progress_total",
+    "expires_at",
+    "cpu_seconds",
+    "peak_memory",
 )
 
 
@@ -82,6 +85,16 @@ def _json_default(value: Any) -> Any:
 
 def dumps(data: Any, indent: int | None = 2) -> str:
     return json.dumps(data, indent=indent, default=_json_default)
+
+
+def usage_text(row: dict[str, Any]) -> str:
+    """``cpu 1.08s, peak 189.3 MiB``: what an attempt cost (empty when unknown)."""
+    parts = []
+    if row.get("cpu_seconds") is not None:
+        parts.append(f"cpu {row['cpu_seconds']:.2f}s")
+    if row.get("peak_memory") is not None:
+        parts.append(f"peak {row['peak_memory'] / 2**20:.1f} MiB")
+    return ", ".join(parts)
 
 
 def status_text(status: str) -> str:

@@ -258,6 +258,22 @@ def parse_alerts(value: object) -> tuple[str, ...]:
     return () if stripped == ("none",) else stripped
 
 
+def expiry_seconds(value: str | float | None) -> float | None:
+    """A triggered run's expiry: seconds (a number or ``"90"``), a duration (``10m``) or ``never``
+    (or 0) -> seconds, or None for never."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError(f"bad expiry {value!r}: expected seconds, a duration like 10m, or never")
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = parse_expires(str(value)).total_seconds()
+    if not 0 <= seconds < float("inf"):
+        raise ValueError(f"bad expiry {value!r}: expected a number of seconds >= 0, a duration like 10m, or never")
+    return seconds or None
+
+
 def format_duration(value: timedelta) -> str:
     """timedelta -> ``26h``, ``45m``, ``7d2h``, ``90s`` (the inverse of :func:`parse_duration`)."""
     seconds = int(value.total_seconds())
