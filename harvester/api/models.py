@@ -159,6 +159,9 @@ class Run(BaseModel):
         None, description="The failed attempt's traceback (the last 16,000 characters; secret params masked)."
     )
     parent_run_id: str | None
+    batch_id: str | None = Field(
+        None, description="The batch it belongs to: a backfill's (backfill:...) or a schedule group's; null for others."
+    )
     worker: str | None = Field(description="host:pid of the worker of the last attempt.")
     waiting_for: str | None = Field(
         None, description="What a running run waits for now, e.g. 'rate limit github' (null while it works)."

@@ -26,6 +26,7 @@ def run_out(row: dict[str, Any]) -> dict[str, Any]:
         "error_message": row["error_message"],
         "error_traceback": row["error_traceback"],
         "parent_run_id": row["parent_run_id"],
+        "batch_id": row.get("batch_id"),
         "worker": row["worker"],
         "waiting_for": row.get("waiting_for"),
         "progress": {"done": row["progress_done"], "total": row["progress_total"]},

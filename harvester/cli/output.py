@@ -45,6 +45,7 @@ RUN_FIELDS = (
     "error_message",
     "error_traceback",
     "parent_run_id",
+    "batch_id",
     "members",
     "member_index",
     "task_id",

@@ -153,3 +153,9 @@ def test_a_partition_whose_run_has_not_ended_is_waited_for_and_counts_against_co
     assert sent == ["2026-01-02"]
     assert [p.status for p in plan.partitions] == ["succeeded", "succeeded"]
     assert len(hv.store.list_runs()) == 2
+
+
+def test_runs_json_shows_the_backfill_of_each_run(hv):
+    run_day(hv, "2026-01-01", "backfill:abc")
+    rows = json.loads(CliRunner().invoke(cli, ["runs", "--json"], catch_exceptions=False).output)
+    assert [(r["trigger"], r["batch_id"]) for r in rows] == [("backfill", "backfill:abc")]

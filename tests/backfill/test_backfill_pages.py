@@ -86,6 +86,7 @@ def test_an_unknown_backfill_is_a_404_page(client, batch):
 def test_the_api_lists_the_runs_of_a_batch(client):
     items = client.get("/api/v1/runs", params={"batch": BATCH}).json()["items"]
     assert sorted(i["params"]["day"] for i in items) == ["2026-01-01", "2026-01-02", "2026-01-03", "2026-01-04"]
+    assert {i["batch_id"] for i in items} == {BATCH}
     failed = client.get("/api/v1/runs", params={"batch": BATCH, "status": "failed"}).json()["items"]
     assert [i["params"]["day"] for i in failed] == ["2026-01-03"]
     assert client.get("/api/v1/runs", params={"batch": "backfill:none"}).json()["items"] == []
