@@ -14,10 +14,10 @@ from rich.table import Table
 
 from harvester import scaffold
 from harvester.cli.context import CliState, fail
-from harvester.cli.scaffold import add_collector, check_schedule_text
+from harvester.cli.scaffold import add_collector, check_schedule_text, shown
 from harvester.execution.runner import EXIT_CONFIG
 from harvester.project import PYPROJECT, TABLE, load_project
-from harvester.scaffold.project import DEFAULT_SCHEDULE, SCHEDULE, plan_project, write_project
+from harvester.scaffold.project import DEFAULT_SCHEDULE, GITIGNORE, SCHEDULE, plan_project, write_project
 from harvester.settings import Settings, setting_sources
 
 MASK = "***"
@@ -42,12 +42,13 @@ def init(state: CliState, directory: Path, collector: str, schedule: str) -> Non
         project = load_project(root / PYPROJECT, Settings.model_fields)
         assert project is not None  # just written
         verb = "added" if planned_project.appended else "wrote"
-        click.echo(f"{verb} {TABLE} in {project.file}")
-        click.echo(f"wrote {root / SCHEDULE} and {root / '.gitignore'}")
+        click.echo(
+            f"{verb} {TABLE} in {shown(project.file)}; wrote {shown(root / SCHEDULE)}, {shown(root / GITIGNORE)}"
+        )
         add_collector(project, project.values["schedule_file"], planned, schedule)
     except scaffold.ScaffoldError as exc:
         fail(EXIT_CONFIG, str(exc))
-    click.echo(f"created {planned.root}/ (edit collector.py there)")
+    click.echo(f"created {shown(planned.root)}/ (its collector.py is yours to edit)")
     where = "" if root == Path.cwd().resolve() else f"cd {directory} && "
     click.echo(f"next: {where}harvester up   (dashboard on http://127.0.0.1:8000/)")
 
@@ -62,7 +63,7 @@ def masked_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:{MASK}@{host}"))
 
 
-def shown(name: str, value: object) -> Any:
+def shown_value(name: str, value: object) -> Any:
     """A setting's value as ``info`` prints it: secrets and passwords masked, paths as text."""
     if isinstance(value, SecretStr):
         return MASK
@@ -88,7 +89,7 @@ def describe(state: CliState) -> dict[str, Any]:
         "schedule_file": str(settings.schedule_file.resolve()),
         "collectors": [{"name": cls.name, "class": f"{cls.__module__}.{cls.__qualname__}"} for cls in hv.registry],
         "settings": {
-            name: {"value": shown(name, getattr(settings, name)), "source": sources[name]}
+            name: {"value": shown_value(name, getattr(settings, name)), "source": sources[name]}
             for name in Settings.model_fields
         },
     }
@@ -107,7 +108,10 @@ def info(state: CliState, as_json: bool) -> None:
     console = state.console
     project = report["project"]
     lines = [
-        ("project", f"{project['root']} ({project['file']})" if project else f"none ({TABLE} not found upwards)"),
+        (
+            "project",
+            f"{project['root']} ({Path(project['file']).name})" if project else f"none ({TABLE} not found upwards)",
+        ),
         ("database", report["database"]),
         ("broker", report["broker"]),
         ("data folder", report["data_dir"]),

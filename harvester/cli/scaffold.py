@@ -11,7 +11,7 @@ from rich.markup import escape
 from harvester import scaffold
 from harvester.cli.context import CliState, fail
 from harvester.execution.runner import EXIT_CONFIG
-from harvester.project import Project
+from harvester.project import TABLE, Project
 from harvester.scaffold.project import DEFAULT_SCHEDULE, with_collector, with_schedule_entry
 from harvester.schedule.entries import parse_schedule
 
@@ -30,6 +30,12 @@ def check_schedule_text(text: str) -> None:
         raise scaffold.ScaffoldError(f"--schedule {text!r} needs an `on:` day: use another one, then edit the entry")
 
 
+def shown(path: Path) -> str:
+    """``path`` relative to the current folder when it lies below it (shorter on screen), else absolute."""
+    resolved, here = path.resolve(), Path.cwd().resolve()
+    return str(resolved.relative_to(here)) if resolved.is_relative_to(here) else str(resolved)
+
+
 def add_collector(project: Project, schedule_file: Path, planned: scaffold.Plan, schedule: str) -> None:
     """Write the planned package, add it to the project's collectors and its entry to the schedule.
 
@@ -38,10 +44,10 @@ def add_collector(project: Project, schedule_file: Path, planned: scaffold.Plan,
     schedule_text = with_schedule_entry(schedule_file, planned.name, schedule)
     scaffold.write(planned)
     project.file.write_text(pyproject, encoding="utf-8")
-    click.echo(f"registered {planned.name} in {project.where('collectors')}")
+    click.echo(f"registered {planned.name} in {shown(project.file)} {TABLE} collectors")
     schedule_file.write_text(schedule_text, encoding="utf-8")
     click.echo(
-        f"scheduled {planned.name} {schedule}, enabled, in {schedule_file} "
+        f"scheduled {planned.name} {schedule}, enabled, in {shown(schedule_file)} "
         f"(group {planned.name}; change or disable it there)"
     )
 
@@ -79,7 +85,7 @@ def startcollector(state: CliState, name: str, dry_run: bool, directory: Path | 
     except scaffold.ScaffoldError as exc:
         fail(EXIT_CONFIG, str(exc))
     console = state.console
-    console.print(f"{'would create' if dry_run else 'created'} {escape(str(planned.root))}/", highlight=False)
+    console.print(f"{'would create' if dry_run else 'created'} {escape(shown(planned.root))}/", highlight=False)
     for item in planned.files:
         console.print(f"  {escape(str(item.path.relative_to(planned.root)))}", highlight=False)
     if project is None or dry_run:
