@@ -3,10 +3,13 @@ default, and a Redis broker (whose Redis then holds the buckets; history stays i
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "docs"))  # test_tutorial: the reader of a page's console blocks
 
 
 @pytest.fixture(params=["embedded", "redis"])
