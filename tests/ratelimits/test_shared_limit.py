@@ -1,6 +1,6 @@
-"""Acceptance: a limit of 10 per second shared by two workers (two processes each) running 100 calls,
-on the embedded default (SQLite) and on Redis: at least 9 s in all, never more than 10 calls (plus
-one refill) in any one second."""
+"""Acceptance: a limit of 10 per second shared by two workers of one process each, running 100
+calls, with the buckets in SQLite (the embedded default), in Redis and in PostgreSQL: at least 9 s
+in all, never more than 10 calls (plus one refill) in any one second."""
 
 from __future__ import annotations
 
