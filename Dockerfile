@@ -1,6 +1,6 @@
 # One image for every harvester process: api, worker, beat, flower and the one-shot `db upgrade`.
 # Versions are pinned by requirements.lock (used as constraints: only what harvester needs at run
-# time, plus Flower, is installed). Your collectors: build FROM this image and install them, e.g.
+# time, with every server's driver and Flower, is installed). Your collectors: build FROM this image and install them, e.g.
 #   FROM harvester:latest
 #   COPY team_collectors /app/team_collectors   # with PYTHONPATH=/app, or: RUN pip install ./team_collectors
 FROM python:3.11-slim
@@ -16,7 +16,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 COPY pyproject.toml requirements.lock README.md ./
 COPY harvester ./harvester
-RUN pip install --constraint requirements.lock ".[flower]" \
+RUN pip install --constraint requirements.lock ".[redis,postgres,rabbitmq,flower]" \
     && useradd --system --create-home --home-dir /var/lib/harvester harvester
 COPY schedule.yaml ./schedule.yaml
 
