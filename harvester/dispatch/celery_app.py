@@ -22,9 +22,11 @@ from harvester.dispatch import embedded
 from harvester.dispatch.quarantine import DEAD_LETTER_QUEUE, QuarantineConsumer, send_to_dead_letters
 from harvester.dispatch.timers import CompactTimers
 from harvester.errors import RunFailed
+from harvester.execution.checks import CheckTarget, run_checks
 from harvester.execution.dispatcher import DispatchError
 from harvester.execution.recovery import Recovery
 from harvester.execution.runner import Runner, RunResult
+from harvester.history.checks import CheckStore
 from harvester.history.engine import DatabaseError
 from harvester.history.store import Outcome, Store
 from harvester.registry import Registry
@@ -38,6 +40,7 @@ MEMBER_TASK = "harvester.member"
 GATHER_TASK = "harvester.gather"
 REAP_TASK = "harvester.reap"
 BATCH_TASK = "harvester.batch"
+CHECK_TASK = "harvester.check"
 DEFAULT_QUEUE = "harvester"
 #: Seconds between polls of the embedded file broker: a poll is one listdir, cheap when idle, prompt when busy.
 EMBEDDED_POLLING_INTERVAL = 0.02
@@ -235,6 +238,52 @@ def _batch_requests(body: object) -> list[RunRequest]:
 def _register_tasks(app: Celery, host: TaskHost) -> None:
     _register_run_tasks(app, host)
     _register_flow_tasks(app, host)
+    _register_check_task(app, host)
+
+
+def _register_check_task(app: Celery, host: TaskHost) -> None:
+    @app.task(name=CHECK_TASK, **DELIVERY)
+    def check(task: Task[Any, Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """Probe one collector (a schedule entry's ``check:``) on this worker, where its credentials
+        are, and store the result (the alert loop reads it from there)."""
+        target = _decode(task, args, kwargs, CheckTarget.from_message)
+        if target is None:
+            return {"status": "dead-letter"}
+        if target.collector not in host.registry:
+            log.error(
+                "check of unknown collector %r dropped: is this worker's HARVESTER_COLLECTORS beat's?", target.collector
+            )
+            return {"status": "unknown collector"}
+        (result,) = run_checks(host.registry, [target], host.settings.check_timeout)
+        shown = f"check of {target.collector}"
+        _database_retry(task, lambda: CheckStore(host.store).record([result], "schedule"), shown)
+        level = logging.INFO if result.ok else logging.WARNING
+        log.log(
+            level,
+            "check of %s (%s): %s %s",
+            target.collector,
+            target.label,
+            "ok" if result.ok else "failed",
+            result.detail,
+        )
+        return {"collector": target.collector, "ok": result.ok}
+
+
+def send_checks(app: Celery, registry: Registry, targets: Sequence[CheckTarget]) -> None:
+    """Send probes to the workers, each to its entry's (or collector's) queue; raises what the broker
+    raises when it cannot take them."""
+    with app.producer_or_acquire() as producer:
+        for target in targets:
+            cls = registry.get(target.collector)
+            app.send_task(
+                CHECK_TASK,
+                args=[target.to_message()],
+                producer=producer,
+                queue=target.queue or cls.queue or DEFAULT_QUEUE,
+                ignore_result=True,
+                argsrepr=f"check of {target.collector}",
+                kwargsrepr="{}",
+            )
 
 
 def _register_run_tasks(app: Celery, host: TaskHost) -> None:

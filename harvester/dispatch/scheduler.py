@@ -27,9 +27,12 @@ from typing import Any
 
 from celery.beat import PersistentScheduler
 
+from harvester.dispatch.celery_app import send_checks
 from harvester.errors import ConfigError
+from harvester.execution.checks import CheckBeat
 from harvester.execution.dispatcher import DispatchError
 from harvester.execution.requests import entry_requests, new_run
+from harvester.history.checks import CheckStore
 from harvester.history.engine import DatabaseError, utcnow
 from harvester.history.store import NewRun, Store
 from harvester.registry import Registry
@@ -246,6 +249,16 @@ class Every:
             log.exception("recovery pass failed; trying again in %.0f s", self.seconds)
 
 
+def _check_beat(dispatcher: ScheduleDispatcher, app: Any) -> CheckBeat:
+    """The schedule's ``check:`` probes, sent to the workers through beat's Celery app."""
+    registry = dispatcher.registry
+
+    def stored() -> dict[tuple[str, str], datetime]:
+        return {key: row["checked_at"] for key, row in CheckStore(dispatcher.store).latest().items()}
+
+    return CheckBeat(registry, stored, lambda targets: send_checks(app, registry, targets))
+
+
 def make_scheduler_class(
     dispatcher: ScheduleDispatcher | None,
     recover: Callable[[], object] | None = None,
@@ -261,6 +274,7 @@ def make_scheduler_class(
     class HarvesterScheduler(PersistentScheduler):  # type: ignore[misc]
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
+            self.checks = _check_beat(dispatcher, self.app) if dispatcher is not None else None
             if dispatcher is not None:
                 signal.signal(signal.SIGHUP, self._on_hup)
 
@@ -281,6 +295,11 @@ def make_scheduler_class(
                 dispatcher.tick(now)
             except Exception:
                 log.exception("schedule dispatch failed; trying again next second")
+            try:
+                if self.checks is not None:
+                    self.checks.tick(dispatcher.schedule, now)
+            except Exception:
+                log.exception("scheduled checks not sent; trying again next second")
             return min(interval, 1.0)
 
     return HarvesterScheduler

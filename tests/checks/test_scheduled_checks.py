@@ -1,0 +1,59 @@
+"""`check:` in schedule.yaml: beat sends the probes, a real worker makes them and stores the results."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from harvester.history.checks import CheckStore
+
+pytestmark = [pytest.mark.slow, pytest.mark.services]
+
+SCHEDULE = """\
+groups:
+  web:
+    check: every 2s
+    tasks:
+      - collector: probe_ok
+        schedule: daily
+      - collector: probe_denied
+        schedule: daily
+        params: {token: "${PROBE_TOKEN}"}
+"""
+
+
+def wait_for(read, predicate, timeout: float = 60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = read()
+        if predicate(value):
+            return value
+        time.sleep(0.2)
+    raise TimeoutError(f"condition not reached; last: {value}")
+
+
+def test_a_scheduled_check_on_a_real_worker_records_its_result_every_interval(stack):
+    stack.env["HARVESTER_COLLECTORS"] = "probe_collectors"
+    stack.env["PROBE_TOKEN"] = "s3cret-on-the-worker"  # only the worker has it
+    stack.settings.schedule_file.write_text(SCHEDULE)
+    stack.worker()
+    stack.beat()
+    store = CheckStore(stack.hv.store)
+
+    def both_failed_twice(rows: dict) -> bool:
+        denied = [r for r in rows.values() if r["collector"] == "probe_denied"]
+        return len(rows) == 2 and bool(denied) and denied[0]["failures"] >= 2
+
+    rows = wait_for(store.latest, both_failed_twice)
+    by_name = {r["collector"]: r for r in rows.values()}
+    assert by_name["probe_ok"]["ok"] is True
+    assert by_name["probe_ok"]["detail"] == "reachable"
+    denied = by_name["probe_denied"]
+    assert (denied["ok"], denied["category"], denied["source"]) == (False, "permission", "schedule")
+    assert denied["detail"] == "PermissionError: 403 Forbidden: token ********** was refused"  # resolved, masked
+    assert denied["label"] == "web (line 7)"
+    assert denied["params"] == {"token": "${PROBE_TOKEN}"}
+    assert denied["changed_at"] < denied["checked_at"]  # failing since the first probe
+    runs = stack.hv.store.list_runs(limit=10)
+    assert runs == []  # probes are no runs: nothing collected, nothing in the run history
