@@ -94,7 +94,7 @@ def check_schedule(state: CliState) -> None:
 
     settings = state.settings
     if "schedule_file" in settings.model_fields_set and not settings.schedule_file.exists():
-        fail(2, f"HARVESTER_SCHEDULE_FILE names {settings.schedule_file}, which does not exist; nothing started")
+        fail(2, f"{state.where('schedule_file')} names {settings.schedule_file}, which does not exist; nothing started")
     if not settings.schedule_strict or not settings.schedule_file.exists():
         return
     try:

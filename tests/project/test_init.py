@@ -157,3 +157,14 @@ def test_every_command_says_which_project_it_uses(project, monkeypatch):
     result = invoke("info", "--json")
     assert f"project {project} (pyproject.toml)" in result.stderr
     assert str(project) not in result.stdout.split("{", 1)[0]  # stdout holds the JSON only
+
+
+def test_a_schedule_file_the_project_names_but_lacks_stops_up_naming_the_key(project, monkeypatch):
+    (project / "pyproject.toml").write_text('[tool.harvester]\ncollectors = []\nschedule_file = "missing.yaml"\n')
+    monkeypatch.chdir(project)
+    result = invoke("up", "--no-api", "--no-examples")
+    assert result.exit_code == 2
+    assert (
+        f"{project / 'pyproject.toml'}:3 [tool.harvester] schedule_file names {project / 'missing.yaml'}"
+        in result.output
+    )
