@@ -18,6 +18,8 @@ scrape reads a handful of SQL aggregates (see ``harvester.history.queries``). Fa
   alerts (:mod:`harvester.api.alert_metrics`).
 - ``harvester_rate_limit_tokens_total{limit}``, ``..._waits_total``, ``..._wait_seconds_total``: the
   shared rate limits (:mod:`harvester.api.limit_metrics`).
+- ``harvester_run_cpu_seconds{collector,quantile}``, ``harvester_run_peak_memory_bytes{collector,quantile}``:
+  what the latest runs cost (:mod:`harvester.api.usage_metrics`).
 
 Counters are lifetime totals from the summary table (``collector_summary``, kept by the database
 as runs end): ``harvester runs prune`` does not lower them, and a scrape costs O(collectors).
@@ -38,6 +40,7 @@ from harvester.api.alert_metrics import alert_metrics
 from harvester.api.broker import probe_connection
 from harvester.api.limit_metrics import rate_limit_metrics
 from harvester.api.overview import read_schedule
+from harvester.api.usage_metrics import usage_metrics
 from harvester.app import Harvester
 from harvester.dispatch.celery_app import DEFAULT_QUEUE
 from harvester.history.queries import MetricsSnapshot, metrics_snapshot
@@ -59,6 +62,7 @@ class HistoryCollector(Collector):
         yield from snapshot_metrics(metrics_snapshot(self.hv.store))
         yield from alert_metrics(self.hv)
         yield from rate_limit_metrics(self.hv)
+        yield from usage_metrics(self.hv)
         depths = queue_depths(self.hv, known_queues(self.hv))
         if depths:
             gauge = GaugeMetricFamily("harvester_queue_depth", "Messages waiting in the broker.", labels=["queue"])

@@ -89,8 +89,20 @@ def preview(value: Any, width: int = 100) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def mebibytes(size: float | None) -> str:
+    """Bytes -> ``189.3 MiB`` (``-`` when unknown)."""
+    return "-" if size is None else f"{size / 2**20:.1f} MiB"
+
+
+def cpu(seconds: float | None) -> str:
+    """CPU seconds -> ``1.08 s`` (``-`` when unknown): two decimals, whatever the size."""
+    return "-" if seconds is None else f"{seconds:.2f} s"
+
+
 FILTERS = {
     "ago": ago,
+    "mebibytes": mebibytes,
+    "cpu": cpu,
     "until": until,
     "duration": duration,
     "timestamp": timestamp,

@@ -9,7 +9,7 @@ from typing import Any
 
 from harvester.app import Harvester
 from harvester.collector import Collector
-from harvester.history.stats import CollectorStats, collector_stats, recent_runs
+from harvester.history.stats import CollectorStats, Usage, collector_stats, recent_runs, usage_of
 from harvester.schedule.entries import ScheduleProblem
 from harvester.schedule.groups import GroupView
 from harvester.schedule.overview import EntryView
@@ -32,6 +32,11 @@ class CollectorRow:
     last_success_at: datetime | None
     stats: CollectorStats | None
     recent: list[dict[str, Any]]
+
+    @property
+    def usage(self) -> Usage:
+        """Typical CPU and memory: medians over its recent runs (``recent``) that report them."""
+        return usage_of(self.recent)
 
     @property
     def triggerable(self) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from statistics import median
 from typing import Any
 
 from sqlalchemy import Engine, and_, case, func, select, union_all
@@ -82,7 +83,15 @@ def recent_runs(store: Store, collectors: Iterable[str], per_collector: int) -> 
     One ``LIMIT`` per collector, joined by ``UNION ALL``: each part reads the newest rows of the
     (collector, queued_at) index, so the cost does not grow with the length of the history.
     """
-    columns = (runs.c.collector, runs.c.id, runs.c.status, runs.c.queued_at, runs.c.duration)
+    columns = (
+        runs.c.collector,
+        runs.c.id,
+        runs.c.status,
+        runs.c.queued_at,
+        runs.c.duration,
+        runs.c.cpu_seconds,
+        runs.c.peak_memory,
+    )
     parts = [
         select(*columns)
         .where(runs.c.collector == name)
@@ -99,6 +108,31 @@ def recent_runs(store: Store, collectors: Iterable[str], per_collector: int) -> 
         for row in conn.execute(union_all(*parts)).mappings():
             found.setdefault(row["collector"], []).insert(0, dict(row))
     return found
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What a collector's recent runs cost (their last attempts): median and largest CPU seconds and
+    peak memory in bytes, over the ``runs`` that report them (None: none does)."""
+
+    runs: int
+    cpu_median: float | None
+    cpu_max: float | None
+    memory_median: float | None
+    memory_max: int | None
+
+
+def usage_of(rows: Iterable[dict[str, Any]]) -> Usage:
+    """The :class:`Usage` of some runs (rows with ``cpu_seconds`` and ``peak_memory``)."""
+    cpu = [r["cpu_seconds"] for r in rows if r.get("cpu_seconds") is not None]
+    memory = [r["peak_memory"] for r in rows if r.get("peak_memory") is not None]
+    return Usage(
+        max(len(cpu), len(memory)),
+        median(cpu) if cpu else None,
+        max(cpu, default=None),
+        median(memory) if memory else None,
+        max(memory, default=None),
+    )
 
 
 def count_runs(store: Store, *, collector: str | None = None, status: str | None = None) -> int:
