@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from api_support import Client
@@ -36,3 +37,23 @@ def test_sync_trigger_answers_202_with_the_fix_when_no_worker_consumes_the_queue
     finally:
         client.close()
         here.close()
+
+
+@pytest.mark.slow
+def test_a_worker_on_other_queues_does_not_count(stack: Any) -> None:
+    """The workers that answer are asked which queues they consume: one on `other` only is no
+    consumer of `harvester` (embedded, and Redis, where the hint names the broker URL instead)."""
+    stack.worker("--queues", "other")
+    client = Client(create_app(stack.hv))
+    try:
+        answer = client.post(
+            "/api/v1/collect/trigger",
+            json={"collector": "ok", "params": {"token": uuid.uuid4().hex}, "async_mode": False},
+        )
+        assert answer.status_code == 202, answer.text
+        message = answer.json()["message"]
+        assert "no worker consumes queue 'harvester'" in message
+        same = "HARVESTER_DATA_DIR" if stack.kind == "embedded" else "HARVESTER_BROKER_URL"
+        assert f"with the same {same}" in message
+    finally:
+        client.close()
