@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, text, update
+from sqlalchemy.exc import DBAPIError
 
 from harvester.history.engine import Database, aware, utcnow
-from harvester.history.models import collector_state, occurrences, records
+from harvester.history.models import UTCDateTime, collector_state, occurrences, records
 
 
 @dataclass(frozen=True)
@@ -27,8 +28,75 @@ class StateConflict(Exception):
     """Another run changed this collector's state since it was read."""
 
 
+#: Records per statement on PostgreSQL (the arrays of one statement stay a few MB).
+EMIT_CHUNK = 10_000
+#: Compact JSON, no NaN or Infinity (not JSON: PostgreSQL would refuse them).
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+
+_SET_CHANGED = (
+    "ON CONFLICT (collector, key) DO UPDATE SET payload = excluded.payload, content_hash = excluded.content_hash, "
+    "last_seen = excluded.last_seen, run_id = excluded.run_id WHERE records.content_hash <> excluded.content_hash"
+)
+#: PostgreSQL: a chunk's keys, texts and hashes as three arrays (sent in binary: as text, parsing
+#: them costs more than the insert). Each key's stored hash is one index probe (the LATERAL ...
+#: LIMIT 1 keeps the planner from hashing all of the collector's records instead), and only new or
+#: changed records reach the upsert. ORDER BY: every probe ends before the first insert (else a
+#: probe the planner makes a scan, into a table it thought empty, would read the rows inserted so far).
+_UPSERT_ARRAYS = (
+    "INSERT INTO records (collector, key, payload, content_hash, first_seen, last_seen, run_id) "
+    "SELECT %(collector)s, n.key, CAST(n.payload AS JSON), n.hash, %(now)s, %(now)s, %(run_id)s "
+    "FROM unnest(CAST(%(keys)b AS VARCHAR[]), CAST(%(payloads)b AS TEXT[]), CAST(%(hashes)b AS VARCHAR[])) "
+    "AS n(key, payload, hash) "
+    "LEFT JOIN LATERAL (SELECT r.content_hash FROM records AS r "
+    "WHERE r.collector = %(collector)s AND r.key = n.key LIMIT 1) AS stored ON true "
+    "WHERE stored.content_hash IS DISTINCT FROM n.hash ORDER BY n.key " + _SET_CHANGED
+)
+_UPSERT_ROWS = text(
+    "INSERT INTO records (collector, key, payload, content_hash, first_seen, last_seen, run_id) "
+    "VALUES (:collector, :key, :payload, :hash, :now, :now, :run_id) " + _SET_CHANGED
+).bindparams(bindparam("now", type_=UTCDateTime()))
+
+
+def _execute_binary(conn: Connection, sql: str, params: dict[str, Any]) -> None:
+    """Run ``sql`` (psycopg's placeholders) on the connection's driver with binary parameters;
+    errors are SQLAlchemy's, as from ``conn.execute``."""
+    driver = conn.connection.dbapi_connection
+    assert driver is not None
+    dbapi = conn.dialect.loaded_dbapi
+    cursor = driver.cursor()
+    try:
+        cursor.execute(sql, params)
+    except dbapi.Error as exc:
+        lost = conn.dialect.is_disconnect(exc, driver, cursor)
+        if lost:
+            conn.invalidate(exc)
+        raise DBAPIError.instance(
+            sql, params, exc, dbapi.Error, connection_invalidated=lost, dialect=conn.dialect
+        ) from exc
+    finally:
+        cursor.close()
+
+
 def content_hash(payload: Mapping[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    """SHA-256 of the record's JSON text as stored (compact, in the collector's field order)."""
+    return hashlib.sha256(_ENCODER.encode(payload).encode()).hexdigest()
+
+
+def encode_records(batch: Sequence[Mapping[str, Any]], key: str) -> list[tuple[str, str, str]]:
+    """(key, JSON text, hash) per distinct key, each record encoded once; of records that share a
+    key, the last one wins (in the place of the first). Raises ValueError naming the record."""
+    texts: dict[str, str] = {}
+    for index, record in enumerate(batch):
+        if record.get(key) is None:
+            raise ValueError(f"emit(): record #{index} has no value for key field '{key}'")
+        record_key = str(record[key])
+        if "\x00" in record_key:
+            raise ValueError(f"emit(): record #{index} has a NUL character in its key field '{key}'")
+        try:
+            texts[record_key] = _ENCODER.encode(record)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"emit(): record #{index} (key {record_key!r}) is not JSON: {exc}") from None
+    return [(k, t, hashlib.sha256(t.encode()).hexdigest()) for k, t in texts.items()]
 
 
 class DataStore(Database):
@@ -95,35 +163,24 @@ class DataStore(Database):
     # -- records ---------------------------------------------------------------------------
 
     def upsert_records(self, collector: str, run_id: str | None, batch: Sequence[Mapping[str, Any]], key: str) -> None:
-        """Insert new records, update changed ones, leave unchanged ones alone."""
-        now = utcnow()
-        rows: dict[str, dict[str, Any]] = {}
-        for record in batch:
-            record_key = str(record[key])
-            rows[record_key] = {
-                "collector": collector,
-                "key": record_key,
-                "payload": dict(record),
-                "content_hash": content_hash(record),
-                "first_seen": now,
-                "last_seen": now,
-                "run_id": run_id,
-            }
+        """Insert new records, update changed ones, leave unchanged ones alone: all or nothing.
+
+        Each record is JSON-encoded once; its hash is that text's. PostgreSQL: one statement per
+        :data:`EMIT_CHUNK` records, which reads the stored hashes of their keys and writes only the new
+        and changed ones (an unchanged record costs an index read, no row lock, no WAL). SQLite: one
+        ``executemany`` of an upsert whose update is skipped when the hash is equal."""
+        rows = encode_records(batch, key)
         if not rows:
             return
-        stmt = self._insert(records)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[records.c.collector, records.c.key],
-            set_={
-                "payload": stmt.excluded.payload,
-                "content_hash": stmt.excluded.content_hash,
-                "last_seen": stmt.excluded.last_seen,
-                "run_id": stmt.excluded.run_id,
-            },
-            where=records.c.content_hash != stmt.excluded.content_hash,
-        )
+        params = {"collector": collector, "run_id": run_id, "now": utcnow()}
         with self.engine.begin() as conn:
-            conn.execute(stmt, list(rows.values()))
+            if conn.dialect.name != "postgresql":
+                conn.execute(_UPSERT_ROWS, [{**params, "key": k, "payload": p, "hash": h} for k, p, h in rows])
+                return
+            for start in range(0, len(rows), EMIT_CHUNK):
+                keys, payloads, hashes = zip(*rows[start : start + EMIT_CHUNK], strict=True)
+                columns = {"keys": list(keys), "payloads": list(payloads), "hashes": list(hashes)}
+                _execute_binary(conn, _UPSERT_ARRAYS, {**params, **columns})
 
     def count_records(self, collector: str | None = None) -> int:
         query = select(func.count()).select_from(records)
