@@ -6,7 +6,6 @@ import threading
 import uuid
 
 import pytest
-from bucket_cases import TEN_A_SECOND
 from sqlalchemy import text
 
 from harvester.errors import FailureCategory, classify_failure
@@ -15,6 +14,9 @@ from harvester.history.rate_limits import DatabaseBucket, set_waiting_for
 from harvester.history.store import NewRun, Store
 from harvester.ratelimit.bucket import Rate
 from harvester.ratelimit.limiter import LimitStats
+
+#: A rate whose second token is a day away: a test never sees it refill.
+DAILY = Rate(1, 86400.0)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -32,8 +34,8 @@ def store(request, tmp_path):
 
 def test_a_new_limit_is_full_then_waits_for_its_next_token(store):
     bucket = DatabaseBucket(store)
-    assert bucket.take("github", TEN_A_SECOND, 1) == 0
-    assert 0 < bucket.take("github", TEN_A_SECOND, 1) <= 0.1
+    assert bucket.take("github", DAILY, 1) == 0
+    assert 86000 < bucket.take("github", DAILY, 1) <= 86400
 
 
 def test_concurrent_takes_never_grant_more_than_the_bucket_holds(store):
@@ -57,16 +59,16 @@ def test_concurrent_takes_never_grant_more_than_the_bucket_holds(store):
 
 def test_stats_count_granted_tokens_and_waits(store):
     bucket = DatabaseBucket(store)
-    bucket.take("github", TEN_A_SECOND, 1)
-    bucket.take("github", TEN_A_SECOND, 1)  # refused: not counted
+    bucket.take("github", DAILY, 1)
+    bucket.take("github", DAILY, 1)  # refused: not counted
     bucket.record_wait("github", 0.25)
-    assert bucket.stats() == [LimitStats("github", "10/s", 1, 1, 0.25)]
+    assert bucket.stats() == [LimitStats("github", "1/d", 1, 1, 0.25)]
 
 
 def test_a_database_without_the_table_fails_the_take_as_database(tmp_path):
     store = Store(f"sqlite:///{tmp_path / 'empty.db'}")  # never migrated
     with pytest.raises(Exception) as caught:
-        DatabaseBucket(store).take("github", TEN_A_SECOND, 1)
+        DatabaseBucket(store).take("github", DAILY, 1)
     store.close()
     assert classify_failure(caught.value) is FailureCategory.DATABASE
 

@@ -16,7 +16,7 @@ from harvester.registry import Registry
 
 class Paged(Collector):
     name = "paged"
-    rate_limits = {"api": "10/s"}
+    rate_limits = {"api": "1/s"}
     retries = 0
 
     def collect(self):
@@ -75,4 +75,4 @@ def test_the_embedded_default_takes_from_the_history_database(hv):
     assert hv.run_inline(hv.request("paged")).status == "succeeded"
     stats = hv.limiter.bucket.stats()
     assert [(s.name, s.tokens) for s in stats] == [("api", 2)]
-    assert stats[0].waits == 1  # the second call waited for the next tenth of a second
+    assert stats[0].waits == 1  # the second call waited for the next second
