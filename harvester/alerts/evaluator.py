@@ -127,6 +127,8 @@ class Evaluator:
         if answering is None:
             return []
         for name in answering:
+            if name not in self._seen:
+                log.info("alerts: watching worker %s (gone after %s without an answer)", name, self.worker_grace)
             first = self._seen[name].first_seen if name in self._seen else now
             self._seen[name] = WorkerSeen(name, first, now)
         for incident in open_incidents.values():  # opened before this process started: still watched

@@ -54,7 +54,8 @@ def alert_service(hv: Harvester, schedule: ScheduleSource, checks: Checks | None
     grace = timedelta(seconds=s.alert_worker_grace)
     evaluator = Evaluator(store, hv.registry, router, sources, worker_grace=grace)
     deliverer = Deliverer(store, s.alert_targets, delivery_policy(s))
-    return AlertService(evaluator, deliverer, s.alert_interval)
+    retention = timedelta(days=s.retention_days) if s.retention_days else None
+    return AlertService(evaluator, deliverer, s.alert_interval, retention=retention)
 
 
 @click.group()

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from harvester.history.engine import READ_ONLY, Database, aware
@@ -154,6 +154,31 @@ class AlertStore:
                     last_error=attempt["error"],
                 )
             )
+
+    def prune(self, before: datetime) -> int:
+        """Delete incidents resolved before ``before`` and their alerts and attempts, and tests sent
+        before it; never an open incident nor an alert still pending. How many incidents and tests went."""
+        old_incidents = select(alert_incidents.c.id).where(alert_incidents.c.resolved_at < before)
+        old_deliveries = select(alert_deliveries.c.id).where(
+            alert_deliveries.c.incident_id.in_(old_incidents)
+            | (
+                alert_deliveries.c.incident_id.is_(None)
+                & (alert_deliveries.c.created_at < before)
+                & (alert_deliveries.c.status != PENDING)
+            )
+        )
+        with self.engine.begin() as conn:
+            conn.execute(delete(alert_attempts).where(alert_attempts.c.delivery_id.in_(old_deliveries)))
+            tests = conn.execute(
+                delete(alert_deliveries).where(
+                    alert_deliveries.c.incident_id.is_(None),
+                    alert_deliveries.c.created_at < before,
+                    alert_deliveries.c.status != PENDING,
+                )
+            ).rowcount
+            conn.execute(delete(alert_deliveries).where(alert_deliveries.c.incident_id.in_(old_incidents)))
+            incidents = conn.execute(delete(alert_incidents).where(alert_incidents.c.resolved_at < before)).rowcount
+        return int(incidents) + int(tests)
 
     # -- what people read ----------------------------------------------------------------------
 

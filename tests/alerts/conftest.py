@@ -107,8 +107,11 @@ class Mailbox:
 
 @pytest.fixture
 def mailbox() -> Iterator[Mailbox]:
+    """A local SMTP server keeping what it receives; it takes the login ``harvester`` / ``pw``
+    (without TLS: it is a test server) and refuses any other."""
     from aiosmtpd.controller import Controller
     from aiosmtpd.handlers import Message
+    from aiosmtpd.smtp import AuthResult, LoginPassword
 
     with socket.socket() as probe:  # aiosmtpd needs the port before it starts
         probe.bind(("127.0.0.1", 0))
@@ -119,7 +122,11 @@ def mailbox() -> Iterator[Mailbox]:
         def handle_message(self, message: Any) -> None:
             box.messages.append(message)
 
-    controller = Controller(Keep(), hostname="127.0.0.1", port=port)
+    def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+        ok = isinstance(data, LoginPassword) and (data.login, data.password) == (b"harvester", b"pw")
+        return AuthResult(success=ok, handled=False)
+
+    controller = Controller(Keep(), hostname="127.0.0.1", port=port, authenticator=authenticate, auth_require_tls=False)
     controller.start()
     yield box
     controller.stop()

@@ -126,3 +126,25 @@ def _runs(stack: Stack, collector: str) -> list[dict]:
 
 def _count(stack: Stack, collector: str, status: str) -> int:
     return sum(1 for r in _runs(stack, collector) if r["status"] == status)
+
+
+def test_a_killed_worker_alerts_once_and_its_replacement_resolves_it(alert_stack, receivers):
+    receiver = receivers()
+    alert_stack.env["HARVESTER_ALERT_TARGETS"] = json.dumps({"ops": {"kind": "webhook", "url": receiver.url}})
+    alert_stack.env["HARVESTER_ALERT_WORKER_GRACE"] = "1"
+    first = alert_stack.worker()
+    beat = alert_stack.beat()
+    watching = f"alerts: watching worker harvester-{first.proc.pid}@"
+    wait_until(lambda: watching in beat.output(), what="the beat's ping answered")
+    first.kill_all()
+    wait_until(lambda: len(receiver.received) >= 1, what="the worker_gone alert")
+    gone = receiver.received[0].json
+    assert gone["event"] == "worker_gone"
+    assert gone["incident"]["subject"].startswith(f"harvester-{first.proc.pid}@")
+    time.sleep(3)  # more passes while it stays gone: no second alert
+    assert len(receiver.received) == 1
+    alert_stack.worker()
+    wait_until(lambda: len(receiver.received) >= 2, what="the worker_back alert")
+    back = receiver.received[1].json
+    assert (back["event"], back["state"]) == ("worker_back", "resolved")
+    assert back["incident"]["id"] == gone["incident"]["id"]

@@ -80,6 +80,19 @@ def test_email_reaches_the_smtp_server(mailbox):
     assert "stars failed (upstream): HTTP 503" in message.get_payload()
 
 
+def test_email_logs_in_with_the_password_from_a_secret_reference(mailbox, monkeypatch):
+    monkeypatch.setenv("SMTP_PASSWORD", "pw")
+    login = {"username": "harvester", "password": "${SMTP_PASSWORD}", "security": "none"}
+    config = EmailTarget(kind="email", host=mailbox.host, port=mailbox.port, sender="h@x", to=["o@x"], **login)
+    send(config, ALERT, timeout=5)
+    assert len(mailbox.messages) == 1
+    monkeypatch.setenv("SMTP_PASSWORD", "wrong")
+    with pytest.raises(DeliveryError) as caught:
+        send(config, ALERT, timeout=5)
+    assert str(caught.value) == "SMTP 535"
+    assert "wrong" not in str(caught.value)
+
+
 def test_an_error_status_is_a_delivery_error_without_the_url(receiver):
     receiver.statuses = [500]
     secret_url = receiver.url + "/T000/B000/XXXXtoken"
