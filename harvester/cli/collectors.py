@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from harvester.cli.context import CliState, fail
 from harvester.cli.output import dumps, print_outcome, run_json
 from harvester.cli.params import params_command
+from harvester.cli.trigger_all import trigger_all
 from harvester.errors import ConfigError, RegistryError
 from harvester.execution.dispatcher import DispatchError
 from harvester.execution.runner import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, RunResult
@@ -140,6 +141,14 @@ def _outcome(state: CliState, row: dict[str, Any], as_json: bool) -> None:
     help="If no worker started the run within DURATION (10m, 90s, or seconds), record it expired "
     "instead of running it late [default: never].",
 )
+@click.option(
+    "--all",
+    "all_",
+    is_flag=True,
+    help="Instead of NAME: every collector that needs no params (with --group: each entry of a schedule "
+    "group); one run id a line.",
+)
+@click.option("--group", metavar="G", help="With --all: the enabled entries of schedule group G, with their params.")
 @_JSON
 @click.pass_obj
 def trigger(
@@ -151,17 +160,25 @@ def trigger(
     timeout: float | None,
     as_json: bool,
     expires: str | None = None,
+    all_: bool = False,
+    group: str | None = None,
 ) -> None:
     """Enqueue collector NAME on the workers and print its task id.
 
     With --wait, a run still queued after a few seconds makes it ask the workers whether any
     consumes the run's queue, and say so if none does (it keeps waiting).
     """
-    request = _request(state, name, args, "trigger", force=force)
     try:
-        request = replace(request, expires=expiry_seconds(expires))
+        expiry = expiry_seconds(expires)
     except ValueError as exc:
         fail(EXIT_CONFIG, f"--expires: {exc}")
+    if all_:
+        if name is not None or args or wait:
+            fail(EXIT_CONFIG, "--all triggers every collector (or --group's entries): no NAME, params or --wait")
+        raise click.exceptions.Exit(trigger_all(state, group, as_json, force=force, expires=expiry))
+    if group is not None:  # without --all, --group is the collector's own param of that name
+        args = ("--group", group, *args)
+    request = replace(_request(state, name, args, "trigger", force=force), expires=expiry)
     try:
         state.app.submit([request])
     except DispatchError as exc:
