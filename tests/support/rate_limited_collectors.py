@@ -27,3 +27,15 @@ class Paced(Collector):
             with open(self.params.log, "a") as out:  # one short append per line: lines never interleave
                 out.write(f"{time.time():.6f}\n")
         return self.params.calls
+
+
+class Starved(Collector):
+    """Takes the one token of a daily limit, then waits (a day) for the next."""
+
+    name = "starved"
+    rate_limits = {"starved": "1/d"}
+    retries = 0
+
+    def collect(self) -> None:
+        self.limit("starved")
+        self.limit("starved")
