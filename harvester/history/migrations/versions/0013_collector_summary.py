@@ -120,7 +120,7 @@ def _sqlite() -> None:
     )
 
 
-def _backfill() -> None:
+def backfill_sql() -> str:
     """One INSERT ... SELECT: the ended runs grouped, each group's newest run, and retried attempts."""
     key = "collector, COALESCE(entry_key, '') AS entry_key, status, COALESCE(error_category, '') AS category"
     flags = ", ".join(
@@ -145,7 +145,7 @@ def _backfill() -> None:
         "GROUP BY r.collector, COALESCE(r.entry_key, ''), COALESCE(a.error_category, '')"
     )
     picked = ", ".join(f"g.{c}" for c in SUMS)
-    op.execute(
+    return (
         f"INSERT INTO collector_summary ({', '.join(COLUMNS)}) "
         f"SELECT g.collector, g.entry_key, g.status, g.category, 0, {picked}, n.id, n.finished_at "
         f"FROM ({grouped}) g JOIN ({ranked}) n ON n.pos = 1 AND n.collector = g.collector "
@@ -171,7 +171,7 @@ def upgrade() -> None:
         sa.Column("last_finished_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint(*KEY, name="pk_collector_summary"),
     )
-    _backfill()
+    op.execute(backfill_sql())
     if op.get_bind().dialect.name == "postgresql":
         _postgresql()
     else:
