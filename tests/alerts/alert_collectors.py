@@ -34,3 +34,18 @@ class Quick(Collector):
 
     def collect(self) -> str:
         return "ok"
+
+
+class WhileFile(Collector):
+    """Succeeds while its ``flag`` file exists: a collector that works, breaks, and works again."""
+
+    name = "while_file"
+    retries = 0
+
+    class Params(BaseModel):
+        flag: str
+
+    def collect(self) -> str:
+        if not Path(self.params.flag).exists():
+            raise RuntimeError("the upstream went away")
+        return "ok"

@@ -148,3 +148,37 @@ def test_a_killed_worker_alerts_once_and_its_replacement_resolves_it(alert_stack
     back = receiver.received[1].json
     assert (back["event"], back["state"]) == ("worker_back", "resolved")
     assert back["incident"]["id"] == gone["incident"]["id"]
+
+
+STALE_SCHEDULE = """
+groups:
+  feeds:
+    alerts: ops
+    tasks:
+      - collector: while_file
+        schedule: every 2s
+        freshness: 6s
+        params: {flag: FLAG}
+"""
+
+
+def test_a_stale_entry_alerts_once_until_it_is_fresh_again(alert_stack, receivers, tmp_path):
+    receiver = receivers()
+    flag = tmp_path / "flag"
+    flag.write_text("up")
+    alert_stack.settings.schedule_file.write_text(textwrap.dedent(STALE_SCHEDULE).replace("FLAG", str(flag)))
+    alert_stack.env["HARVESTER_ALERT_TARGETS"] = json.dumps({"ops": {"kind": "webhook", "url": receiver.url}})
+    alert_stack.worker()
+    alert_stack.beat()
+    wait_until(lambda: _count(alert_stack, "while_file", "succeeded") >= 1, what="a first success")
+    flag.unlink()
+    wait_until(lambda: len(receiver.received) >= 2, what="the failure and staleness alerts")
+    time.sleep(4)  # more failed runs, longer stale: no more alerts
+    assert sorted(r.json["event"] for r in receiver.received) == ["run_failed", "stale"]
+    flag.write_text("up")
+    wait_until(lambda: len(receiver.received) >= 4, what="the recovery and freshness alerts")
+    events = [r.json["event"] for r in receiver.received]
+    assert sorted(events[2:]) == ["fresh", "recovered"]
+    stale = next(r.json for r in receiver.received if r.json["event"] == "stale")
+    assert stale["incident"]["subject"] == "feeds/while_file"
+    assert "is stale: last success" in stale["summary"]
