@@ -58,7 +58,7 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     venv = base / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     env = user_env(venv)
-    shell(base, env, "pip", "install", "--quiet", "-c", str(RUN_LOCK), str(source), timeout=600)
+    shell(base, env, "pip", "install", "--quiet", "--no-compile", "-c", str(RUN_LOCK), str(source), timeout=600)
     return venv
 
 
