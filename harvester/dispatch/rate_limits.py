@@ -19,6 +19,8 @@ PREFIX = "harvester:ratelimit:"
 NAMES = "harvester:ratelimits"
 #: Seconds a take may wait for Redis before the run fails (retryably, as ``network``).
 TIMEOUT = 10.0
+#: Seconds ``/metrics`` waits for the counters: a scrape must not hang on a Redis that does not answer.
+STATS_TIMEOUT = 1.0
 
 # KEYS: the limit's hash, the set of names. ARGV: tokens per second, burst, tokens wanted, rate text,
 # name, epsilon, and (tests only) the time to use instead of Redis's. Returns the wait as a string
@@ -60,6 +62,9 @@ class RedisBucket:
 
         self._errors = redis.RedisError
         self.client = redis.Redis.from_url(url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT)
+        self._stats_client = redis.Redis.from_url(
+            url, socket_timeout=STATS_TIMEOUT, socket_connect_timeout=STATS_TIMEOUT
+        )
         self._take = self.client.register_script(TAKE)
 
     def take(self, name: str, rate: Rate, tokens: int, now: float | None = None) -> float:
@@ -80,8 +85,9 @@ class RedisBucket:
         pipe.execute()
 
     def stats(self) -> list[LimitStats]:
-        names = sorted(n.decode() if isinstance(n, bytes) else str(n) for n in self.client.smembers(NAMES))
-        pipe = self.client.pipeline()
+        client = self._stats_client
+        names = sorted(n.decode() if isinstance(n, bytes) else str(n) for n in client.smembers(NAMES))
+        pipe = client.pipeline()
         for name in names:
             pipe.hmget(PREFIX + name, "rate", "tokens", "waits", "wait_seconds")
         found = []
@@ -93,3 +99,4 @@ class RedisBucket:
 
     def close(self) -> None:
         self.client.close()
+        self._stats_client.close()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import socket
+import time
 import uuid
 
 import pytest
 from bucket_cases import CASES, TEN_A_SECOND
 
-from harvester.dispatch.rate_limits import PREFIX, RedisBucket
+from harvester.dispatch.rate_limits import PREFIX, TIMEOUT, RedisBucket
 from harvester.errors import TransientError, classify_failure, is_retryable
 from harvester.ratelimit.bucket import Rate
 from harvester.ratelimit.limiter import LimitStats
@@ -61,3 +63,16 @@ def test_an_unreachable_redis_fails_the_take_retryably_without_its_password():
     assert str(caught.value).startswith("rate limit github: Redis did not answer (ConnectionError")
     assert "s3cret" not in str(caught.value)
     assert is_retryable(classify_failure(caught.value))
+
+
+def test_stats_from_a_redis_that_does_not_answer_time_out_soon():
+    """A scrape of /metrics must not hang: a server that accepts and never answers times out after
+    STATS_TIMEOUT (a take would wait TIMEOUT)."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        bucket = RedisBucket(f"redis://127.0.0.1:{silent.getsockname()[1]}/0")
+        started = time.monotonic()
+        with pytest.raises(Exception, match=r"Timeout|timed out"):
+            bucket.stats()
+        assert time.monotonic() - started < TIMEOUT
