@@ -196,6 +196,9 @@ occurrences = Table(
     Index(None, "dispatched_at"),
 )
 
+#: The alert evaluator reads the runs that ended since its last pass (harvester.alerts.evaluator).
+Index("ix_runs_finished_at", runs.c.finished_at)
+
 #: Alerts (harvester.alerts): one row per incident (one thing wrong until it is right again). At most
 #: one open incident per key, so two schedulers evaluating at once open it once.
 alert_incidents = Table(

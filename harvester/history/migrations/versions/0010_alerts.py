@@ -4,8 +4,9 @@ Revision ID: 0010
 Revises: 0009
 Create Date: 2026-12-02
 
-Three new tables, nothing existing changes: alert_incidents (at most one open per key),
-alert_deliveries (the outbox: one alert to one target) and alert_attempts (each try).
+Three new tables: alert_incidents (at most one open per key), alert_deliveries (the outbox: one
+alert to one target) and alert_attempts (each try); and an index on runs.finished_at (the alert
+evaluator reads the runs that ended since its last pass).
 """
 
 import sqlalchemy as sa
@@ -18,6 +19,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_index("ix_runs_finished_at", "runs", ["finished_at"])
     op.create_table(
         "alert_incidents",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -88,3 +90,4 @@ def downgrade() -> None:
     op.drop_table("alert_attempts")
     op.drop_table("alert_deliveries")
     op.drop_table("alert_incidents")
+    op.drop_index("ix_runs_finished_at", table_name="runs")
