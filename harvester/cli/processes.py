@@ -14,6 +14,7 @@ import click
 from rich.markup import escape
 
 from harvester.cli.alerts import alert_service
+from harvester.cli.check_alerts import check_statuses
 from harvester.cli.context import CliState, check_schedule, fail
 from harvester.cli.output import startup_line
 from harvester.collector import Collector
@@ -82,7 +83,7 @@ def beat(state: CliState, loglevel: str | None) -> None:
             f"no schedule file at {hv.settings.schedule_file} (HARVESTER_SCHEDULE_FILE not set): nothing is "
             "scheduled until it exists; recovery runs"
         )
-    alerts = alert_service(hv, lambda: dispatcher.schedule)
+    alerts = alert_service(hv, lambda: dispatcher.schedule, lambda: check_statuses(hv, dispatcher.schedule))
     click.echo(startup_line("beat", hv.settings), err=True)
     hv.celery.Beat(
         scheduler=make_scheduler_class(dispatcher, hv.recovery.run, recovery_interval(hv.settings), alerts),

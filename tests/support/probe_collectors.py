@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 from pydantic import BaseModel, SecretStr
 
@@ -59,6 +60,23 @@ class ProbeNeedsUrl(Collector):
     def validate_config(self) -> None:
         if not self.params.url.startswith("https://"):
             raise ConfigError(f"url must start with https://, got {self.params.url}")
+
+    def collect(self) -> None:
+        pass
+
+
+class ProbeFlag(Collector):
+    """Unreachable until the file ``flag`` exists (a test brings the source back)."""
+
+    name = "probe_flag"
+
+    class Params(BaseModel):
+        flag: str
+
+    def check(self) -> str:
+        if not Path(self.params.flag).exists():
+            raise ConnectionError("api.example.org unreachable")
+        return "back"
 
     def collect(self) -> None:
         pass
