@@ -10,8 +10,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, select, text, update
-from sqlalchemy.exc import DBAPIError
 
+from harvester.history import bulk
 from harvester.history.engine import Database, aware, utcnow
 from harvester.history.models import UTCDateTime, collector_state, occurrences, records
 
@@ -55,26 +55,6 @@ _UPSERT_ROWS = text(
     "INSERT INTO records (collector, key, payload, content_hash, first_seen, last_seen, run_id) "
     "VALUES (:collector, :key, :payload, :hash, :now, :now, :run_id) " + _SET_CHANGED
 ).bindparams(bindparam("now", type_=UTCDateTime()))
-
-
-def _execute_binary(conn: Connection, sql: str, params: dict[str, Any]) -> None:
-    """Run ``sql`` (psycopg's placeholders) on the connection's driver with binary parameters;
-    errors are SQLAlchemy's, as from ``conn.execute``."""
-    driver = conn.connection.dbapi_connection
-    assert driver is not None
-    dbapi = conn.dialect.loaded_dbapi
-    cursor = driver.cursor()
-    try:
-        cursor.execute(sql, params)
-    except dbapi.Error as exc:
-        lost = conn.dialect.is_disconnect(exc, driver, cursor)
-        if lost:
-            conn.invalidate(exc)
-        raise DBAPIError.instance(
-            sql, params, exc, dbapi.Error, connection_invalidated=lost, dialect=conn.dialect
-        ) from exc
-    finally:
-        cursor.close()
 
 
 def content_hash(payload: Mapping[str, Any]) -> str:
@@ -180,7 +160,7 @@ class DataStore(Database):
             for start in range(0, len(rows), EMIT_CHUNK):
                 keys, payloads, hashes = zip(*rows[start : start + EMIT_CHUNK], strict=True)
                 columns = {"keys": list(keys), "payloads": list(payloads), "hashes": list(hashes)}
-                _execute_binary(conn, _UPSERT_ARRAYS, {**params, **columns})
+                bulk.execute(conn, _UPSERT_ARRAYS, {**params, **columns})
 
     def count_records(self, collector: str | None = None) -> int:
         query = select(func.count()).select_from(records)

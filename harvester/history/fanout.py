@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import or_, select, update
 
+from harvester.history.bulk import copy_rows
 from harvester.history.engine import utcnow
 from harvester.history.lifecycle import RunLifecycle, in_status, queued_rows, worker_name
 from harvester.history.models import runs
@@ -21,7 +22,8 @@ class FanOutStore(RunLifecycle):
 
     def fan_out(self, parent_run_id: str, attempt: int, members: Sequence[Any]) -> bool:
         """Record the members as queued (due now) and the parent as waiting for them, in one
-        transaction. ``members`` (NewRun) carry their ``parent_run_id`` and ``member_index``."""
+        transaction (the members by one COPY on PostgreSQL). ``members`` (NewRun) carry their
+        ``parent_run_id`` and ``member_index``."""
         rows = queued_rows(members)
         with self.engine.begin() as conn:
             waiting = conn.execute(
@@ -36,8 +38,8 @@ class FanOutStore(RunLifecycle):
                 )
                 .returning(runs.c.id)
             ).first()
-            if waiting is not None and rows:
-                conn.execute(runs.insert(), rows)
+            if waiting is not None:
+                copy_rows(conn, runs, rows)
         return waiting is not None
 
     def claim_gather(self, parent_run_id: str, worker: str | None = None) -> tuple[int, datetime | None] | None:

@@ -30,6 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
+from harvester.history.bulk import copy_rows
 from harvester.history.data import DataStore, StateWrite
 from harvester.history.engine import DriverStatement, utcnow
 from harvester.history.models import UTCDateTime, run_attempts, runs
@@ -325,10 +326,10 @@ class RunLifecycle(DataStore):
         if not rows:
             return
         if conn is not None:
-            conn.execute(runs.insert(), rows)
+            copy_rows(conn, runs, rows)
             return
         with self.engine.begin() as own:
-            own.execute(runs.insert(), rows)
+            copy_rows(own, runs, rows)
 
     # -- claim -------------------------------------------------------------------------------
 
