@@ -14,7 +14,7 @@ import time
 from sqlalchemy import Connection, Float, cast, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from harvester.history.engine import Database
+from harvester.history.engine import READ_ONLY, Database
 from harvester.history.models import rate_limits, runs
 from harvester.history.states import RunStatus
 from harvester.ratelimit.bucket import BucketState, Rate, take
@@ -30,9 +30,8 @@ class DatabaseBucket:
 
     def take(self, name: str, rate: Rate, tokens: int) -> float:
         with self.db.engine.begin() as conn:
-            now = self._now(conn)
-            state = self._locked_state(conn, name, rate, now)
-            answer = take(state, now, rate, tokens)
+            state = self._locked_state(conn, name, rate)
+            answer = take(state, self._now(conn), rate, tokens)  # the time once the row is ours
             if not answer.granted:
                 return answer.wait
             conn.execute(
@@ -57,7 +56,7 @@ class DatabaseBucket:
 
     def stats(self) -> list[LimitStats]:
         query = select(rate_limits).order_by(rate_limits.c.name)
-        with self.db.engine.connect() as conn:
+        with self.db.engine.execution_options(**{READ_ONLY: True}).connect() as conn:
             return [
                 LimitStats(r["name"], r["rate"], int(r["tokens"]), int(r["waits"]), float(r["wait_seconds"]))
                 for r in conn.execute(query).mappings()
@@ -68,15 +67,16 @@ class DatabaseBucket:
             return float(conn.execute(select(cast(func.extract("epoch", func.clock_timestamp()), Float))).scalar_one())
         return time.time()
 
-    def _locked_state(self, conn: Connection, name: str, rate: Rate, now: float) -> BucketState:
-        """The limit's row, locked until the transaction ends; made full the first time it is used."""
+    def _locked_state(self, conn: Connection, name: str, rate: Rate) -> BucketState:
+        """The limit's row, locked until the transaction ends; made full the first time it is used
+        (full since the epoch: a refill from then fills it whatever the clock)."""
         query = select(rate_limits.c.level, rate_limits.c.level_at).where(rate_limits.c.name == name)
         if self._postgres:
             query = query.with_for_update()
         row = conn.execute(query).first()
         if row is not None:
             return BucketState(row.level, row.level_at)
-        full = {"name": name, "rate": str(rate), "level": float(rate.burst), "level_at": now}
+        full = {"name": name, "rate": str(rate), "level": float(rate.burst), "level_at": 0.0}
         dialect_insert = postgresql.insert if self._postgres else sqlite.insert
         insert = dialect_insert(rate_limits).values(**full, tokens=0, waits=0, wait_seconds=0.0)
         conn.execute(insert.on_conflict_do_nothing(index_elements=["name"]))
