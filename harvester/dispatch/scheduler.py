@@ -2,8 +2,8 @@
 
 ``ScheduleDispatcher.tick(now)`` is the whole algorithm, with time passed in: for every enabled
 entry, the latest occurrence in ``(last tick, now]`` (so a missed occurrence runs once after
-downtime, not once per missed tick) is claimed in the database together with its runs, in one
-transaction: a unique key per (entry, occurrence) makes a second scheduler's claim fail, so two
+downtime, not once per missed tick) is claimed in the database together with its runs; all those
+due at one tick in one transaction: a unique key per (entry, occurrence) makes a second scheduler's claim fail, so two
 ``harvester beat`` processes dispatch each occurrence once, and only the winner evaluates the
 entry's ``when`` predicate and its collector's ``targets()``. The in-memory position advances only
 once that transaction committed; a failed write is tried again next tick. The recorded runs are
@@ -34,6 +34,7 @@ from harvester.execution.dispatcher import DispatchError
 from harvester.execution.requests import entry_requests, new_run
 from harvester.history.checks import CheckStore
 from harvester.history.engine import DatabaseError, utcnow
+from harvester.history.occurrence import DueOccurrence
 from harvester.history.store import NewRun, Store
 from harvester.registry import Registry
 from harvester.request import RunRequest, new_batch_id
@@ -133,21 +134,34 @@ class ScheduleDispatcher:
     def tick(self, now: datetime) -> list[list[str]]:
         """Dispatch what is due at ``now``; returns the run ids of each batch recorded.
 
-        Each dispatched occurrence is one INFO line, once its group's batch went out (or could not)."""
+        Every occurrence due at this tick is claimed, with its runs, in one transaction; each one
+        dispatched is one INFO line, once its group's batch went out (or could not)."""
         if self._started is None:
             self._resume(now)
         self._warn_if_missing(now)
-        batches: dict[str, list[Dispatch]] = {}
         batch_ids: dict[str, str] = {}  # a group's runs of this tick are one batch
+        pending: list[tuple[ScheduleEntry, DueOccurrence, list[RunRequest]]] = []
         for entry in self.schedule.enabled:
-            try:
-                batch_id = batch_ids.setdefault(entry.group, new_batch_id(now))
-                dispatched = self._dispatch(entry, now, batch_id)
-            except DatabaseError as exc:  # nothing recorded, position kept: the next tick tries again
-                log.warning("schedule entry %s not dispatched: %s", describe(entry), exc)
-                continue
-            if dispatched is not None:
-                batches.setdefault(entry.group, []).append(dispatched)
+            key = self._key(entry)
+            occurrence = due(entry, self._last.get(key, self._started or now), now, self.schedule.timezone)
+            if occurrence is not None:
+                requests: list[RunRequest] = []
+                build = self._builder(
+                    entry, key, occurrence, batch_ids.setdefault(entry.group, new_batch_id(now)), requests
+                )
+                pending.append((entry, DueOccurrence(key, occurrence, build), requests))
+        if not pending:
+            return []
+        try:
+            won = self.store.dispatch_occurrences([d for _, d, _ in pending])
+        except DatabaseError as exc:  # nothing recorded, positions kept: the next tick tries again
+            log.warning("%d due schedule entries not dispatched: %s", len(pending), exc)
+            return []
+        batches: dict[str, list[Dispatch]] = {}
+        for (entry, claimed, requests), runs in zip(pending, won, strict=True):
+            self._last[claimed.entry_key] = claimed.due_at
+            if runs is not None:  # else another scheduler dispatched this occurrence
+                batches.setdefault(entry.group, []).append(Dispatch(entry, claimed.due_at, tuple(requests)))
         return [self._send(dispatches) for dispatches in batches.values() if any(d.requests for d in dispatches)]
 
     def _send(self, dispatches: list[Dispatch]) -> list[str]:
@@ -184,13 +198,10 @@ class ScheduleDispatcher:
         self._last = {**dict(self.store.last_occurrences()), **self._last}
         self._started = now
 
-    def _dispatch(self, entry: ScheduleEntry, now: datetime, batch_id: str) -> Dispatch | None:
-        """The occurrence of this entry due at ``now`` if this scheduler won and recorded it."""
-        key = self._key(entry)
-        occurrence = due(entry, self._last.get(key, self._started or now), now, self.schedule.timezone)
-        if occurrence is None:
-            return None
-        requests: list[RunRequest] = []
+    def _builder(
+        self, entry: ScheduleEntry, key: str, occurrence: datetime, batch_id: str, requests: list[RunRequest]
+    ) -> Callable[[], tuple[list[NewRun], str | None]]:
+        """How an occurrence's runs are built once this scheduler won it (``requests`` gets them)."""
 
         def build() -> tuple[list[NewRun], str | None]:
             runs, why = should_run(entry)
@@ -202,11 +213,7 @@ class ScheduleDispatcher:
             requests.extend(made)  # only once all of them could be built
             return rows, None
 
-        won = self.store.dispatch_occurrence(key, occurrence, build)  # a database error: next tick again
-        self._last[key] = occurrence
-        if won is None:
-            return None  # another scheduler dispatched this occurrence
-        return Dispatch(entry, occurrence, tuple(requests))
+        return build
 
     def _key(self, entry: ScheduleEntry) -> str:
         """Group, collector, params and schedule: stable across edits that move the entry (one group may
