@@ -48,7 +48,7 @@ class Batch:
     @property
     def outcome(self) -> str:
         """``running`` while a run has not ended, then ``failed`` if one failed, else ``succeeded``
-        (a batch whose runs were all skipped or cancelled is ``skipped``)."""
+        (a batch whose runs were all skipped, cancelled or expired is ``skipped``)."""
         if self.unfinished:
             return "running"
         if self.failed:
