@@ -20,6 +20,8 @@ from harvester.history.engine import READ_ONLY, Database, aware
 from harvester.history.models import alert_attempts, alert_deliveries, alert_incidents, runs
 
 PENDING, DELIVERED, GAVE_UP = "pending", "delivered", "failed"
+#: The run statuses alerts read: a failure after its retries, and a success.
+ENDED_FOR_GOOD = frozenset({"failed", "succeeded"})
 #: Builds the deliveries of an incident's change once its id is known (rows of alert_deliveries).
 BuildDeliveries = Callable[[int], Sequence[dict[str, Any]]]
 
@@ -40,7 +42,11 @@ class AlertStore:
             return [dict(r) for r in conn.execute(query).mappings()]
 
     def finished_runs(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
-        """Runs (not fan-out members) that failed for good or succeeded in ``(since, until]``, oldest first."""
+        """Runs (not fan-out members) that failed for good or succeeded in ``(since, until]``, oldest first.
+
+        Only ``finished_at`` is in the WHERE clause, so the query is a range of its index (asked for
+        status or parent as well, SQLite would scan every top-level run instead); the few runs of the
+        range are filtered here."""
         query = (
             select(
                 runs.c.id,
@@ -52,17 +58,18 @@ class AlertStore:
                 runs.c.error_message,
                 runs.c.entry_key,
                 runs.c.schedule_group,
+                runs.c.parent_run_id,
             )
-            .where(
-                runs.c.status.in_(("failed", "succeeded")),
-                runs.c.parent_run_id.is_(None),
-                runs.c.finished_at > since,
-                runs.c.finished_at <= until,
-            )
+            .where(runs.c.finished_at > since, runs.c.finished_at <= until)
             .order_by(runs.c.finished_at)
         )
         with self._read.connect() as conn:
-            return [{**r, "finished_at": aware(r["finished_at"])} for r in conn.execute(query).mappings()]
+            rows = conn.execute(query).mappings()
+            return [
+                {**r, "finished_at": aware(r["finished_at"])}
+                for r in rows
+                if r["status"] in ENDED_FOR_GOOD and r["parent_run_id"] is None
+            ]
 
     # -- incidents and their deliveries, in one transaction ------------------------------------
 
