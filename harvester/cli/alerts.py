@@ -6,11 +6,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import click
 from rich.markup import escape
 from rich.table import Table
 
+from harvester.alerts.config import EmailTarget, TargetConfig, WebhookTarget
 from harvester.alerts.delivery import Deliverer, DeliveryPolicy
 from harvester.alerts.evaluator import Checks, Evaluator, ScheduleSource, Sources
 from harvester.alerts.message import payload
@@ -21,6 +23,7 @@ from harvester.cli.context import CliState, fail
 from harvester.cli.output import age
 from harvester.history.alerts import PENDING, AlertStore
 from harvester.history.engine import utcnow
+from harvester.secret_refs import is_reference
 from harvester.settings import Settings
 
 #: Seconds a worker ping of the alert loop waits for replies.
@@ -112,11 +115,20 @@ def list_targets(state: CliState) -> None:
     for column in ("target", "kind", "where", "default"):
         table.add_column(column, no_wrap=True)
     for name, config in sorted(targets.items()):
-        where = {"webhook": getattr(config, "url", ""), "slack": "(secret URL)"}.get(config.kind, "")
-        if config.kind == "email":
-            where = f"{getattr(config, 'host', '')} -> {', '.join(getattr(config, 'to', []))}"
-        table.add_row(name, config.kind, where, "yes" if default is None or name in default else "no")
+        table.add_row(name, config.kind, _where(config), "yes" if default is None or name in default else "no")
     state.console.print(table, highlight=False)
+
+
+def _where(config: TargetConfig) -> str:
+    """Where a target sends, without anything secret: a webhook's host (its path may hold a token)."""
+    if isinstance(config, EmailTarget):
+        return f"{config.host}:{config.port} -> {', '.join(config.to)}"
+    if isinstance(config, WebhookTarget):
+        if is_reference(config.url):
+            return config.url
+        parts = urlsplit(config.url)  # no user:password@, no path
+        return f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}/…"
+    return "(secret URL)"
 
 
 @alerts.command("list")
