@@ -107,3 +107,19 @@ def test_a_broker_that_refuses_the_probes_is_tried_again_after_the_interval(regi
     assert len(beat.tick(schedule, NOW)) == 2
     assert "2 scheduled checks not sent: broker down" in caplog.text
     assert beat.tick(schedule, NOW + timedelta(seconds=1)) == []
+
+
+def test_stored_results_that_cannot_be_read_are_read_again_next_tick(registry):
+    schedule = parse_schedule_text(SCHEDULE, registry)
+    reads = []
+
+    def stored() -> dict:
+        reads.append(1)
+        if len(reads) == 1:
+            raise ConnectionError("database down")
+        return {}
+
+    beat = CheckBeat(registry, stored, lambda targets: None)
+    with pytest.raises(ConnectionError):
+        beat.tick(schedule, NOW)  # beat logs it and ticks again a second later
+    assert len(beat.tick(schedule, NOW + timedelta(seconds=1))) == 2

@@ -140,3 +140,16 @@ def _aged(row: dict, by: timedelta):
         row["checked_at"] - by,
         row["duration"],
     )
+
+
+def test_an_unreachable_history_database_is_a_fixed_code_for_the_probes_too(tmp_path):
+    from api_support import get_once
+
+    hv = build(tmp_path, collectors=["probe_collectors"], health_timeout=1.0)
+    hv.settings.database_url = "postgresql://postgres:hunter2@127.0.0.1:1/nowhere"
+    del hv.__dict__["store"]
+    answer = get_once(hv, "/health?checks=collectors")
+    assert answer.status_code == 503
+    collectors = answer.json()["checks"]["collectors"]
+    assert (collectors["ok"], collectors["error"], collectors["details"]) == (False, "unreachable", {})
+    assert "hunter2" not in answer.text

@@ -57,3 +57,30 @@ def test_a_scheduled_check_on_a_real_worker_records_its_result_every_interval(st
     assert denied["changed_at"] < denied["checked_at"]  # failing since the first probe
     runs = stack.hv.store.list_runs(limit=10)
     assert runs == []  # probes are no runs: nothing collected, nothing in the run history
+
+
+def test_the_worker_stores_a_sent_probe_and_drops_what_is_no_probe(stack):
+    from harvester.dispatch.celery_app import CHECK_TASK, send_checks
+    from harvester.execution.checks import CheckTarget
+
+    stack.env["HARVESTER_COLLECTORS"] = "probe_collectors,sample_collectors"
+    worker = stack.worker()
+    app = stack.hv.celery
+    app.send_task(CHECK_TASK, args=[{"collector": "probe_ok"}], ignore_result=True)  # poison: fields missing
+    app.send_task(CHECK_TASK, args=[{"collector": "nope", "params": {}, "label": "x"}], ignore_result=True)
+    send_checks(app, _registry(), [CheckTarget("probe_ok", {}, "sent by hand")])
+    store = CheckStore(stack.hv.store)
+    rows = wait_for(store.latest, lambda rows: len(rows) == 1)
+    (row,) = rows.values()
+    assert (row["collector"], row["label"], row["ok"], row["source"]) == ("probe_ok", "sent by hand", True, "schedule")
+    wait_for(worker.output, lambda out: "check of unknown collector 'nope' dropped" in out)
+    assert "poison message" in worker.output()
+    assert "not a harvester.check message" in worker.output()
+
+
+def _registry():
+    from probe_collectors import ProbeOk
+
+    from harvester.registry import Registry
+
+    return Registry([ProbeOk])
