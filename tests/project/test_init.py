@@ -9,6 +9,7 @@ import yaml
 from click.testing import CliRunner
 
 from harvester.cli import cli
+from harvester.cli.project import masked_url
 
 
 def invoke(*args: str):
@@ -168,3 +169,26 @@ def test_a_schedule_file_the_project_names_but_lacks_stops_up_naming_the_key(pro
         f"{project / 'pyproject.toml'}:3 [tool.harvester] schedule_file names {project / 'missing.yaml'}"
         in result.output
     )
+
+
+def test_a_table_without_collectors_gets_the_key(project, monkeypatch):
+    (project / "pyproject.toml").write_text('[tool.harvester]\nschedule_file = "schedule.yaml"\n\n[tool.x]\ny = 1\n')
+    (project / "schedule.yaml").write_text("groups:\n")
+    monkeypatch.chdir(project)
+    assert invoke("startcollector", "two_demo").exit_code == 0
+    text = (project / "pyproject.toml").read_text()
+    assert text.startswith('[tool.harvester]\ncollectors = ["two_demo"]\nschedule_file')
+    assert text.endswith("[tool.x]\ny = 1\n")
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("amqp://harvester:s3cret@rabbit:5672//", "amqp://harvester:***@rabbit:5672//"),
+        ("postgresql://u:p%40ss@db/h", "postgresql://u:***@db/h"),
+        ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
+        ("sqlite:////tmp/x.db", "sqlite:////tmp/x.db"),
+    ],
+)
+def test_urls_are_shown_without_their_password(url, shown):
+    assert masked_url(url) == shown
