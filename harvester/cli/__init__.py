@@ -31,8 +31,10 @@ from harvester.history.engine import DatabaseError
 def cli(ctx: click.Context) -> None:
     """harvester: scheduled data collectors on Celery.
 
-    Settings come from HARVESTER_* environment variables (and .env); with none set,
-    everything runs on this machine: SQLite history and an embedded broker in ./.harvester.
+    Settings come from HARVESTER_* environment variables, .env and the project's
+    [tool.harvester] table in pyproject.toml (found from here upwards; `harvester info`
+    shows them); with none set, everything runs on this machine: SQLite history and an
+    embedded broker in ./.harvester (in a project: under its root). `harvester init` makes a project.
     """
     ctx.obj = CliState()
     ctx.call_on_close(ctx.obj.close)
