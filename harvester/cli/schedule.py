@@ -74,7 +74,7 @@ def show(state: CliState, file: Path | None, after_text: str | None, as_json: bo
 
     Problems are printed first (to stderr); their entries are left out. With --json: an object
     with the time zone, the moment after which runs are shown, the entries (next runs as ISO 8601,
-    freshness in seconds, secret params masked) and the problems.
+    freshness and expires in seconds, expires null for never, secret params masked) and the problems.
     """
     loaded, registry = _load(state, file)
     for problem in loaded.problems:
@@ -84,8 +84,8 @@ def show(state: CliState, file: Path | None, after_text: str | None, as_json: bo
         click.echo(dumps(_show_json(loaded, registry, after)))
         return
     table = Table(header_style="bold", box=None, pad_edge=False, title=f"time zone: {loaded.timezone.key}")
-    for column in ("group", "collector", "params", "schedule", "enabled", "next runs", "freshness"):
-        table.add_column(column, no_wrap=column in ("enabled", "next runs", "freshness"), overflow="fold")
+    for column in ("group", "collector", "params", "schedule", "enabled", "next runs", "freshness", "expires"):
+        table.add_column(column, no_wrap=column in ("enabled", "next runs", "freshness", "expires"), overflow="fold")
     for entry in loaded.entries:
         table.add_row(
             escape(entry.group),
@@ -95,6 +95,7 @@ def show(state: CliState, file: Path | None, after_text: str | None, as_json: bo
             "yes" if entry.enabled else "[dim]no[/]",
             _next_text(entry, after, loaded) if entry.enabled else "[dim]disabled[/]",
             format_duration(entry.freshness),
+            format_duration(entry.expires) if entry.expires else "never",
         )
     state.console.print(table)
 
@@ -112,6 +113,7 @@ def _show_json(loaded: Schedule, registry: Registry, after: datetime) -> dict[st
             if entry.enabled
             else [],
             "freshness": entry.freshness.total_seconds(),
+            "expires": entry.expires.total_seconds() if entry.expires else None,
         }
         for entry in loaded.entries
     ]

@@ -73,3 +73,23 @@ def test_a_triggered_runs_expiry(value, seconds):
 def test_a_bad_triggered_expiry_is_refused(value):
     with pytest.raises(ValueError, match="expir"):
         expiry_seconds(value)
+
+
+def test_schedule_show_gives_each_entrys_expiry(tmp_path, monkeypatch):
+    import json
+
+    from click.testing import CliRunner
+
+    from harvester.cli import cli
+
+    (tmp_path / "schedule.yaml").write_text(
+        task("        expires: 10m\n") + task(schedule="daily").split("tasks:\n")[1]
+    )
+    monkeypatch.setenv("HARVESTER_COLLECTORS", "schedule_collectors")
+    monkeypatch.setenv("HARVESTER_SCHEDULE_FILE", str(tmp_path / "schedule.yaml"))
+    runner = CliRunner()
+    shown = json.loads(runner.invoke(cli, ["schedule", "show", "--json"], catch_exceptions=False).stdout)
+    assert [e["expires"] for e in shown["entries"]] == [600.0, 3600.0]
+    table = runner.invoke(cli, ["schedule", "show"], catch_exceptions=False).stdout
+    assert "expires" in table
+    assert "10m" in table
