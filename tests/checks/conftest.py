@@ -31,3 +31,13 @@ def hang() -> Iterator[None]:
     RELEASE.clear()
     yield
     RELEASE.set()
+
+
+@pytest.fixture
+def probe_stack(stack):
+    """The ``stack`` fixture with no probe result of an earlier test (its PostgreSQL lives as long as
+    the test session), and the probe collectors registered in its processes."""
+    with stack.hv.store.engine.begin() as conn:
+        conn.execute(text("DELETE FROM collector_checks"))
+    stack.env["HARVESTER_COLLECTORS"] = "probe_collectors,sample_collectors"
+    return stack

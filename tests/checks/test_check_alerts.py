@@ -86,9 +86,9 @@ def test_the_statuses_the_alert_loop_reads_are_the_scheduled_probes_only(tmp_pat
 
 @pytest.mark.slow
 @pytest.mark.services
-def test_a_failing_scheduled_probe_alerts_once_and_once_more_when_it_passes(stack, receiver, tmp_path):
+def test_a_failing_scheduled_probe_alerts_once_and_once_more_when_it_passes(probe_stack, receiver, tmp_path):
+    stack = probe_stack
     flag = tmp_path / "flag"
-    stack.env["HARVESTER_COLLECTORS"] = "probe_collectors"
     stack.env["HARVESTER_ALERT_TARGETS"] = json.dumps({"ops": {"kind": "webhook", "url": receiver.url}})
     stack.env["HARVESTER_ALERT_INTERVAL"] = "0.5"
     stack.settings.schedule_file.write_text(SCHEDULE.replace("FLAG", str(flag)))

@@ -33,8 +33,8 @@ def wait_for(read, predicate, timeout: float = 60):
     raise TimeoutError(f"condition not reached; last: {value}")
 
 
-def test_a_scheduled_check_on_a_real_worker_records_its_result_every_interval(stack):
-    stack.env["HARVESTER_COLLECTORS"] = "probe_collectors"
+def test_a_scheduled_check_on_a_real_worker_records_its_result_every_interval(probe_stack):
+    stack = probe_stack
     stack.env["PROBE_TOKEN"] = "s3cret-on-the-worker"  # only the worker has it
     stack.settings.schedule_file.write_text(SCHEDULE)
     stack.worker()
@@ -59,11 +59,11 @@ def test_a_scheduled_check_on_a_real_worker_records_its_result_every_interval(st
     assert runs == []  # probes are no runs: nothing collected, nothing in the run history
 
 
-def test_the_worker_stores_a_sent_probe_and_drops_what_is_no_probe(stack):
+def test_the_worker_stores_a_sent_probe_and_drops_what_is_no_probe(probe_stack):
+    stack = probe_stack
     from harvester.dispatch.celery_app import CHECK_TASK, send_checks
     from harvester.execution.checks import CheckTarget
 
-    stack.env["HARVESTER_COLLECTORS"] = "probe_collectors,sample_collectors"
     worker = stack.worker()
     app = stack.hv.celery
     app.send_task(CHECK_TASK, args=[{"collector": "probe_ok"}], ignore_result=True)  # poison: fields missing

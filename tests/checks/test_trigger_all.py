@@ -56,7 +56,7 @@ def test_all_enqueues_every_collector_that_needs_no_params(invoke, tmp_path):
     assert sorted(ids) == sorted(r["id"] for r in runs)
     assert [r["collector"] for r in runs] == ["probe_denied", "probe_hangs", "probe_ok"]
     assert {(r["status"], r["trigger"], r["entry_key"]) for r in runs} == {("queued", "cli", None)}
-    assert "not triggered, they need params: probe_needs_url" in result.stderr
+    assert "not triggered, they need params: probe_flag, probe_needs_url" in result.stderr
     assert "3 collection tasks queued (every collector that needs no params)" in result.stderr
 
 
