@@ -241,8 +241,21 @@ def _register_tasks(app: Celery, host: TaskHost) -> None:
     _register_check_task(app, host)
 
 
+#: Options of the probe task: acknowledged when received (a probe lost with its worker, or one that
+#: kills its process, is made again at its next interval, not redelivered in a loop); a database
+#: outage retried a few times, then left to the next interval too.
+CHECK_DELIVERY: dict[str, Any] = {
+    "shared": False,
+    "bind": True,
+    "acks_late": False,
+    "reject_on_worker_lost": False,
+    "ignore_result": True,
+    "max_retries": 5,
+}
+
+
 def _register_check_task(app: Celery, host: TaskHost) -> None:
-    @app.task(name=CHECK_TASK, **DELIVERY)
+    @app.task(name=CHECK_TASK, **CHECK_DELIVERY)
     def check(task: Task[Any, Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
         """Probe one collector (a schedule entry's ``check:``) on this worker, where its credentials
         are, and store the result (the alert loop reads it from there)."""
