@@ -38,18 +38,14 @@ _SET_CHANGED = (
     "last_seen = excluded.last_seen, run_id = excluded.run_id WHERE records.content_hash <> excluded.content_hash"
 )
 #: PostgreSQL: a chunk's keys, texts and hashes as three arrays (sent in binary: as text, parsing
-#: them costs more than the insert). Each key's stored hash is one index probe (the LATERAL ...
-#: LIMIT 1 keeps the planner from hashing all of the collector's records instead), and only new or
-#: changed records reach the upsert. ORDER BY: every probe ends before the first insert (else a
-#: probe the planner makes a scan, into a table it thought empty, would read the rows inserted so far).
+#: them costs more than the insert). The conflict check is the unique index's, whatever the
+#: statistics say (a read of stored hashes before the insert would be the planner's choice, and with
+#: the statistics of a table that was empty it scans the collector's records once per record).
 _UPSERT_ARRAYS = (
     "INSERT INTO records (collector, key, payload, content_hash, first_seen, last_seen, run_id) "
     "SELECT %(collector)s, n.key, CAST(n.payload AS JSON), n.hash, %(now)s, %(now)s, %(run_id)s "
     "FROM unnest(CAST(%(keys)b AS VARCHAR[]), CAST(%(payloads)b AS TEXT[]), CAST(%(hashes)b AS VARCHAR[])) "
-    "AS n(key, payload, hash) "
-    "LEFT JOIN LATERAL (SELECT r.content_hash FROM records AS r "
-    "WHERE r.collector = %(collector)s AND r.key = n.key LIMIT 1) AS stored ON true "
-    "WHERE stored.content_hash IS DISTINCT FROM n.hash ORDER BY n.key " + _SET_CHANGED
+    "AS n(key, payload, hash) " + _SET_CHANGED
 )
 _UPSERT_ROWS = text(
     "INSERT INTO records (collector, key, payload, content_hash, first_seen, last_seen, run_id) "
@@ -146,9 +142,9 @@ class DataStore(Database):
         """Insert new records, update changed ones, leave unchanged ones alone: all or nothing.
 
         Each record is JSON-encoded once; its hash is that text's. PostgreSQL: one statement per
-        :data:`EMIT_CHUNK` records, which reads the stored hashes of their keys and writes only the new
-        and changed ones (an unchanged record costs an index read, no row lock, no WAL). SQLite: one
-        ``executemany`` of an upsert whose update is skipped when the hash is equal."""
+        :data:`EMIT_CHUNK` records, an upsert whose update is skipped when the hash is equal (an
+        unchanged record costs a probe of the unique index and a row lock, no new row version).
+        SQLite: one ``executemany`` of the same upsert."""
         rows = encode_records(batch, key)
         if not rows:
             return
