@@ -196,3 +196,62 @@ def test_the_migration_fills_the_summary_from_the_runs_before_it(tmp_path):
         assert summarised(store) == expected
     finally:
         store.close()
+
+
+class RandomMoves:
+    """Random runs moved by random transitions (some of them refused by their guards)."""
+
+    def __init__(self, store: Store, seed: int) -> None:
+        import random
+
+        self.store, self.rng = store, random.Random(seed)
+        self.stale = utcnow() - timedelta(minutes=1)
+        self.queued: list[str] = []
+        self.live: list[tuple[str, int]] = []  # (run id, its live attempt)
+
+    def new(self) -> None:
+        self.queued.append(_run(self.store, self.rng.choice("ab"), self.rng.choice([None, "a@1", "b@2"])))
+
+    def claim(self) -> None:
+        if self.queued:
+            run_id = self.queued.pop(self.rng.randrange(len(self.queued)))
+            attempt = self.store.claim(run_id, stale_before=self.stale)[1]
+            if attempt:
+                self.live.append((run_id, attempt))
+
+    def end(self) -> None:
+        if not self.live:
+            return
+        run_id, attempt = self.live.pop(self.rng.randrange(len(self.live)))
+        status = self.rng.choice(["succeeded", "failed", "retrying", "lost"])
+        if status == "lost":
+            self.store.mark_lost(run_id, attempt, requeue=self.rng.random() < 0.5, message="lost")
+        else:
+            category = self.rng.choice([None, "network"])
+            self.store.finish(run_id, attempt, Outcome(status, error_category=category, retry_in=0))
+        if status in ("retrying", "lost"):
+            self.queued.append(run_id)  # a claim of one that failed for good is refused: harmless
+
+    def from_outside(self) -> None:
+        pending = self.queued + [run_id for run_id, _ in self.live]
+        if not pending:
+            return
+        run_id = self.rng.choice(pending)
+        move = self.rng.choice(["cancel", "skip", "abandon"])
+        if move == "cancel":
+            self.store.cancel(run_id)
+        elif move == "skip":
+            self.store.skip(run_id, "overlap")
+        else:
+            self.store.abandon(run_id, Outcome("failed", error_category="config"))
+
+    def play(self, moves: int) -> None:
+        for _ in range(moves):
+            self.rng.choice([self.new, self.new, self.claim, self.end, self.from_outside])()
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_the_summary_agrees_after_a_random_mix_of_moves(store, seed):
+    """Property-style: whatever the order of moves, the summary is what the runs say."""
+    RandomMoves(store, seed).play(80)
+    assert summarised(store) == recomputed(store)
