@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import click
 from pydantic import SecretStr
@@ -16,11 +15,12 @@ from harvester import scaffold
 from harvester.cli.context import CliState, fail
 from harvester.cli.scaffold import add_collector, check_schedule_text, shown
 from harvester.execution.runner import EXIT_CONFIG
+from harvester.failure_text import MASK
 from harvester.project import PYPROJECT, TABLE, load_project
 from harvester.scaffold.project import DEFAULT_SCHEDULE, GITIGNORE, SCHEDULE, plan_project, write_project
 from harvester.settings import Settings, setting_sources
+from harvester.whereabouts import mask_url
 
-MASK = "***"
 URL_SETTINGS = ("database_url", "broker_url", "result_backend")
 
 
@@ -53,22 +53,12 @@ def init(state: CliState, directory: Path, collector: str, schedule: str) -> Non
     click.echo(f"next: {where}harvester up   (dashboard on http://127.0.0.1:8000/)")
 
 
-def masked_url(url: str) -> str:
-    """``redis://:***@host:6379/0``: a URL fit to print (its password hidden)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"{user}:{MASK}@{host}"))
-
-
 def shown_value(name: str, value: object) -> Any:
     """A setting's value as ``info`` prints it: secrets and passwords masked, paths as text."""
     if isinstance(value, SecretStr):
         return MASK
     if name in URL_SETTINGS and isinstance(value, str):
-        return masked_url(value)
+        return mask_url(value)
     if isinstance(value, Path):
         return str(value)
     return value
@@ -82,9 +72,9 @@ def describe(state: CliState) -> dict[str, Any]:
     sources = setting_sources()
     return {
         "project": {"root": str(project.root), "file": str(project.file)} if project else None,
-        "database": masked_url(settings.effective_database_url),
-        "broker": "embedded" if settings.embedded else masked_url(settings.effective_broker_url),
-        "result_backend": masked_url(settings.effective_result_backend),
+        "database": mask_url(settings.effective_database_url),
+        "broker": "embedded" if settings.embedded else mask_url(settings.effective_broker_url),
+        "result_backend": mask_url(settings.effective_result_backend),
         "data_dir": str(settings.data_dir.resolve()),
         "schedule_file": str(settings.schedule_file.resolve()),
         "collectors": [{"name": cls.name, "class": f"{cls.__module__}.{cls.__qualname__}"} for cls in hv.registry],

@@ -9,7 +9,8 @@ import yaml
 from click.testing import CliRunner
 
 from harvester.cli import cli
-from harvester.cli.project import masked_url
+from harvester.failure_text import MASK
+from harvester.whereabouts import mask_url
 
 
 def invoke(*args: str):
@@ -131,8 +132,8 @@ def test_info_masks_passwords_and_names_each_source(project, monkeypatch):
     assert "hunter2" not in result.output
     assert "tok-secret" not in result.output
     report = json.loads(result.stdout)
-    assert report["broker"] == "redis://:***@127.0.0.1:6379/3"
-    assert report["settings"]["api_token"] == {"value": "***", "source": "env"}
+    assert report["broker"] == f"redis://:{MASK}@127.0.0.1:6379/3"
+    assert report["settings"]["api_token"] == {"value": MASK, "source": "env"}
     assert report["settings"]["collectors"]["source"] == "project"
     text = invoke("info")
     assert "project      " + str(project) in text.stdout
@@ -191,4 +192,4 @@ def test_a_table_without_collectors_gets_the_key(project, monkeypatch):
     ],
 )
 def test_urls_are_shown_without_their_password(url, shown):
-    assert masked_url(url) == shown
+    assert mask_url(url) == shown.replace("***", MASK)
