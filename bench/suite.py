@@ -33,7 +33,7 @@ class Scenario:
     title: str
     argv: Callable[[int], list[str]]  # rounds -> arguments of the script
     target: str
-    summary: Callable[[dict[str, Any]], dict[str, Any]]
+    summary: Callable[[dict[str, Any]], dict[str, Any] | list[dict[str, Any]]]
 
 
 def _throughput(data: dict[str, Any]) -> dict[str, Any]:
@@ -81,6 +81,36 @@ def _memory(data: dict[str, Any]) -> dict[str, Any]:
         f"{data['main_growth_mb']:+.1f} MB over {data['runs']} runs",
         "ratios": [data["rest_ratio"]],
     }
+
+
+def _emit(data: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for case, rounds in data["rounds"].items():
+        speeds = data["median_rows_per_s"][case]
+        out.append(
+            {
+                "title": f"emit() of {data['rows']:,} keyed rows, {case}, vs COPY + upsert",
+                "label": f"emit {case}",
+                "anchor": f"{speeds['anchor']:,.0f} rows/s",
+                "harvester": f"{speeds['harvester']:,.0f} rows/s",
+                "ratios": [r["ratio"] for r in rounds],
+            }
+        )
+    return out
+
+
+def _reads(data: dict[str, Any]) -> list[dict[str, Any]]:
+    small, large = data["runs"]["small"], data["runs"]["large"]
+    return [
+        {
+            "title": f"{name} at {large:,} runs vs at {small:,} runs (time ratio, lower is better)",
+            "anchor": f"{m['small_ms']:.0f} ms at {small:,}",
+            "harvester": f"{m['large_ms']:.0f} ms at {large:,}",
+            "ratios": [r[name]["ratio"] for r in data["rounds"]],
+            "sizes": (small, large, m["small_ms"], m["large_ms"]),
+        }
+        for name, m in data["medians"].items()
+    ]
 
 
 def _script(name: str, *args: str) -> list[str]:
@@ -137,6 +167,20 @@ SCENARIOS = [
         _scheduler,
     ),
     Scenario(
+        "emit",
+        "emit()",
+        lambda r: _script("emit.py", f"--rounds={r}", _out("emit")),
+        ">= 0.75x",
+        _emit,
+    ),
+    Scenario(
+        "history_reads",
+        "history reads",
+        lambda r: _script("history_reads.py", f"--rounds={r}", _out("history_reads")),
+        "<= 1.5x",
+        _reads,
+    ),
+    Scenario(
         "api_trigger",
         "API trigger, 32 connections, vs a hand-written FastAPI + send_task endpoint",
         lambda r: _script("api_trigger.py", f"--rounds={r}", _out("api_trigger")),
@@ -166,15 +210,16 @@ def rows() -> list[dict[str, Any]]:
     for scenario in SCENARIOS:
         path = RESULTS / f"{scenario.name}.json"
         row: dict[str, Any] = {"name": scenario.name, "title": scenario.title, "target": scenario.target}
-        if path.exists():
-            data = json.loads(path.read_text())
-            try:
-                row.update(scenario.summary(data), when=data.get("when", ""))
-            except (KeyError, IndexError, TypeError) as exc:
-                row["error"] = f"unreadable result ({type(exc).__name__}: {exc})"
-        else:
-            row["error"] = "not run"
-        out.append(row)
+        if not path.exists():
+            out.append({**row, "error": "not run"})
+            continue
+        try:
+            summary = scenario.summary(json.loads(path.read_text()))
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            out.append({**row, "error": f"unreadable result ({type(exc).__name__}: {exc})"})
+            continue
+        for part in summary if isinstance(summary, list) else [summary]:
+            out.append({**row, **part})
     return out
 
 
@@ -199,11 +244,16 @@ def page(table: list[dict[str, Any]], plotted: bool) -> str:
         median = f"**{statistics.median(ratios):.2f}x**" if ratios else ""
         lines.append(f"| {r['title']} | {r['anchor']} | {r['harvester']} | {each} | {median} | {r['target']} |")
     if plotted:
-        lines += ["", "![median ratio per scenario](img/benchmarks.png)"]
+        lines += ["", "![median speed ratio per scenario; history read time against history size](img/benchmarks.png)"]
     return "\n".join(lines) + "\n"
 
 
+#: Scenarios whose ratio is a speed (above 1: faster than the anchor): the left panel.
+SPEEDS = ("defaults", "same_config", "fanout_1000", "fanout_10000", "emit", "api_trigger")
+
+
 def plot(table: list[dict[str, Any]]) -> bool:
+    """Left: median speed ratio per scenario; right: history read time against history size."""
     try:
         import matplotlib
 
@@ -212,13 +262,26 @@ def plot(table: list[dict[str, Any]]) -> bool:
     except ImportError:
         print("matplotlib is not installed (pip install -e '.[dev]'): no plot", file=sys.stderr)
         return False
-    named = [(r["name"], statistics.median(r["ratios"])) for r in table if "error" not in r and r["ratios"]]
-    if not named:
+    speeds = [
+        (r.get("label", r["name"]), statistics.median(r["ratios"]))
+        for r in table
+        if r["name"] in SPEEDS and "error" not in r and r["ratios"]
+    ]
+    reads = [r for r in table if "sizes" in r]
+    if not speeds and not reads:
         return False
-    fig, ax = plt.subplots(figsize=(8, 3.5))
-    ax.barh([n for n, _ in named], [v for _, v in named], color="#4c78a8")
-    ax.axvline(1.0, color="black", linewidth=0.8)
-    ax.set_xlabel("harvester / anchor (median of rounds; memory: anchor = bare worker)")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    left.barh([n for n, _ in speeds], [v for _, v in speeds], color="#4c78a8")
+    left.axvline(1.0, color="black", linewidth=0.8)
+    left.set_xlabel("harvester / anchor, median of rounds (1 = as fast)")
+    for r in reads:
+        small, large, small_ms, large_ms = r["sizes"]
+        right.plot([small, large], [small_ms, large_ms], marker="o", label=r["title"].split(" at ")[0])
+    right.set_xscale("log")
+    right.set_xlabel("runs in history")
+    right.set_ylabel("read time, ms (median)")
+    if reads:
+        right.legend(fontsize="small")
     fig.tight_layout()
     PLOT.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(PLOT, dpi=100)
