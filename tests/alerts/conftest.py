@@ -9,10 +9,11 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from stores import fresh_store
 
 from harvester.history.store import Store
 
@@ -133,14 +134,6 @@ def mailbox() -> Iterator[Mailbox]:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def store(request, tmp_path) -> Iterator[Store]:
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     """The history on each supported database (the test run's PostgreSQL emptied)."""
-    if request.param == "sqlite":
-        made = Store(f"sqlite:///{tmp_path / 'h.db'}")
-        made.upgrade()
-    else:
-        made = Store(request.getfixturevalue("postgres_url"))
-        with made.engine.begin() as conn:
-            conn.execute(text("TRUNCATE runs, alert_incidents, alert_deliveries, alert_attempts CASCADE"))
-    yield made
-    made.close()
+    yield from fresh_store(request, tmp_path, "runs, alert_incidents, alert_deliveries, alert_attempts CASCADE")

@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from stores import fresh_store
 
 from harvester.history.store import Store
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        made = Store(f"sqlite:///{tmp_path / 'h.db'}")
-        made.upgrade()
-    else:
-        made = Store(request.getfixturevalue("postgres_url"))
-        with made.engine.begin() as conn:
-            conn.execute(text("TRUNCATE collector_checks"))
-    yield made
-    made.close()
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    yield from fresh_store(request, tmp_path, "collector_checks")
 
 
 @pytest.fixture

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from stores import fresh_store
 
 from harvester.errors import FailureCategory, classify_failure
 from harvester.history.engine import utcnow
@@ -20,16 +22,8 @@ DAILY = Rate(1, 86400.0)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def store(request, tmp_path):
-    if request.param == "sqlite":
-        made = Store(f"sqlite:///{tmp_path / 'h.db'}")
-        made.upgrade()
-    else:
-        made = Store(request.getfixturevalue("postgres_url"))
-        with made.engine.begin() as conn:
-            conn.execute(text("TRUNCATE runs, rate_limits CASCADE"))
-    yield made
-    made.close()
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    yield from fresh_store(request, tmp_path, "runs, rate_limits CASCADE")
 
 
 def test_a_new_limit_is_full_then_waits_for_its_next_token(store):
