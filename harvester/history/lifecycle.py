@@ -299,6 +299,23 @@ def expiry_message(now: datetime) -> str:
     return f"expired: not started by its expiry (found at {now:%Y-%m-%d %H:%M:%S} UTC)"
 
 
+def is_expired(now: datetime) -> tuple[ColumnElement[bool], ...]:
+    """The guard of ``expire``: still due, never started, its expiry passed by ``now``."""
+    return (in_status(EXPIRE), runs.c.started_at.is_(None), runs.c.expires_at <= now)
+
+
+def expired_values(now: datetime) -> dict[str, Any]:
+    """What ``expire`` writes: ended at ``now`` without starting, its lock (none yet) cleared."""
+    return {
+        "status": EXPIRE.target.value,
+        "finished_at": now,
+        "heartbeat_at": None,
+        "next_attempt_at": None,
+        "lock_key": None,
+        "error_message": expiry_message(now),
+    }
+
+
 def parent_done(row: Any) -> bool:
     """Whether a parent's count (``progress_done``, ``members``) says all its members ended."""
     return row is not None and row[1] is not None and row[0] >= row[1]
@@ -461,19 +478,8 @@ class RunLifecycle(DataStore):
     def expire(self, run_id: str, now: datetime, parent_run_id: str | None = None) -> Ended:
         """Record a due run that had not started by its expiry at ``now``: it never runs. Guarded
         (still due, never started, expired by ``now``); a member counts into its parent."""
-        statement = (
-            update(runs)
-            .where(runs.c.id == run_id, in_status(EXPIRE), runs.c.started_at.is_(None), runs.c.expires_at <= now)
-            .values(
-                status=EXPIRE.target.value,
-                finished_at=now,
-                heartbeat_at=None,
-                next_attempt_at=None,
-                lock_key=None,
-                error_message=expiry_message(now),
-            )
-            .returning(runs.c.id)
-        )
+        statement = update(runs).where(runs.c.id == run_id, *is_expired(now)).values(expired_values(now))
+        statement = statement.returning(runs.c.id)
         return self._end_outside(statement, parent_run_id)
 
     def defer(self, run_id: str, message: str, due_at: datetime) -> bool:

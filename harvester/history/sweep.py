@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import select, update
 
 from harvester.history.fanout import FanOutStore
-from harvester.history.lifecycle import expiry_message, not_expired, status_in
+from harvester.history.lifecycle import expired_values, is_expired, not_expired
 from harvester.history.models import runs
-from harvester.history.states import EXPIRE, PENDING, RunStatus
+from harvester.history.states import PENDING, RunStatus
 
 
 class SweepStore(FanOutStore):
@@ -53,11 +53,7 @@ class SweepStore(FanOutStore):
         """Record ``expired`` the due runs that never started and whose expiry passed by ``now`` (at
         most ``limit``, oldest first): they are not sent again. Returns them (id, collector, parent),
         so that an expired fan-out member can be counted into its parent."""
-        expired = (
-            status_in(EXPIRE.sources),
-            runs.c.started_at.is_(None),
-            runs.c.expires_at <= now,
-        )
+        expired = is_expired(now)
         probe = select(runs.c.id).where(*expired)
         with self._read.connect() as conn:
             if conn.execute(probe.limit(1)).first() is None:
@@ -68,14 +64,7 @@ class SweepStore(FanOutStore):
         statement = (
             update(runs)
             .where(runs.c.id.in_(due.scalar_subquery()), *expired)
-            .values(
-                status=EXPIRE.target.value,
-                finished_at=now,
-                heartbeat_at=None,
-                next_attempt_at=None,
-                lock_key=None,
-                error_message=expiry_message(now),
-            )
+            .values(expired_values(now))
             .returning(runs.c.id, runs.c.collector, runs.c.parent_run_id)
         )
         with self.engine.begin() as conn:
