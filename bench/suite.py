@@ -18,6 +18,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -213,6 +214,7 @@ def rows() -> list[dict[str, Any]]:
         if not path.exists():
             out.append({**row, "error": "not run"})
             continue
+        row["measured"] = datetime.fromtimestamp(path.stat().st_mtime, UTC).strftime("%Y-%m-%d %H:%M")
         try:
             summary = scenario.summary(json.loads(path.read_text()))
         except (KeyError, IndexError, TypeError, ValueError) as exc:
@@ -230,19 +232,23 @@ def page(table: list[dict[str, Any]], plotted: bool) -> str:
         "Made by `./dev bench` (bench/suite.py) on the machine it ran on; each ratio is harvester against",
         "the anchor measured in the same run, in alternating rounds (for times: anchor / harvester, so",
         "above 1 is faster). Every round's ratio is shown, then the median. What each script measures:",
-        "`bench/README.md`.",
+        "`bench/README.md`. The machine has two cores; a row measured while other work ran on it",
+        "swings more from round to round (its anchor moves as much): read each row's rounds, and",
+        "compare ratios within a row, not speeds across rows.",
         "",
-        "| scenario | anchor | harvester | every round | median | target |",
-        "|---|---|---|---|---|---|",
+        "| scenario | anchor | harvester | every round | median | target | measured (UTC) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in table:
         if "error" in r:
-            lines.append(f"| {r['title']} | | {r['error']} | | | {r['target']} |")
+            lines.append(f"| {r['title']} | | {r['error']} | | | {r['target']} | {r.get('measured', '')} |")
             continue
         ratios = r["ratios"]
         each = ", ".join(f"{x:.2f}x" for x in ratios)
         median = f"**{statistics.median(ratios):.2f}x**" if ratios else ""
-        lines.append(f"| {r['title']} | {r['anchor']} | {r['harvester']} | {each} | {median} | {r['target']} |")
+        lines.append(
+            f"| {r['title']} | {r['anchor']} | {r['harvester']} | {each} | {median} | {r['target']} | {r['measured']} |"
+        )
     if plotted:
         lines += ["", "![median speed ratio per scenario; history read time against history size](img/benchmarks.png)"]
     return "\n".join(lines) + "\n"
