@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from stack import Stack
+from stack import Stack, wait_until
 
 from harvester.alerts.targets import verify
 from harvester.history.alerts import AlertStore
@@ -43,15 +43,6 @@ groups:
         schedule: every 1s
         params: {token: steady}
 """
-
-
-def wait_until(predicate, timeout: float = 90, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise TimeoutError(f"{what} not reached in {timeout}s")
 
 
 @pytest.fixture(params=["embedded", "redis+postgres"])

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from stack import wait_until
 
 from harvester import Harvester, Settings
 from harvester.cli.check_alerts import check_statuses
@@ -43,15 +44,6 @@ groups:
       - collector: probe_denied
         schedule: daily
 """
-
-
-def wait_until(predicate, timeout: float = 90, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise TimeoutError(f"{what} not reached in {timeout}s")
 
 
 @pytest.fixture

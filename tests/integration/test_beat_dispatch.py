@@ -7,7 +7,7 @@ import textwrap
 import time
 
 import pytest
-from stack import Stack
+from stack import runs_with_token, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.services]
 
@@ -29,20 +29,6 @@ groups:
 """
 
 
-def runs_of(stack: Stack, token: str) -> list[dict]:
-    rows = [r for r in stack.hv.store.list_runs(limit=1000) if r["params"].get("token") == token]
-    return sorted(rows, key=lambda r: r["queued_at"])
-
-
-def wait_until(predicate, timeout: float = 40) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise TimeoutError("condition not reached")
-
-
 @pytest.fixture
 def scheduled(stack, tmp_path):
     markers = tmp_path / "markers"
@@ -56,14 +42,14 @@ def test_every_2s_entry_runs_at_its_cadence_and_a_group_runs_in_order(scheduled)
     stack = scheduled
     stack.worker()
     stack.beat()
-    wait_until(lambda: len([r for r in runs_of(stack, "cadence") if r["status"] == "succeeded"]) >= 4)
-    cadence = runs_of(stack, "cadence")
+    wait_until(lambda: len([r for r in runs_with_token(stack, "cadence") if r["status"] == "succeeded"]) >= 4)
+    cadence = runs_with_token(stack, "cadence")
     assert {r["trigger"] for r in cadence} == {"schedule"}
     gaps = [(b["queued_at"] - a["queued_at"]).total_seconds() for a, b in itertools.pairwise(cadence)]
     assert all(1.0 <= gap <= 4.5 for gap in gaps[:3]), gaps  # every 2 s, give or take a beat tick
-    wait_until(lambda: any(r["status"] == "succeeded" for r in runs_of(stack, "second")))
-    first = next(r for r in runs_of(stack, "first") if r["status"] == "succeeded")
-    second = next(r for r in runs_of(stack, "second") if r["status"] == "succeeded")
+    wait_until(lambda: any(r["status"] == "succeeded" for r in runs_with_token(stack, "second")))
+    first = next(r for r in runs_with_token(stack, "first") if r["status"] == "succeeded")
+    second = next(r for r in runs_with_token(stack, "second") if r["status"] == "succeeded")
     assert first["finished_at"] <= second["started_at"]  # one after another, in file order
 
 
@@ -72,9 +58,9 @@ def test_two_beats_dispatch_each_occurrence_once(scheduled):
     stack.worker()
     stack.beat()
     stack.beat()
-    wait_until(lambda: len(runs_of(stack, "cadence")) >= 10, timeout=60)
+    wait_until(lambda: len(runs_with_token(stack, "cadence")) >= 10, timeout=60)
     occurrences = [o for o in stack.hv.store.occurrences() if o["entry_key"].startswith("cadence:")]
-    cadence = runs_of(stack, "cadence")
+    cadence = runs_with_token(stack, "cadence")
     assert len({o["due_at"] for o in occurrences}) == len(occurrences)
     dispatched = {o["run_id"] for o in occurrences}
     assert {r["id"] for r in cadence} <= dispatched  # every run belongs to exactly one occurrence
@@ -98,9 +84,9 @@ def test_enabling_an_entry_in_the_file_makes_it_run_without_a_restart(scheduled)
     stack.worker()
     stack.beat()
     time.sleep(4)
-    assert runs_of(stack, "hot") == []
+    assert runs_with_token(stack, "hot") == []
     path.write_text(path.read_text().replace("enabled: false", "enabled: true"))
-    wait_until(lambda: any(r["status"] == "succeeded" for r in runs_of(stack, "hot")), timeout=30)
+    wait_until(lambda: any(r["status"] == "succeeded" for r in runs_with_token(stack, "hot")), timeout=30)
 
 
 def test_a_bad_schedule_file_stops_start_up_in_strict_mode(scheduled):

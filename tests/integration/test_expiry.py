@@ -7,7 +7,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from stack import Stack
+from stack import runs_with_token, wait_until
 
 from harvester.history.engine import utcnow
 
@@ -25,32 +25,18 @@ groups:
 """
 
 
-def runs_of(stack: Stack) -> list[dict]:
-    rows = [r for r in stack.hv.store.list_runs(limit=1000) if r["params"].get("token") == "expiry"]
-    return sorted(rows, key=lambda r: r["queued_at"])
-
-
-def wait_until(predicate, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise TimeoutError("condition not reached")
-
-
 def test_occurrences_missed_while_the_workers_were_down_expire_and_the_next_runs_on_time(stack):
     stack.settings.schedule_file.write_text(SCHEDULE)
     worker = stack.worker()
     stack.beat()
-    wait_until(lambda: any(r["status"] == "succeeded" for r in runs_of(stack)))
+    wait_until(lambda: any(r["status"] == "succeeded" for r in runs_with_token(stack, "expiry")))
     worker.kill_all()
     down_at = utcnow()
     time.sleep(4 * PERIOD)  # beat goes on recording occurrences nobody runs
     stack.worker()
     back_at = utcnow()
-    wait_until(lambda: any(r["queued_at"] > back_at and r["status"] in ENDED for r in runs_of(stack)))
-    rows = runs_of(stack)
+    wait_until(lambda: any(r["queued_at"] > back_at and r["status"] in ENDED for r in runs_with_token(stack, "expiry")))
+    rows = runs_with_token(stack, "expiry")
     missed = [r for r in rows if r["queued_at"] > down_at and r["queued_at"] + timedelta(seconds=PERIOD) < back_at]
     assert len(missed) >= 2, [(r["queued_at"], r["status"]) for r in rows]
     wait_until(lambda: all(stack.hv.store.get_run(r["id"])["status"] == "expired" for r in missed))
@@ -58,6 +44,6 @@ def test_occurrences_missed_while_the_workers_were_down_expire_and_the_next_runs
         assert (run["started_at"], run["attempt"]) == (None, 0)
         assert run["error_message"].startswith("expired: not started by its expiry")
         assert run["expires_at"] == run["queued_at"] + timedelta(seconds=PERIOD)
-    after = next(r for r in runs_of(stack) if r["queued_at"] > back_at)
+    after = next(r for r in runs_with_token(stack, "expiry") if r["queued_at"] > back_at)
     assert after["status"] == "succeeded"  # the first occurrence after the restart ran, within its expiry
     assert after["started_at"] < after["expires_at"]

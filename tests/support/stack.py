@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -168,3 +169,19 @@ def wait_for_cancelled_stop(worker: Worker, run_id: str, pid: int, timeout: floa
     while _alive(pid) and stopped not in worker.output() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _alive(pid) or stopped in worker.output(), worker.output()[-3000:]
+
+
+def wait_until(predicate: Callable[[], object], timeout: float = 90, what: str = "condition") -> None:
+    """Poll ``predicate`` every 0.2 s until it holds; TimeoutError naming ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"{what} not reached in {timeout}s")
+
+
+def runs_with_token(stack: Stack, token: str) -> list[dict[str, Any]]:
+    """The runs whose params carry ``token`` (how a test tells its runs apart), oldest first."""
+    rows = [r for r in stack.hv.store.list_runs(limit=1000) if r["params"].get("token") == token]
+    return sorted(rows, key=lambda r: r["queued_at"])
