@@ -9,8 +9,8 @@ entry's ``when`` predicate and its collector's ``targets()``. The in-memory posi
 once that transaction committed; a failed write is tried again next tick. The recorded runs are
 then sent as one batch per group, which a worker runs one after another in file order; a batch
 that cannot be sent is recovery's job (the runs are recorded and due). ``HarvesterScheduler`` is
-the Celery beat ``Scheduler`` that calls it every second and keeps beat's own periodic entries
-(recovery).
+the Celery beat ``Scheduler`` that calls it at each due instant (and at least every second) and
+keeps beat's own periodic entries (recovery).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import logging
 import signal
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
@@ -37,12 +37,12 @@ from harvester.history.engine import DatabaseError, utcnow
 from harvester.history.occurrence import DueOccurrence
 from harvester.history.store import NewRun, Store
 from harvester.registry import Registry
-from harvester.request import RunRequest, new_batch_id
+from harvester.request import RunRequest, new_batch_id, new_run_id
 from harvester.schedule.entries import Schedule, ScheduleEntry
 from harvester.schedule.freshness import entry_key
 from harvester.schedule.loader import UTC_ZONE, load_schedule
 from harvester.schedule.predicates import should_run
-from harvester.schedule.timing import due
+from harvester.schedule.timing import due, next_run
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,10 @@ Submit = Callable[[Sequence[RunRequest]], object]
 
 #: How often beat repeats that its (implicit, optional) schedule file is missing.
 MISSING_FILE_WARNING_EVERY = timedelta(minutes=5)
+#: How long due entries wait after the database refused their dispatch.
+RETRY_AFTER_ERROR = timedelta(seconds=1)
+#: Beat sleeps until the next due instant plus this, so it wakes just after it, not just before.
+WAKE_MARGIN = 0.002
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,11 @@ class ScheduleDispatcher:
         self._mtime = self._stat()
         self._last: dict[str, datetime] = {}
         self._keys: dict[tuple[str, int], str] = {}
+        #: entry key -> (the position it was computed from, the first occurrence after it)
+        self._next: dict[str, tuple[datetime, datetime]] = {}
+        self._retry_at: datetime | None = None
+        #: entry key -> its run and history row, for entries without ``targets()`` (ids replaced per occurrence)
+        self._templates: dict[str, tuple[RunRequest, NewRun]] = {}
         self._started: datetime | None = None
         self._warned_missing: datetime | None = None
         self.reload_requested = False
@@ -124,6 +133,8 @@ class ScheduleDispatcher:
         before = {self._key(entry) for entry in self.schedule.enabled}
         self.schedule, self.error = schedule, None
         self._keys.clear()
+        self._next.clear()
+        self._templates.clear()
         moment = now or utcnow()
         for entry in schedule.enabled:
             key = self._key(entry)
@@ -143,12 +154,15 @@ class ScheduleDispatcher:
         pending: list[tuple[ScheduleEntry, DueOccurrence, list[RunRequest]]] = []
         for entry in self.schedule.enabled:
             key = self._key(entry)
-            occurrence = due(entry, self._last.get(key, self._started or now), now, self.schedule.timezone)
+            last = self._last.get(key, self._started or now)
+            if self._next_after(entry, key, last) > now:
+                continue  # the common case, without computing the schedule again
+            occurrence = due(entry, last, now, self.schedule.timezone)
             if occurrence is not None:
                 requests: list[RunRequest] = []
-                build = self._builder(
-                    entry, key, occurrence, batch_ids.setdefault(entry.group, new_batch_id(now)), requests
-                )
+                if entry.group not in batch_ids:
+                    batch_ids[entry.group] = new_batch_id(now)
+                build = self._builder(entry, key, occurrence, batch_ids[entry.group], requests)
                 pending.append((entry, DueOccurrence(key, occurrence, build), requests))
         if not pending:
             return []
@@ -156,6 +170,7 @@ class ScheduleDispatcher:
             won = self.store.dispatch_occurrences([d for _, d, _ in pending])
         except DatabaseError as exc:  # nothing recorded, positions kept: the next tick tries again
             log.warning("%d due schedule entries not dispatched: %s", len(pending), exc)
+            self._retry_at = now + RETRY_AFTER_ERROR
             return []
         batches: dict[str, list[Dispatch]] = {}
         for (entry, claimed, requests), runs in zip(pending, won, strict=True):
@@ -163,6 +178,30 @@ class ScheduleDispatcher:
             if runs is not None:  # else another scheduler dispatched this occurrence
                 batches.setdefault(entry.group, []).append(Dispatch(entry, claimed.due_at, tuple(requests)))
         return [self._send(dispatches) for dispatches in batches.values() if any(d.requests for d in dispatches)]
+
+    def _next_after(self, entry: ScheduleEntry, key: str, last: datetime) -> datetime:
+        """The entry's first occurrence after ``last``, computed once per position: a tick costs a
+        comparison per entry that is not due, not a walk of its schedule."""
+        known = self._next.get(key)
+        if known is not None and known[0] == last:
+            return known[1]
+        upcoming = next_run(entry, last, self.schedule.timezone)
+        self._next[key] = (last, upcoming)
+        return upcoming
+
+    def seconds_until_due(self, now: datetime) -> float:
+        """How long beat may sleep before the next occurrence of any entry is due (0: one is due)."""
+        if self._started is None:
+            return 0.0
+        upcoming = [
+            self._next_after(entry, key, self._last.get(key, self._started))
+            for entry, key in ((entry, self._key(entry)) for entry in self.schedule.enabled)
+        ]
+        if not upcoming:
+            return float("inf")
+        # after a failed write the due entries wait a second, rather than the database being asked non-stop
+        wake = max(min(upcoming), self._retry_at) if self._retry_at is not None else min(upcoming)
+        return max(0.0, (wake - now).total_seconds())
 
     def _send(self, dispatches: list[Dispatch]) -> list[str]:
         batch = [request for dispatched in dispatches for request in dispatched.requests]
@@ -208,12 +247,25 @@ class ScheduleDispatcher:
             if not runs:
                 log.info("schedule entry %s skipped at %s: %s", describe(entry), occurrence.isoformat(), why)
                 return [], why or None
-            made = entry_requests(self.registry, entry, batch_id, key)
-            rows = [new_run(self.registry, r) for r in made]
-            requests.extend(made)  # only once all of them could be built
-            return rows, None
+            made = self._entry_runs(entry, key, batch_id)
+            requests.extend(request for request, _ in made)  # only once all of them could be built
+            return [row for _, row in made], None
 
         return build
+
+    def _entry_runs(self, entry: ScheduleEntry, key: str, batch_id: str) -> list[tuple[RunRequest, NewRun]]:
+        """An occurrence's runs and their history rows. An entry without ``targets()`` always makes
+        the same run: its params are validated and masked once per loaded schedule, and each
+        occurrence only gets new ids (10,000 entries due at once would otherwise build 20,000
+        collectors in the tick)."""
+        if self.registry.get(entry.collector).targets() is not None:
+            return [(r, new_run(self.registry, r)) for r in entry_requests(self.registry, entry, batch_id, key)]
+        template = self._templates.get(key)
+        if template is None:
+            [request] = entry_requests(self.registry, entry, None, key)
+            template = self._templates[key] = (request, new_run(self.registry, request))
+        request = replace(template[0], run_id=new_run_id(), batch_id=batch_id)
+        return [(request, replace(template[1], run_id=request.run_id, task_id=request.run_id, batch_id=batch_id))]
 
     def _key(self, entry: ScheduleEntry) -> str:
         """Group, collector, params and schedule: stable across edits that move the entry (one group may
@@ -272,10 +324,10 @@ def make_scheduler_class(
     recover_every: float = 30.0,
     on_tick: Callable[[], object] | None = None,
 ) -> type[PersistentScheduler]:
-    """A beat Scheduler that runs beat's own entries, every second the schedule file's, and every
-    ``recover_every`` seconds a recovery pass in this process (no message needed: it works even
-    when no worker consumes the default queue). ``on_tick`` is called on every tick and must return
-    at once (the alert loop's: it only makes sure its own thread runs)."""
+    """A beat Scheduler that runs beat's own entries, the schedule file's at each due instant (at least
+    every second), and every ``recover_every`` seconds a recovery pass in this process (no message
+    needed: it works even when no worker consumes the default queue). ``on_tick`` is called on every
+    tick and must return at once (the alert loop's: it only makes sure its own thread runs)."""
     recovery = Every(recover, recover_every)
 
     class HarvesterScheduler(PersistentScheduler):  # type: ignore[misc]
@@ -307,6 +359,7 @@ def make_scheduler_class(
                     self.checks.tick(dispatcher.schedule, now)
             except Exception:
                 log.exception("scheduled checks not sent; trying again next second")
-            return min(interval, 1.0)
+            # wake at the next due instant, not up to a second after it (and at least every second)
+            return min(interval, 1.0, dispatcher.seconds_until_due(utcnow()) + WAKE_MARGIN)
 
     return HarvesterScheduler

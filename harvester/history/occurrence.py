@@ -10,11 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import String, TableValuedAlias, Text, bindparam, func, select, update
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.types import TypeEngine
 
 from harvester.history.engine import aware, utcnow
 from harvester.history.lifecycle import NewRun, RunLifecycle
-from harvester.history.models import occurrences
+from harvester.history.models import UTCDateTime, occurrences
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +57,16 @@ class OccurrenceStore(RunLifecycle):
         claim = (
             self._insert(occurrences).on_conflict_do_nothing().returning(occurrences.c.entry_key, occurrences.c.due_at)
         )
+        postgres = self.engine.dialect.name == "postgresql"
         with self.engine.begin() as conn:
             won: set[tuple[str, datetime]] = set()
-            for start in range(0, len(due), CLAIM_CHUNK):
+            if postgres:  # one statement, however many: the rows go as two arrays
+                keys, dues = [d.entry_key for d in due], [d.due_at for d in due]
+                won.update(
+                    (key, aware(at))
+                    for key, at in conn.execute(_CLAIM_ARRAYS, {"keys": keys, "dues": dues, "now": now})
+                )
+            for start in range(0, 0 if postgres else len(due), CLAIM_CHUNK):
                 rows = [
                     {"entry_key": d.entry_key, "due_at": d.due_at, "dispatched_at": now}
                     for d in due[start : start + CLAIM_CHUNK]
@@ -80,7 +89,10 @@ class OccurrenceStore(RunLifecycle):
                     }
                 )
             self.create_runs([run for runs in made if runs for run in runs], conn)
-            if notes:
+            if notes and postgres:
+                columns = {"keys": "b_key", "dues": "b_due", "runs": "run_id", "notes": "note"}
+                conn.execute(_NOTE_ARRAYS, {name: [n[field] for n in notes] for name, field in columns.items()})
+            elif notes:
                 conn.execute(_NOTE, notes)
         return made
 
@@ -89,6 +101,30 @@ _NOTE = (
     update(occurrences)
     .where(occurrences.c.entry_key == bindparam("b_key"), occurrences.c.due_at == bindparam("b_due"))
     .values(run_id=bindparam("run_id"), note=bindparam("note"))
+)
+
+
+def _arrays(**columns: TypeEngine[Any]) -> TableValuedAlias:
+    """``unnest`` of one array parameter per column (PostgreSQL): many rows as one statement's input."""
+    arrays = [bindparam(name, type_=postgresql.ARRAY(type_)) for name, type_ in columns.items()]
+    return func.unnest(*arrays).table_valued(*columns).render_derived()
+
+
+_CLAIMED = _arrays(keys=String(), dues=UTCDateTime())
+_CLAIM_ARRAYS = (
+    postgresql.insert(occurrences)
+    .from_select(
+        ["entry_key", "due_at", "dispatched_at"],
+        select(_CLAIMED.c["keys"], _CLAIMED.c["dues"], bindparam("now", type_=UTCDateTime())),
+    )
+    .on_conflict_do_nothing()
+    .returning(occurrences.c.entry_key, occurrences.c.due_at)
+)
+_NOTED = _arrays(keys=String(), dues=UTCDateTime(), runs=String(), notes=Text())
+_NOTE_ARRAYS = (
+    update(occurrences)
+    .where(occurrences.c.entry_key == _NOTED.c["keys"], occurrences.c.due_at == _NOTED.c["dues"])
+    .values(run_id=_NOTED.c["runs"], note=_NOTED.c["notes"])
 )
 
 

@@ -1,7 +1,7 @@
 """What history says about the schedule: each entry's last success and each group's last batch.
 
-Every read is a handful of index seeks per entry or group, however long the history: the newest
-success of an entry is the top of ``(entry_key, status, finished_at)``, a group's newest batch the
+No read grows with the history: each entry's newest success is one statement over
+``collector_summary`` (kept by the database as runs end, migration 0013), a group's newest batch the
 top of ``(schedule_group, batch_id)`` (batch ids sort by when the batch was made), and that batch's
 runs a range of the same index.
 """
@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, ScalarSelect, and_, func, or_, select
 
 from harvester.history.engine import Database, aware
-from harvester.history.models import runs
+from harvester.history.models import collector_summary, runs
 from harvester.history.states import SUCCEEDED
 from harvester.schedule.groups import UNFINISHED, Batch
 
@@ -32,14 +32,12 @@ def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
         yield items[start : start + CHUNK]
 
 
-def _newest_success(key: str) -> ScalarSelect[datetime]:
-    return (
-        select(runs.c.finished_at)
-        .where(runs.c.entry_key == key, runs.c.status == SUCCEEDED.value, runs.c.finished_at.is_not(None))
-        .order_by(runs.c.finished_at.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
+#: Each schedule entry's newest success: one row per entry key that ever succeeded.
+_SUCCESSES = (
+    select(collector_summary.c.entry_key, func.max(collector_summary.c.last_finished_at))
+    .where(collector_summary.c.status == SUCCEEDED.value, collector_summary.c.entry_key != "")
+    .group_by(collector_summary.c.entry_key)
+)
 
 
 def _newest_batch(group: str) -> ScalarSelect[str]:
@@ -61,12 +59,21 @@ class ScheduleReads(Database):
 
         Only runs of that entry count (its group, collector, params and schedule): not a run by hand, not
         the same collector in another group. Successes recorded before migration 0008 count for every
-        entry of their collector and params, until the entry has one of its own."""
-        found = self._scalars(list(entries), _newest_success)
-        missing = {k: LEGACY_KEY.format(collector=c, params_key=p) for k, (c, p) in entries.items() if k not in found}
-        legacy = self._scalars(sorted(set(missing.values())), _newest_success) if missing else {}
-        found.update({k: legacy[old] for k, old in missing.items() if old in legacy})
-        return {k: aware(v) for k, v in found.items() if isinstance(v, datetime)}
+        entry of their collector and params, until the entry has one of its own.
+
+        One statement, whatever the number of entries (beat's alert loop asks for every entry of
+        the schedule): the summary's rows of successes, filtered here. Like the summary, it remembers
+        a success whose run was pruned since."""
+        if not entries:
+            return {}
+        with self._read.connect() as conn:
+            newest = {key: when for key, when in conn.execute(_SUCCESSES) if when is not None}
+        found: dict[str, datetime] = {}
+        for key, (collector, params_key) in entries.items():
+            when = newest.get(key) or newest.get(LEGACY_KEY.format(collector=collector, params_key=params_key))
+            if when is not None:
+                found[key] = aware(when)
+        return found
 
     def last_batches(self, groups: Sequence[str]) -> dict[str, Batch]:
         """Each group's newest batch (groups that never ran left out): when, and its runs by status."""

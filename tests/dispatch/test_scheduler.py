@@ -245,3 +245,69 @@ def test_only_the_winning_scheduler_evaluates_when_and_targets(hv, tmp_path):
         second.tick(moment)
     assert len(CALLS) == 2  # one per occurrence, by the scheduler that won it
     assert len(sent_first.batches) + len(sent_second.batches) == 2
+
+
+def test_beat_sleeps_until_the_next_due_instant_and_a_failed_write_waits_a_second(hv, tmp_path, monkeypatch):
+    running, sent = dispatcher(hv, tmp_path)
+    assert running.seconds_until_due(T0) == 0.0  # not started: tick first
+    running.tick(T0 + timedelta(seconds=1))
+    assert running.seconds_until_due(T0 + timedelta(seconds=1)) == 9.0  # the `every 10s` entries, at :10
+    assert running.seconds_until_due(T0 + timedelta(seconds=10, milliseconds=1)) == 0.0  # due: no sleep
+    real = hv.store.create_runs
+
+    def broken(new, conn=None):
+        raise OperationalError("INSERT INTO runs", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(hv.store, "create_runs", broken)
+    running.tick(T0 + timedelta(seconds=10))
+    assert running.seconds_until_due(T0 + timedelta(seconds=10)) == 1.0  # not a busy loop on the database
+    monkeypatch.setattr(hv.store, "create_runs", real)
+    running.tick(T0 + timedelta(seconds=11))
+    assert sent.batches == [[("ok", 1), ("ok", 2)]]
+    assert running.seconds_until_due(T0 + timedelta(seconds=11)) == 9.0
+
+
+def test_a_tick_walks_the_schedule_only_of_entries_that_are_due(hv, tmp_path, monkeypatch):
+    """Each entry's next occurrence is computed once per position: a tick where nothing is due
+    compares times and does not evaluate any entry's schedule again."""
+    import harvester.dispatch.scheduler as scheduler
+
+    walked = []
+    real_due = scheduler.due
+    monkeypatch.setattr(scheduler, "due", lambda entry, *args: walked.append(entry.index) or real_due(entry, *args))
+    running, sent = dispatcher(hv, tmp_path)
+    running.tick(T0 + timedelta(seconds=1))
+    for second in range(2, 10):
+        running.tick(T0 + timedelta(seconds=second))
+    assert walked == []
+    running.tick(T0 + timedelta(seconds=10))
+    assert sorted(walked) == [0, 1, 3]  # the due `every 10s` entries (the disabled one is not enabled)
+    assert sent.batches == [[("ok", 1), ("ok", 2)]]
+
+
+def test_an_entry_without_targets_is_validated_once_and_each_occurrence_gets_new_ids(hv, tmp_path, monkeypatch):
+    import harvester.dispatch.scheduler as scheduler
+
+    built = []
+    real = scheduler.entry_requests
+    monkeypatch.setattr(
+        scheduler, "entry_requests", lambda reg, entry, *a: built.append(entry.index) or real(reg, entry, *a)
+    )
+    ids: list[list[str]] = []
+    path = tmp_path / "schedule.yaml"
+    path.write_text(textwrap.dedent(SCHEDULE))
+    running = ScheduleDispatcher(
+        hv.registry, hv.store, path, strict=True, submit=lambda rs: ids.append([r.run_id for r in rs])
+    )
+    for second in (1, 10, 20, 30):
+        running.tick(T0 + timedelta(seconds=second))
+    assert sorted(built) == [0, 1]  # once per entry, not per occurrence
+    assert len(ids) == 3 and len({i for batch in ids for i in batch}) == 6  # every run its own id
+    rows = hv.store.list_runs(limit=10)
+    assert {r["id"] for r in rows} == {i for batch in ids for i in batch}
+    assert len({r["batch_id"] for r in rows}) == 3 and {r["params"]["value"] for r in rows} == {1, 2}
+    path.write_text(textwrap.dedent(SCHEDULE).replace("value: 2}", "value: 22}"))
+    running.reload_requested = True
+    running.reload_if_changed(T0 + timedelta(seconds=31))
+    running.tick(T0 + timedelta(seconds=40))
+    assert sorted(built) == [0, 0, 1, 1]  # a reload builds them again
