@@ -12,12 +12,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
 from harvester.api.errors import params_problems, validation_problems
 from harvester.api.models import Accepted, ErrorBody, Status, TriggerBody, TriggeredRun, ValidationErrorBody
 from harvester.api.rows import run_out
+from harvester.api.submitter import Submitter
 from harvester.app import Harvester
 from harvester.errors import ParamsError
 from harvester.execution.dispatcher import DispatchError
@@ -36,6 +37,7 @@ STATUS_PATH = "/api/v1/collect/status/{task_id}"
 
 def router(hv: Harvester) -> APIRouter:
     api = APIRouter(prefix="/api/v1/collect", tags=["collect"])
+    submitter = Submitter(hv.submit)
 
     @api.post(
         "/trigger",
@@ -60,7 +62,7 @@ def router(hv: Harvester) -> APIRouter:
         request = _request(hv, body)
         accepted_at = utcnow()
         try:
-            await run_in_threadpool(hv.submit, [request])
+            await submitter.submit(request)  # with the triggers arriving meanwhile: one transaction
         except DispatchError as exc:  # recorded: recovery sends it once the broker is back
             log.warning("run %s recorded but not sent: %s", request.run_id, exc)
             unsent = (
@@ -144,7 +146,7 @@ async def _wait(hv: Harvester, request: RunRequest, timeout: float) -> tuple[dic
 
 def _accepted(
     hv: Harvester, request: RunRequest, body: TriggerBody, message: str, accepted_at: datetime, status: str = "queued"
-) -> JSONResponse:
+) -> Response:
     # No read-back: what the answer says is what submit() recorded (a round trip less per trigger).
     accepted = Accepted(
         task_id=request.run_id,
@@ -157,4 +159,4 @@ def _accepted(
         status_url=STATUS_PATH.format(task_id=request.run_id),
         message=message,
     )
-    return JSONResponse(accepted.model_dump(mode="json"), status_code=202)
+    return Response(accepted.model_dump_json(), status_code=202, media_type="application/json")

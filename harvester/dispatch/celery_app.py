@@ -385,7 +385,8 @@ class CeleryDispatcher:
         """Send run messages in one producer; raises DispatchError when the broker cannot take them."""
         if not requests:
             return
-        with self._broker_errors(), self.app.producer_or_acquire() as producer:
+        # producer.batch(): one pipelined round trip (Redis) and one client for all the messages
+        with self._broker_errors(), self.app.producer_or_acquire() as producer, producer.batch():
             for request in requests:
                 # History is the result store: no result subscription per message (ignore_result).
                 self.app.send_task(

@@ -42,3 +42,26 @@ def test_database_outage_answers_503_naming_the_database(tmp_path, pg_proxy, pos
             client.close()
     finally:
         hv.close()
+
+
+def test_triggers_while_the_database_refuses_are_each_answered_503_and_none_is_sent(tmp_path, pg_proxy, postgres_url):
+    from api_support import InlineWorkers, make_settings
+    from test_trigger_batches import post_together
+
+    hv = Harvester(make_settings(tmp_path, database_url=pg_proxy.url_for(postgres_url)))
+    hv.store.upgrade()
+    workers = InlineWorkers(hv)
+    hv.__dict__["dispatcher"] = workers  # records what is sent
+    try:
+        app = create_app(hv)
+        pg_proxy.refuse()
+        answers = post_together(app, [{"collector": "ok"}] * 5)
+        assert [a.status_code for a in answers] == [503] * 5
+        assert all(a.json()["detail"].startswith("the history database (postgresql at ") for a in answers)
+        assert workers.sent == []  # nothing is sent that is not recorded
+        pg_proxy.forward()
+        answers = post_together(app, [{"collector": "ok"}] * 5)
+        assert [a.status_code for a in answers] == [202] * 5
+        assert sorted(r.run_id for r in workers.sent) == sorted(a.json()["run_id"] for a in answers)
+    finally:
+        hv.close()
