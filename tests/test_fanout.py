@@ -59,6 +59,20 @@ class AllPieces(Pieces):
     require_all = True
 
 
+class SlowPiece(Piece):
+    name = "slow_piece"
+    queue = "slow"
+
+
+class MixedPieces(Pieces):
+    """Members of two queues: even ones on the default queue, odd ones on ``slow``."""
+
+    name = "mixed_pieces"
+
+    def subcollectors(self) -> list[Collector]:
+        return [(SlowPiece if i % 2 else Piece)(n=i) for i in range(1, self.params.count + 1)]
+
+
 class Stranger(Collector):  # not registered
     name = "stranger"
 
@@ -78,7 +92,7 @@ class Invites(Collector):
 
 @pytest.fixture
 def hv(tmp_path):
-    registry = Registry([Piece, Pieces, AllPieces, Invites, Topic, TopicSource])
+    registry = Registry([Piece, Pieces, AllPieces, Invites, Topic, TopicSource, SlowPiece, MixedPieces])
     made = Harvester(Settings(data_dir=tmp_path / "data"), registry=registry)
     made.store.upgrade()
     yield made
@@ -170,9 +184,16 @@ class Doorbells:
         self.runs: list[str] = []
         self.gathers: list[str] = []
         self.revoked: list[str] = []
+        self.batches: list[list[tuple[str, str]]] = []
 
     def publish(self, requests, *, countdown=None) -> None:
         self.runs.extend(r.run_id for r in requests)
+
+    def publish_batch(self, requests) -> None:
+        self.batches.append([(r.run_id, self.queue_of(r)) for r in requests])
+
+    def queue_of(self, request) -> str:
+        return request.queue or ("slow" if request.collector == "slow_piece" else "default")
 
     def publish_gather(self, parent) -> None:
         self.gathers.append(parent.run_id)
@@ -369,3 +390,30 @@ def test_cancelling_a_parent_revokes_it_and_its_open_members(hv, bells):
     assert bells.revoked == [parent, *members]
     assert hv.runner.execute(_member_request(hv, parent, members[0])).status == "duplicate"
     assert not hv.cancel(parent).recorded
+
+
+def test_a_big_fan_out_sends_its_members_as_chunks_each_of_one_queue(hv, bells, monkeypatch):
+    """Beyond MEMBER_MESSAGES members, a fan-out sends that many messages, each a chunk of members
+    of one queue; a worker runs a chunk one member after another, and the last one sends the gather."""
+    from harvester.execution import runner
+
+    monkeypatch.setattr(runner, "MEMBER_MESSAGES", 10)
+    small = hv.request("mixed_pieces", {"count": 10})
+    hv.store.create_runs([new_run(hv.registry, small)])
+    assert hv.runner.execute(small).status == "fanout"
+    assert len(bells.runs) == 10 and bells.batches == []  # up to the limit: a message each
+
+    bells.runs.clear()
+    parent = hv.request("mixed_pieces", {"count": 45})
+    hv.store.create_runs([new_run(hv.registry, parent)])
+    members = [m.run_id for m in hv.runner.execute(parent).members]
+    assert bells.runs == []
+    assert len(bells.batches) == 10  # 23 + 22 members of two queues, in chunks of 5
+    assert all(len({queue for _, queue in chunk}) == 1 for chunk in bells.batches)
+    assert sorted(run_id for chunk in bells.batches for run_id, _ in chunk) == sorted(members)
+    for chunk in bells.batches:
+        results = hv.runner.execute_batch([_member_request(hv, parent.run_id, run_id) for run_id, _ in chunk])
+        assert {r.status for r in results} == {"succeeded"}
+    assert bells.gathers == [parent.run_id]
+    hv.runner.gather(replace(parent))
+    assert hv.store.get_run(parent.run_id)["status"] == "succeeded"

@@ -27,6 +27,10 @@ class Dispatcher(Protocol):
     def publish(self, requests: Sequence[RunRequest], *, countdown: float | None = None) -> None:
         """Send recorded runs to the workers (after ``countdown`` seconds). Raises DispatchError."""
 
+    def publish_batch(self, requests: Sequence[RunRequest]) -> None:
+        """Send recorded runs (of one queue) as one message: a worker runs them one after another,
+        in order. Raises DispatchError."""
+
     def publish_gather(self, parent: RunRequest) -> None:
         """Send the gather of a fan-out parent whose members all ended. Raises DispatchError."""
 
@@ -35,6 +39,9 @@ class Dispatcher(Protocol):
 
     def consumers(self, queue: str) -> int | None:
         """How many workers consume ``queue`` now; None when that cannot be known (no answer channel)."""
+
+    def queue_of(self, request: RunRequest) -> str:
+        """The queue a run's message goes to."""
 
 
 Kind = Literal["run", "gather"]
@@ -60,6 +67,10 @@ class InlineDispatcher:
         for request in requests:
             heapq.heappush(self._jobs, Job(due, next(self._seq), "run", request))
 
+    def publish_batch(self, requests: Sequence[RunRequest]) -> None:
+        """This process runs them in order, like any other runs it was handed."""
+        self.publish(requests)
+
     def publish_gather(self, parent: RunRequest) -> None:
         heapq.heappush(self._jobs, Job(time.monotonic(), next(self._seq), "gather", parent))
 
@@ -72,6 +83,10 @@ class InlineDispatcher:
     def consumers(self, queue: str) -> int | None:
         """One: this process drains its own queue, whatever the queue's name."""
         return 1
+
+    def queue_of(self, request: RunRequest) -> str:
+        """The request's own queue, if any: here every queue is this process's."""
+        return request.queue or ""
 
     def next_job(self) -> Job | None:
         """The job due first, or None when nothing is left."""

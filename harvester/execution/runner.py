@@ -40,6 +40,8 @@ from harvester.request import RunRequest
 log = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+#: A fan-out's members go as at most about this many messages (see ``Runner._ring_members``).
+MEMBER_MESSAGES = 250
 
 
 @dataclass(frozen=True)
@@ -244,7 +246,7 @@ class Runner:
             return self._superseded(request, attempt)
         log.debug("run %s of %s fanned out to %d members", request.run_id, parent.name, len(new))
         if requests:
-            self._ring(requests)
+            self._ring_members(requests)
         else:
             self._ring_gather(request)
         return RunResult(request.run_id, "fanout", attempt, members=tuple(requests))
@@ -484,6 +486,26 @@ class Runner:
             self.store.abandon(parent["id"], outcome)
             return
         self._ring_gather(gather)
+
+    def _ring_members(self, requests: list[RunRequest]) -> None:
+        """Send a fan-out's recorded members: one message each up to :data:`MEMBER_MESSAGES` members;
+        beyond, that many messages, each a chunk of members of one queue that a worker runs one after
+        another. A message costs the parent about a millisecond to send and a worker about as much to
+        take: 10,000 members as 10,000 messages kept the parent sending for seconds before most of
+        them could start, while 250 chunks keep up to 250 worker processes busy."""
+        size = -(-len(requests) // MEMBER_MESSAGES)
+        if size == 1:
+            self._ring(requests)
+            return
+        by_queue: dict[str, list[RunRequest]] = {}
+        for request in requests:
+            by_queue.setdefault(self.dispatcher.queue_of(request), []).append(request)
+        try:
+            for members in by_queue.values():
+                for start in range(0, len(members), size):
+                    self.dispatcher.publish_batch(members[start : start + size])
+        except DispatchError as exc:
+            log.warning("members of a fan-out not all sent (%s); recovery sends them once overdue", exc)
 
     def _ring_gather(self, parent: RunRequest) -> None:
         try:

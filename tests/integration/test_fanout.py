@@ -133,3 +133,16 @@ def test_whole_worker_killed_mid_fanout_is_reaped_and_gathered(fan_stack, tmp_pa
     row = fan_stack.wait(run_id, timeout=30)
     assert row["status"] == "succeeded", row["error_message"]
     assert fan_stack.hv.store.list_runs(status="running") == []
+
+
+def test_a_fan_out_of_many_members_goes_as_chunks_and_every_member_runs_once(fan_stack):
+    """Over runner.MEMBER_MESSAGES members, the members travel as chunk messages (harvester.batch):
+    each still a run of its own, counted into its parent once."""
+    fan_stack.worker()
+    members = [{"collector": "ok", "params": {"token": f"m{i}", "value": 1}} for i in range(600)]
+    row = fan_stack.wait(fan_stack.trigger("fan", token="many", members=members), timeout=180)
+    assert row["status"] == "succeeded", row["error_message"]
+    assert row["result"]["total"] == 600
+    ran = members_of(fan_stack, row["id"])
+    assert len(ran) == 600 and {(m["status"], m["attempt"]) for m in ran} == {("succeeded", 1)}
+    assert (row["progress_done"], row["members"]) == (600, 600)
