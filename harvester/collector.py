@@ -61,9 +61,15 @@ class LocalContext:
         return self._state
 
     def emit(self, records: list[Mapping[str, Any]], key: str) -> int:
-        for record in records:
+        """The records as JSON values (what the history store would hold), by key; none when one
+        has no key."""
+        batch = [to_jsonable_python(dict(record)) for record in records]
+        missing = [i for i, record in enumerate(batch) if record.get(key) is None]
+        if missing:
+            raise ValueError(f"emit(): record #{missing[0]} has no value for key field '{key}'")
+        for record in batch:
             self.records[str(record[key])] = record
-        return len(records)
+        return len(batch)
 
     def progress(self, done: int, total: int | None) -> None:
         self.progress_seen.append((done, total))
@@ -368,12 +374,10 @@ class Collector:
         return self._context.state
 
     def emit(self, records: Iterable[Mapping[str, Any]], key: str = "id") -> int:
-        """Upsert records by ``key`` into the records table; unchanged records are a no-op."""
-        batch = [to_jsonable_python(dict(record)) for record in records]
-        missing = [i for i, record in enumerate(batch) if record.get(key) is None]
-        if missing:
-            raise ValueError(f"emit(): record #{missing[0]} has no value for key field '{key}'")
-        return self._context.emit(batch, key)
+        """Upsert records by ``key`` into the records table; unchanged records are a no-op. A record
+        without the key or with a value that is not JSON is a ValueError, and nothing is stored.
+        The context converts and encodes (the history store in one pass per record)."""
+        return self._context.emit(list(records), key)
 
     def limit(self, name: str, tokens: int = 1) -> float:
         """Take ``tokens`` of the rate limit ``name`` (declared in ``rate_limits``), waiting until the
