@@ -5,8 +5,8 @@ per-row parameter path costs more than the database's work. Errors come out as S
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy import JSON, Connection, Table
@@ -37,6 +37,22 @@ def execute(conn: Connection, sql: str, params: Mapping[str, Any]) -> None:
     """``sql`` with psycopg's placeholders (``%(name)b`` sends a value in binary)."""
     with driver_cursor(conn, sql) as cursor:
         cursor.execute(sql, params)
+
+
+def execute_each(conn: Connection, sql: str, params: Iterable[Mapping[str, Any]]) -> None:
+    """``sql`` once per parameter set, in pipeline mode: a statement is sent without waiting for
+    the previous one's result, so the server runs one while the next set is made (``params`` may
+    be a generator doing the work: on two cores, emit()'s encoding and the inserts overlap). An
+    error is the first failed statement's, or the generator's own."""
+    import psycopg  # the driver: only a PostgreSQL store gets here
+
+    with driver_cursor(conn, sql) as cursor:
+        pipeline: AbstractContextManager[Any] = (
+            cursor.connection.pipeline() if psycopg.Pipeline.is_supported() else nullcontext()
+        )
+        with pipeline:
+            for values in params:
+                cursor.execute(sql, values)
 
 
 #: Fewer rows than this go by one ``executemany`` (a COPY costs more round trips than a few INSERTs).

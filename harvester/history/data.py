@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -73,9 +74,10 @@ class EncodedRecords:
     hashes: list[str]
 
 
-def encode_records(batch: Sequence[Mapping[str, Any]], key: str) -> EncodedRecords:
+def encode_records(batch: Sequence[Mapping[str, Any]], key: str, first: int = 0) -> EncodedRecords:
     """Each record's key, JSON text and hash; of records that share a key, the last one wins (in
-    the place of the first). Raises ValueError naming the record.
+    the place of the first). Raises ValueError naming the record (``first`` is the index of
+    ``batch[0]`` in what the collector emitted).
 
     One pass of the json module's C encoder per record, pydantic's conversion called only for the
     values JSON has no type for: the text of ``_ENCODER.encode(to_jsonable_python(record))`` (the
@@ -85,7 +87,7 @@ def encode_records(batch: Sequence[Mapping[str, Any]], key: str) -> EncodedRecor
     left: a dict with both ``1`` and ``"1"`` as keys keeps both here, the last in pydantic's.)"""
     encode = _RECORD_ENCODER.encode
     texts: dict[str, str] = {}
-    for index, record in enumerate(batch):
+    for index, record in enumerate(batch, first):
         fields = record if type(record) is dict else dict(record)
         value = fields.get(key)
         try:
@@ -126,6 +128,28 @@ def _encode_exactly(index: int, fields: Mapping[str, Any], key: str) -> tuple[st
         except (TypeError, ValueError) as exc:
             refused = exc
     raise ValueError(f"emit(): record #{index} (key {record_key!r}) is not JSON: {refused}") from None
+
+
+def _encoded_chunks(batch: Sequence[Mapping[str, Any]], key: str) -> Iterator[dict[str, Any]]:
+    """The columns of :data:`_UPSERT_ARRAYS` per :data:`EMIT_CHUNK` records. When every key is a
+    str or an int and no two are equal (a check that costs little before encoding), a chunk is
+    encoded only when asked for, so that it overlaps the insert of the one before; otherwise the
+    whole batch is encoded first: records that share a key must meet in one encoding, where the
+    last one wins, not in two statements, where each would be written."""
+    keys = [record.get(key) for record in batch]
+    if set(map(type, keys)) <= {str, int} and len(set(map(str, keys))) == len(keys):
+        encoded = (encode_records(batch[s : s + EMIT_CHUNK], key, s) for s in range(0, len(batch), EMIT_CHUNK))
+    else:
+        whole = encode_records(batch, key)
+        encoded = (
+            EncodedRecords(
+                whole.keys[s : s + EMIT_CHUNK], whole.payloads[s : s + EMIT_CHUNK], whole.hashes[s : s + EMIT_CHUNK]
+            )
+            for s in range(0, len(whole.keys), EMIT_CHUNK)
+        )
+    for chunk in encoded:
+        if chunk.keys:
+            yield {"keys": chunk.keys, "payloads": "\n".join(chunk.payloads), "hashes": " ".join(chunk.hashes)}
 
 
 class DataStore(Database):
@@ -196,22 +220,24 @@ class DataStore(Database):
 
         Each record is JSON-encoded once; its hash is that text's. PostgreSQL: one statement per
         :data:`EMIT_CHUNK` records, an upsert whose update is skipped when the hash is equal (an
-        unchanged record costs a probe of the unique index and a row lock, no new row version).
-        SQLite: one ``executemany`` of the same upsert."""
-        encoded = encode_records(batch, key)
-        if not encoded.keys:
-            return
+        unchanged record costs a probe of the unique index and a row lock, no new row version),
+        pipelined: a chunk is encoded while the server stores the one before. SQLite: one
+        ``executemany`` of the same upsert."""
         params = {"collector": collector, "run_id": run_id, "now": utcnow()}
-        with self.engine.begin() as conn:
-            if conn.dialect.name != "postgresql":
+        if self.engine.dialect.name != "postgresql":
+            encoded = encode_records(batch, key)
+            if encoded.keys:
                 rows = zip(encoded.keys, encoded.payloads, encoded.hashes, strict=True)
-                conn.execute(_UPSERT_ROWS, [{**params, "key": k, "payload": p, "hash": h} for k, p, h in rows])
-                return
-            for start in range(0, len(encoded.keys), EMIT_CHUNK):
-                chunk = slice(start, start + EMIT_CHUNK)
-                payloads, hashes = "\n".join(encoded.payloads[chunk]), " ".join(encoded.hashes[chunk])
-                columns = {"keys": encoded.keys[chunk], "payloads": payloads, "hashes": hashes}
-                bulk.execute(conn, _UPSERT_ARRAYS, {**params, **columns})
+                with self.engine.begin() as conn:
+                    conn.execute(_UPSERT_ROWS, [{**params, "key": k, "payload": p, "hash": h} for k, p, h in rows])
+            return
+        chunks = _encoded_chunks(batch, key)
+        first = next(chunks, None)  # a batch refused from its first chunk on never opens a transaction
+        if first is None:
+            return
+        with self.engine.begin() as conn:
+            statements = ({**params, **columns} for columns in itertools.chain([first], chunks))
+            bulk.execute_each(conn, _UPSERT_ARRAYS, statements)
 
     def count_records(self, collector: str | None = None) -> int:
         query = select(func.count()).select_from(records)

@@ -19,9 +19,11 @@ import pytest
 from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from harvester.collector import Collector
 from harvester.execution.context import StoreContext
+from harvester.history import data
 from harvester.history.data import _ENCODER, encode_records
 
 
@@ -190,3 +192,35 @@ def test_keys_and_texts_with_line_breaks_and_backslashes_are_stored_as_they_are(
     assert {k: r["content_hash"] for k, r in got.items()} == {r["id"]: sha256(reference(r)[1]) for r in batch}
     store.upsert_records("c", "r2", batch, "id")
     assert {r["run_id"] for r in store.get_records("c")} == {"r1"}
+
+
+def test_a_key_repeated_across_chunks_is_written_as_its_last_record_only(store: Any, monkeypatch: Any) -> None:
+    """Chunks are encoded one by one only when the keys are distinct: a key whose first record
+    differs from what is stored and whose last is the same leaves the stored record alone."""
+    monkeypatch.setattr(data, "EMIT_CHUNK", 2)
+    store.upsert_records("c", "r1", [{"id": i, "v": i} for i in range(5)], "id")
+    store.upsert_records(
+        "c", "r2", [{"id": 0, "v": "changed"}, {"id": 1, "v": 1}, {"id": 2, "v": 2}, {"id": 0, "v": 0}], "id"
+    )
+    store.upsert_records("c", "r3", [{"id": "3", "v": "x"}, {"id": 4, "v": "y"}, {"id": 3, "v": "z"}], "id")
+    got = {r["key"]: (r["payload"]["v"], r["run_id"]) for r in store.get_records("c")}
+    assert got == {"0": (0, "r1"), "1": (1, "r1"), "2": (2, "r1"), "3": ("z", "r3"), "4": ("y", "r3")}
+
+
+@pytest.mark.parametrize("where", ["encoding", "database"])
+def test_a_chunk_refused_after_others_were_sent_stores_nothing(store: Any, monkeypatch: Any, where: str) -> None:
+    monkeypatch.setattr(data, "EMIT_CHUNK", 2)
+    batch: list[dict[str, Any]] = [{"id": f"k{i}", "v": i} for i in range(7)]
+    if where == "encoding":
+        batch[5]["v"] = object()
+        with pytest.raises(ValueError, match=r"^emit\(\): record #5 \(key 'k5'\) is not JSON"):
+            store.upsert_records("c", "r1", batch, "id")
+    else:
+        batch[3]["id"] = "x" * 600  # longer than records.key on PostgreSQL
+        if store.engine.dialect.name != "postgresql":
+            pytest.skip("SQLite does not limit a VARCHAR's length")
+        with pytest.raises(DBAPIError):
+            store.upsert_records("c", "r1", batch, "id")
+    assert store.count_records("c") == 0
+    store.upsert_records("c", "r2", [{"id": "after", "v": 1}], "id")  # the store's connections still work
+    assert store.count_records("c") == 1
