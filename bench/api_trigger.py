@@ -8,7 +8,9 @@ run in PostgreSQL and checks the request against its access rules. Both are serv
 process on loopback, with Redis as broker; no worker runs, so only the trigger path is measured.
 The load is ``wrk`` (Debian package ``wrk``) with N connections for D seconds, after a 2 s warm-up.
 The sides alternate, and which goes first alternates too; every round's ratio is shown
-(requests/s of harvester / anchor) with the median. Results: ``bench/results/api_trigger.json``.
+(requests/s of harvester / anchor) with the median, and each server's CPU time per request: on
+a shared machine, requests/s follow whatever else runs, while CPU per request stays put.
+Results: ``bench/results/api_trigger.json``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ import time
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -79,11 +83,16 @@ def wrk(url: str, script: Path, seconds: float, connections: int, *, check: bool
     if check and ("Non-2xx" in out or "Socket errors" in out):
         raise BenchError(f"errors under load at {url}:\n{out}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     latency = {}
     for pct in ("50", "99"):
         value, unit = re.search(rf"\s{pct}%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
         latency[pct] = float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-    return {"rps": rps, "p50_ms": latency["50"], "p99_ms": latency["99"]}
+    return {"rps": rps, "requests": requests, "p50_ms": latency["50"], "p99_ms": latency["99"]}
+
+
+def _side(got: dict[str, float]) -> str:
+    return f"{got['rps']:.0f} req/s (p99 {got['p99_ms']:.0f} ms, {got['cpu_ms_per_request']:.2f} ms CPU/request)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,14 +138,16 @@ def main(argv: list[str] | None = None) -> int:
                 got: dict[str, Any] = {}
                 for side in order:
                     url, proc, log = sides[side]
+                    cpu_before = sum(psutil.Process(proc.pid).cpu_times()[:2])
                     got[side] = wrk(url, script, args.duration, args.connections)
+                    cpu = sum(psutil.Process(proc.pid).cpu_times()[:2]) - cpu_before
+                    got[side]["cpu_ms_per_request"] = 1000 * cpu / max(got[side]["requests"], 1)
                     check_alive(proc, log)
                     flush_redis(sc.bare_broker if side == "anchor" else sc.harvester_env["HARVESTER_BROKER_URL"])
                 got["ratio"] = got["harvester"]["rps"] / got["anchor"]["rps"]
                 rounds.append(got)
                 print(
-                    f"round {n}: anchor {got['anchor']['rps']:.0f} req/s (p99 {got['anchor']['p99_ms']:.0f} ms), "
-                    f"harvester {got['harvester']['rps']:.0f} req/s (p99 {got['harvester']['p99_ms']:.0f} ms), "
+                    f"round {n}: anchor {_side(got['anchor'])}, harvester {_side(got['harvester'])}, "
                     f"ratio {got['ratio']:.2f}x",
                     flush=True,
                 )
@@ -148,11 +159,15 @@ def main(argv: list[str] | None = None) -> int:
         "median_ratio": statistics.median(ratios),
         "harvester_p99_ms_median": statistics.median(r["harvester"]["p99_ms"] for r in rounds),
         "anchor_p99_ms_median": statistics.median(r["anchor"]["p99_ms"] for r in rounds),
+        "harvester_cpu_ms_per_request_median": statistics.median(r["harvester"]["cpu_ms_per_request"] for r in rounds),
+        "anchor_cpu_ms_per_request_median": statistics.median(r["anchor"]["cpu_ms_per_request"] for r in rounds),
     }
     print(
         f"median ratio {summary['median_ratio']:.2f}x over {len(rounds)} rounds "
         f"(every round: {', '.join(f'{r:.2f}x' for r in ratios)}); "
-        f"p99 harvester {summary['harvester_p99_ms_median']:.0f} ms, anchor {summary['anchor_p99_ms_median']:.0f} ms"
+        f"p99 harvester {summary['harvester_p99_ms_median']:.0f} ms, anchor {summary['anchor_p99_ms_median']:.0f} ms; "
+        f"CPU per request harvester {summary['harvester_cpu_ms_per_request_median']:.2f} ms, "
+        f"anchor {summary['anchor_cpu_ms_per_request_median']:.2f} ms"
     )
     report = {
         "scenario": "api_trigger",
