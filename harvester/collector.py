@@ -136,6 +136,10 @@ class _Adapter(logging.LoggerAdapter[logging.Logger]):
         return msg, kwargs
 
 
+#: Params model -> the names of its secret fields (models do not change once defined).
+_SECRET_FIELDS: dict[type[BaseModel], tuple[str, ...]] = {}
+
+
 def _is_secret(annotation: Any) -> bool:
     if annotation in (SecretStr, SecretBytes):
         return True
@@ -417,8 +421,13 @@ class Collector:
 
     @classmethod
     def secret_fields(cls) -> list[str]:
-        """Names of the ``SecretStr``/``SecretBytes`` params (redacted in history and logs)."""
-        return [name for name, field in cls.Params.model_fields.items() if _is_secret(field.annotation)]
+        """Names of the ``SecretStr``/``SecretBytes`` params (redacted in history and logs). Read
+        from the annotations once per Params model: a run asks several times, a fan-out per member."""
+        found = _SECRET_FIELDS.get(cls.Params)
+        if found is None:
+            fields = cls.Params.model_fields.items()
+            found = _SECRET_FIELDS[cls.Params] = tuple(name for name, field in fields if _is_secret(field.annotation))
+        return list(found)
 
     def _secret_text(self, name: str) -> str | None:
         return _revealed_text(getattr(self.params, name, None))

@@ -27,9 +27,9 @@ class Dispatcher(Protocol):
     def publish(self, requests: Sequence[RunRequest], *, countdown: float | None = None) -> None:
         """Send recorded runs to the workers (after ``countdown`` seconds). Raises DispatchError."""
 
-    def publish_batch(self, requests: Sequence[RunRequest]) -> None:
-        """Send recorded runs (of one queue) as one message: a worker runs them one after another,
-        in order. Raises DispatchError."""
+    def publish_batches(self, batches: Sequence[Sequence[RunRequest]]) -> None:
+        """Send recorded runs as one message per batch (the runs of a batch share a queue): a
+        worker runs a batch's runs one after another, in order. Raises DispatchError."""
 
     def publish_gather(self, parent: RunRequest) -> None:
         """Send the gather of a fan-out parent whose members all ended. Raises DispatchError."""
@@ -67,9 +67,10 @@ class InlineDispatcher:
         for request in requests:
             heapq.heappush(self._jobs, Job(due, next(self._seq), "run", request))
 
-    def publish_batch(self, requests: Sequence[RunRequest]) -> None:
+    def publish_batches(self, batches: Sequence[Sequence[RunRequest]]) -> None:
         """This process runs them in order, like any other runs it was handed."""
-        self.publish(requests)
+        for requests in batches:
+            self.publish(requests)
 
     def publish_gather(self, parent: RunRequest) -> None:
         heapq.heappush(self._jobs, Job(time.monotonic(), next(self._seq), "gather", parent))

@@ -500,10 +500,9 @@ class Runner:
         by_queue: dict[str, list[RunRequest]] = {}
         for request in requests:
             by_queue.setdefault(self.dispatcher.queue_of(request), []).append(request)
+        chunks = [members[i : i + size] for members in by_queue.values() for i in range(0, len(members), size)]
         try:
-            for members in by_queue.values():
-                for start in range(0, len(members), size):
-                    self.dispatcher.publish_batch(members[start : start + size])
+            self.dispatcher.publish_batches(chunks)
         except DispatchError as exc:
             log.warning("members of a fan-out not all sent (%s); recovery sends them once overdue", exc)
 

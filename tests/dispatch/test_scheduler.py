@@ -302,10 +302,12 @@ def test_an_entry_without_targets_is_validated_once_and_each_occurrence_gets_new
     for second in (1, 10, 20, 30):
         running.tick(T0 + timedelta(seconds=second))
     assert sorted(built) == [0, 1]  # once per entry, not per occurrence
-    assert len(ids) == 3 and len({i for batch in ids for i in batch}) == 6  # every run its own id
+    assert len(ids) == 3
+    assert len({i for batch in ids for i in batch}) == 6
     rows = hv.store.list_runs(limit=10)
     assert {r["id"] for r in rows} == {i for batch in ids for i in batch}
-    assert len({r["batch_id"] for r in rows}) == 3 and {r["params"]["value"] for r in rows} == {1, 2}
+    assert len({r["batch_id"] for r in rows}) == 3
+    assert {r["params"]["value"] for r in rows} == {1, 2}
     path.write_text(textwrap.dedent(SCHEDULE).replace("value: 2}", "value: 22}"))
     running.reload_requested = True
     running.reload_if_changed(T0 + timedelta(seconds=31))

@@ -144,5 +144,6 @@ def test_a_fan_out_of_many_members_goes_as_chunks_and_every_member_runs_once(fan
     assert row["status"] == "succeeded", row["error_message"]
     assert row["result"]["total"] == 600
     ran = members_of(fan_stack, row["id"])
-    assert len(ran) == 600 and {(m["status"], m["attempt"]) for m in ran} == {("succeeded", 1)}
+    assert len(ran) == 600
+    assert {(m["status"], m["attempt"]) for m in ran} == {("succeeded", 1)}
     assert (row["progress_done"], row["members"]) == (600, 600)
