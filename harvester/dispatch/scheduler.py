@@ -190,9 +190,10 @@ class ScheduleDispatcher:
         return upcoming
 
     def seconds_until_due(self, now: datetime) -> float:
-        """How long beat may sleep before the next occurrence of any entry is due (0: one is due)."""
+        """How long beat may sleep before the next occurrence of any entry is due (0: one is due).
+        Before a first tick that got as far as reading its positions: a second, the usual pace."""
         if self._started is None:
-            return 0.0
+            return 1.0
         upcoming = [
             self._next_after(entry, key, self._last.get(key, self._started))
             for entry, key in ((entry, self._key(entry)) for entry in self.schedule.enabled)
@@ -348,10 +349,13 @@ def make_scheduler_class(
             _call_hook(on_tick)
             if dispatcher is None:
                 return min(interval, recover_every)
+            wait = 1.0  # after a failure: the next second, never a busy loop
             try:
                 now = utcnow()
                 dispatcher.reload_if_changed(now)
                 dispatcher.tick(now)
+                # wake at the next due instant, not up to a second after it
+                wait = dispatcher.seconds_until_due(utcnow()) + WAKE_MARGIN
             except Exception:
                 log.exception("schedule dispatch failed; trying again next second")
             try:
@@ -359,7 +363,6 @@ def make_scheduler_class(
                     self.checks.tick(dispatcher.schedule, now)
             except Exception:
                 log.exception("scheduled checks not sent; trying again next second")
-            # wake at the next due instant, not up to a second after it (and at least every second)
-            return min(interval, 1.0, dispatcher.seconds_until_due(utcnow()) + WAKE_MARGIN)
+            return min(interval, 1.0, wait)
 
     return HarvesterScheduler

@@ -249,7 +249,7 @@ def test_only_the_winning_scheduler_evaluates_when_and_targets(hv, tmp_path):
 
 def test_beat_sleeps_until_the_next_due_instant_and_a_failed_write_waits_a_second(hv, tmp_path, monkeypatch):
     running, sent = dispatcher(hv, tmp_path)
-    assert running.seconds_until_due(T0) == 0.0  # not started: tick first
+    assert running.seconds_until_due(T0) == 1.0  # not started (its first tick failed, say): the usual second
     running.tick(T0 + timedelta(seconds=1))
     assert running.seconds_until_due(T0 + timedelta(seconds=1)) == 9.0  # the `every 10s` entries, at :10
     assert running.seconds_until_due(T0 + timedelta(seconds=10, milliseconds=1)) == 0.0  # due: no sleep
@@ -313,3 +313,26 @@ def test_an_entry_without_targets_is_validated_once_and_each_occurrence_gets_new
     running.reload_if_changed(T0 + timedelta(seconds=31))
     running.tick(T0 + timedelta(seconds=40))
     assert sorted(built) == [0, 0, 1, 1]  # a reload builds them again
+
+
+def test_beat_never_spins_when_the_schedule_dispatch_fails(hv, tmp_path, monkeypatch):
+    """A tick that raised (the database down before the first positions were read, say) sleeps
+    the usual second: no busy loop that logs an error every few milliseconds."""
+    from celery import Celery
+
+    from harvester.dispatch.scheduler import make_scheduler_class
+
+    running, _ = dispatcher(hv, tmp_path)
+
+    def down():
+        raise OperationalError("SELECT occurrences", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(hv.store, "last_occurrences", down)
+    beat_class = make_scheduler_class(running)
+    app = Celery(broker="memory://", set_as_current=False)
+    scheduler = beat_class(app=app, schedule_filename=str(tmp_path / "beat-schedule"))
+    scheduler.checks = None
+    assert scheduler.tick() == 1.0
+    monkeypatch.undo()
+    scheduler.tick()  # positions read: now it sleeps until the `every 10s` entries are due
+    assert 0 < scheduler.tick() <= 1.0
