@@ -418,3 +418,29 @@ def test_a_big_fan_out_sends_its_members_as_chunks_each_of_one_queue(hv, bells, 
     assert bells.gathers == [parent.run_id]
     hv.runner.gather(replace(parent))
     assert hv.store.get_run(parent.run_id)["status"] == "succeeded"
+
+
+def test_chunks_the_broker_refused_are_sent_by_recovery_and_the_flow_ends(hv, bells, monkeypatch):
+    """The members are recorded before their chunks go: a broker that refuses the chunks leaves
+    them queued, recovery sends each once overdue, and the flow still gathers."""
+    from harvester.execution import runner
+    from harvester.execution.dispatcher import DispatchError
+
+    monkeypatch.setattr(runner, "MEMBER_MESSAGES", 4)
+
+    def refused(batches):
+        raise DispatchError("broker down")
+
+    monkeypatch.setattr(bells, "publish_batches", refused)
+    parent = hv.request("pieces", {"count": 12})
+    hv.store.create_runs([new_run(hv.registry, parent)])
+    result = hv.runner.execute(parent)
+    assert result.status == "fanout"
+    assert bells.runs == []  # nothing went out
+    members = [m.run_id for m in result.members]
+    assert {hv.store.get_run(m)["status"] for m in members} == {"queued"}
+    assert hv.recovery.run(utcnow() + timedelta(hours=1)).resent == 12
+    assert sorted(bells.runs) == sorted(members)
+    for member in members:
+        assert hv.runner.execute(_member_request(hv, parent.run_id, member)).status == "succeeded"
+    assert bells.gathers == [parent.run_id]

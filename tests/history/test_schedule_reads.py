@@ -109,3 +109,12 @@ def test_the_reads_are_index_seeks(tmp_path):
     assert "ix_runs_entry_key_status_finished_at" in plans[0]
     assert all("ix_runs_schedule_group_batch_id" in plan for plan in plans[1:])
     assert not any("SCAN runs" in plan for plan in plans), plans
+
+
+def test_an_entry_keeps_its_last_success_after_retention_deleted_the_run(store):
+    """The newest success comes from collector_summary, which counts for the lifetime: pruning old
+    runs does not make a schedule entry look as if it never ran (the overview, /health, alerts)."""
+    a = "a:c:k:111111111111"
+    record(store, "succeeded", finished=T0, group="a", key=a)
+    assert store.prune(T0 + timedelta(days=1)) == 1
+    assert store.entry_successes({a: ("c", "k")}) == {a: T0}
